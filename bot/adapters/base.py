@@ -1,0 +1,62 @@
+"""What every platform adapter provides.  An adapter only translates: platform updates in, outbox
+messages out.  It never decides anything about tickets, rotas or people.
+
+An adapter is constructed as ``Adapter(config, core)`` and then:
+
+* ``await start()`` connects and begins feeding :class:`~bot.messages.Inbound` messages to
+  ``await core.handle(inbound)``;
+* ``await send(outbound)`` delivers one message and returns the platform's message id (or None);
+  it raises :class:`TemporaryError` (the dispatcher retries, after ``retry_after`` seconds when the
+  platform said so) or :class:`PermanentError` (the dispatcher gives up on that message, or hands it
+  to ``on_permanent_failure``);
+* ``await stop()`` disconnects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from bot.messages import Outbound
+
+
+class DeliveryError(Exception):
+    """A message could not be delivered."""
+
+
+class TemporaryError(DeliveryError):
+    """Try again later; ``retry_after`` is the wait the platform asked for, in seconds."""
+
+    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(DeliveryError):
+    """Retrying will not help (blocked by the user, chat gone, never started the bot)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendLimits:
+    """A platform's send limits.  The dispatcher never exceeds them."""
+
+    overall_per_second: float = 30.0
+    group_per_minute: float = 20.0
+    private_per_second: float = 1.0
+    min_interval: float = 0.0  # seconds between any two sends (WeChat: 2 s and more)
+    jitter: float = 0.0  # extra random wait, up to this many seconds, between sends
+    daily_cap: int | None = None  # at most this many sends per day
+
+
+class Adapter(Protocol):
+    """A platform backend (see module docstring)."""
+
+    platform: str
+    limits: SendLimits
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, message: Outbound) -> str | None: ...

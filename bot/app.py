@@ -1,0 +1,101 @@
+"""Assembling Linli: config → database → core → adapters → dispatcher → scheduler.
+
+``App.create`` builds everything for the given adapters; ``await app.start()`` opens the database,
+brings the config's people in, starts the adapters, the dispatcher and the scheduler; ``await
+app.stop()`` undoes it in reverse.  The console, ``linli run``, the tests and the benchmarks all
+assemble Linli the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.core import Core
+from bot.dispatcher import Dispatcher
+from bot.scheduler import Scheduler
+from storage import Database
+
+log = logging.getLogger(__name__)
+
+
+def configured_platforms(config: Config) -> list[str]:
+    """The chat platforms the config has credentials for (console is never among them)."""
+    platforms = []
+    if config.telegram.token:
+        platforms.append("telegram")
+    if config.wechat.endpoint:
+        platforms.append("wechat")
+    return platforms
+
+
+def make_adapter(platform: str, config: Config, core: Core):
+    """The adapter for ``platform``, imported only when it is used."""
+    if platform == "console":
+        from bot.adapters.console import ConsoleAdapter
+
+        return ConsoleAdapter(config, core)
+    if platform == "telegram":
+        from bot.adapters.telegram import TelegramAdapter
+
+        return TelegramAdapter(config, core)
+    if platform == "wechat":
+        from bot.adapters.wechat import WechatAdapter
+
+        return WechatAdapter(config, core)
+    raise ValueError(f"unknown platform {platform!r}")
+
+
+@dataclass
+class App:
+    config: Config
+    db: Database
+    core: Core
+    adapters: dict = field(default_factory=dict)
+    dispatcher: Dispatcher | None = None
+    scheduler: Scheduler | None = None
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, config: Config, db_path: str | Path, platforms: list[str],
+               clock: Clock | None = None, adapters: dict | None = None) -> App:
+        db = Database(db_path)
+        core = Core(config, db, clock or Clock(config.tz), platforms)
+        app = cls(config, db, core)
+        app.adapters = adapters if adapters is not None else {
+            p: make_adapter(p, config, core) for p in platforms}
+        app.dispatcher = Dispatcher(core, app.adapters)
+        return app
+
+    async def open(self) -> None:
+        """Open the database and bring the config's people in (no adapters, no timers)."""
+        await self.db.open()
+        await self.core.start()
+
+    async def start(self, *, scheduler: bool = True, dispatcher: bool = True) -> None:
+        await self.open()
+        for adapter in self.adapters.values():
+            await adapter.start()
+        if dispatcher:
+            self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
+        if scheduler:
+            self.scheduler = Scheduler(self.core)
+            self.scheduler.start()
+
+    async def stop(self) -> None:
+        if self.scheduler:
+            self.scheduler.shutdown()
+        if self.dispatcher:
+            self.dispatcher.stop()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 5)
+        for adapter in self.adapters.values():
+            with contextlib.suppress(Exception):
+                await adapter.stop()
+        await self.db.close()

@@ -1,0 +1,85 @@
+"""``linli``: the command line.
+
+Each subcommand lives in a module of this package with a ``register(subparsers, common)`` function
+that adds its parser and sets ``func`` (a coroutine function taking the parsed args and returning an
+exit code).  Every subcommand accepts ``--config PATH`` and ``--db PATH``.  A bad config prints one
+clear message and exits 2; nothing prints a traceback at a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import pkgutil
+import sys
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config
+
+DEFAULT_CONFIG = "config.example.toml"
+DEFAULT_DB = "linli.db"
+
+
+def find_default_config() -> Path:
+    """``config.example.toml`` in the current folder, else the one beside the package."""
+    here = Path(DEFAULT_CONFIG)
+    if here.exists():
+        return here
+    beside = Path(__file__).resolve().parents[2] / DEFAULT_CONFIG
+    return beside if beside.exists() else here
+
+
+def common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", type=Path, default=None,
+                        help=f"the compound's TOML config (default: {DEFAULT_CONFIG})")
+    common.add_argument("--db", metavar="PATH", default=None,
+                        help=f"the SQLite database file (default: ./{DEFAULT_DB})")
+    common.add_argument("--log-level", default=None, metavar="LEVEL",
+                        help="logging level: DEBUG, INFO, WARNING (default) or ERROR")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
+    parser = argparse.ArgumentParser(
+        prog="linli", parents=[common],
+        description="邻里 Linli — the chat bot of a residential compound: repair reports, "
+                    "volunteers, duty rotas and announcements in WeChat and Telegram groups.",
+        epilog="Start with:  linli console   (a chat simulator; no tokens needed)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        importlib.import_module(f"{__name__}.{module.name}").register(subparsers, common)
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    return load_config(args.config or find_default_config())
+
+
+def db_from(args: argparse.Namespace) -> str:
+    return args.db or DEFAULT_DB
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    logging.basicConfig(
+        level=(args.log_level or getattr(args, "default_log_level", "WARNING")).upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return asyncio.run(args.func(args)) or 0
+    except ConfigError as exc:
+        print(f"linli: config problem\n{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""``linli console``: the chat simulator (see :mod:`bot.adapters.console` for the line format).
+
+Interactive at a terminal (with readline history); reading a script with ``--script FILE`` or when
+standard input is not a terminal, echoing each input line as ``> …`` before what the bot sends, and
+exiting 0 once the outbox is drained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from pathlib import Path
+
+from bot.adapters.console import HELP, ConsoleError
+from bot.app import App
+from bot.cli import config_from, db_from
+from bot.clock import OffsetClock
+
+log = logging.getLogger(__name__)
+HISTORY = Path.home() / ".linli_history"
+
+
+def register(subparsers, common) -> None:
+    parser = subparsers.add_parser(
+        "console", parents=[common], help="chat with the bot in the terminal",
+        description="A chat simulator: type lines like  `b3 alice: 报修 3栋电梯坏了`  and see what "
+                    "the bot sends to each chat and person. " + HELP.split("\n")[0])
+    parser.add_argument("--script", metavar="FILE", help="read lines from FILE instead of typing")
+    parser.set_defaults(func=console)
+
+
+async def console(args) -> int:
+    config = config_from(args)
+    app = App.create(config, db_from(args), ["console"], clock=OffsetClock(config.tz))
+    await app.open()
+    try:
+        if args.script:
+            with open(args.script, encoding="utf-8") as script:
+                await replay(app, script, echo=True)
+        elif not sys.stdin.isatty():
+            await replay(app, sys.stdin, echo=True)
+        else:
+            await interactive(app)
+    finally:
+        await app.stop()
+    return 0
+
+
+async def replay(app: App, lines, *, echo: bool) -> None:
+    for line in lines:
+        await one_line(app, line.rstrip("\n"), echo=echo)
+    await app.dispatcher.drain()
+
+
+async def one_line(app: App, line: str, *, echo: bool) -> None:
+    """Carry out one console line and print everything the bot sends because of it."""
+    adapter = app.adapters["console"]
+    if not line.strip():
+        return
+    if echo:
+        print(f"> {line}", flush=True)
+    if line.lstrip().startswith("#"):
+        return
+    try:
+        if line.lstrip().startswith(":"):
+            if line.strip() in (":quit", ":q", ":exit"):
+                raise EOFError
+            shown = adapter.steer(line.strip())
+            if shown:
+                print(shown, flush=True)
+        else:
+            await app.core.handle(adapter.to_inbound(line))
+    except ConsoleError as exc:
+        print(f"! {exc}", flush=True)
+    await app.core.tick()
+    await app.dispatcher.drain()
+
+
+async def interactive(app: App) -> None:
+    readline = None
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401 - enables line editing and history for input()
+    if readline is not None:
+        with contextlib.suppress(OSError):
+            readline.read_history_file(HISTORY)
+    print(f"邻里 Linli console — {app.config.compound.name}. "
+          "Type  <chat> <user>: <text>   e.g.  b3 alice: 报修 3栋电梯坏了   (:help, :quit)")
+    print(f"chats: {', '.join([*app.config.chats, 'dm'])}; people: {', '.join(app.config.people)}"
+          "; any other name is a resident.")
+    try:
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "linli> ")
+            except EOFError:
+                break
+            try:
+                await one_line(app, line, echo=False)
+            except EOFError:
+                break
+    finally:
+        if readline is not None:
+            with contextlib.suppress(OSError):
+                readline.write_history_file(HISTORY)

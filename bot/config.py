@@ -1,0 +1,256 @@
+"""Reading and checking the compound's TOML config.
+
+``load_config(path)`` returns a :class:`Config` or raises :class:`ConfigError` with one message that
+names the file and the key (or line) that is wrong, so ``linli`` can print it instead of a traceback.
+Validation is pydantic's: unknown keys are refused, types are checked, and the cross-checks (a chat
+pointing at a missing building, the same platform id used twice) run once everything has loaded.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+ROLE_NAMES = ("captain", "property", "committee", "coordinator", "admin")
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message says where and why."""
+
+
+def parse_duration(value: object) -> timedelta:
+    """Read ``"4h"``, ``"90m"``, ``"3d"``, ``"1h30m"`` (or a number of seconds) as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match or not any(match.groups()):
+        raise ValueError(f"not a duration: {value!r} (write it like \"4h\", \"30m\", \"3d\")")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def parse_hours_range(value: object) -> tuple[time, time]:
+    """Read ``"07:00-22:00"`` as a (start, end) pair of times."""
+    if isinstance(value, tuple):
+        return value
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", str(value))
+    if not match:
+        raise ValueError(f"not a range of hours: {value!r} (write it like \"07:00-22:00\")")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59:
+        raise ValueError(f"not a time of day in {value!r}")
+    return time(h1, m1), (time(23, 59, 59) if h2 == 24 else time(h2, m2))
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+HoursRange = Annotated[tuple[time, time], BeforeValidator(parse_hours_range)]
+
+
+def normalize_name(text: str) -> str:
+    """Fold what people type into one form: full-width to ASCII, lower case, no spaces."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CompoundSettings(_Strict):
+    name: str = "邻里小区"
+    timezone: str = "Asia/Shanghai"
+    language: Literal["zh", "en"] = "zh"
+    bot_names: list[str] = Field(default_factory=lambda: ["邻里", "Linli"])
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r} (e.g. \"Asia/Shanghai\")") from exc
+        return value
+
+
+class BuildingSettings(_Strict):
+    numbered: int = Field(default=0, ge=0, le=999)
+    extra: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class TicketSettings(_Strict):
+    ack_within: Duration = timedelta(hours=4)
+    escalate_again_after: Duration = timedelta(hours=4)
+    waking_hours: HoursRange = (time(7), time(22))
+    auto_close_after: Duration = timedelta(days=3)
+    max_report_length: int = Field(default=1000, ge=50, le=10000)
+
+
+class ChatSettings(_Strict):
+    name: str = ""
+    building: str | None = None
+    telegram: int | None = None
+    wechat: str | None = None  # a room id, or the room's topic
+    language: Literal["zh", "en"] | None = None
+
+
+class PersonSettings(_Strict):
+    name: str = ""
+    roles: list[str] = Field(default_factory=list)
+    telegram: int | None = None
+    wechat: str | None = None
+    language: Literal["zh", "en"] | None = None
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, roles: list[str]) -> list[str]:
+        for role in roles:
+            base = role.split(":", 1)[0]
+            if base not in ROLE_NAMES:
+                raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLE_NAMES)}")
+            if base == "captain" and ":" not in role:
+                raise ValueError(f"{role!r} needs a building, like \"captain:3\"")
+        return roles
+
+
+class DeliverySettings(_Strict):
+    max_attempts: int = Field(default=12, ge=1, le=100)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_max_seconds: float = Field(default=600.0, gt=0)
+
+
+class SchedulerSettings(_Strict):
+    tick_seconds: float = Field(default=30.0, gt=0)
+
+
+class TelegramSettings(_Strict):
+    token: str = ""
+    mode: Literal["polling", "webhook"] = "polling"
+    api_base_url: str = "https://api.telegram.org/bot"
+    api_base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_path: str = "telegram"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    poll_timeout: float = 10.0
+
+
+class WechatSettings(_Strict):
+    endpoint: str = ""
+    token: str = ""
+    send_interval_seconds: float = 2.0
+    send_jitter_seconds: float = 1.0
+    daily_cap: int = 2000
+    welcome_new_members: bool = True
+
+
+class Building(BaseModel):
+    """A building and the ways residents name it."""
+
+    model_config = ConfigDict(frozen=True)
+    key: str
+    name: str
+    aliases: tuple[str, ...]
+
+
+class Config(_Strict):
+    """The whole config, checked."""
+
+    path: str = ""
+    compound: CompoundSettings = CompoundSettings()
+    buildings: BuildingSettings = BuildingSettings()
+    tickets: TicketSettings = TicketSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    wechat: WechatSettings = WechatSettings()
+    chats: dict[str, ChatSettings] = Field(default_factory=dict)
+    people: dict[str, PersonSettings] = Field(default_factory=dict)
+    # Sections owned by capabilities (volunteers, rota, announcements, digest) are free-form tables
+    # that those capabilities check themselves.
+    volunteers: dict[str, object] = Field(default_factory=dict)
+    rota: dict[str, object] = Field(default_factory=dict)
+    announcements: dict[str, object] = Field(default_factory=dict)
+    digest: dict[str, object] = Field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.compound.timezone)
+
+    def building_list(self) -> list[Building]:
+        """Every building, numbered ones first, each with the aliases a resident might type."""
+        return list(_buildings(self.buildings))
+
+
+def _buildings(settings: BuildingSettings) -> list[Building]:
+    out = []
+    for n in range(1, settings.numbered + 1):
+        aliases = (
+            f"{n}栋", f"{n}座", f"{n}号楼", f"{n}幢", f"{n}栋楼", f"{n}号栋",
+            f"building{n}", f"bldg{n}", f"b{n}", f"block{n}", f"tower{n}", f"no.{n}building",
+        )
+        out.append(Building(key=str(n), name=f"{n}栋", aliases=aliases))
+    for name, aliases in settings.extra.items():
+        out.append(Building(key=name, name=name, aliases=(name, *aliases)))
+    return out
+
+
+def _cross_check(config: Config) -> list[str]:
+    problems = []
+    keys = {b.key for b in config.building_list()}
+    for chat_key, chat in config.chats.items():
+        if chat.building is not None and chat.building not in keys:
+            problems.append(f"[chats.{chat_key}] building = {chat.building!r}: no such building")
+    for person_key, person in config.people.items():
+        for role in person.roles:
+            if role.startswith("captain:") and role.split(":", 1)[1] not in keys:
+                problems.append(f"[people.{person_key}] role {role!r}: no such building")
+    for section, table in (("chats", config.chats), ("people", config.people)):
+        for platform in ("telegram", "wechat"):
+            seen: dict[object, str] = {}
+            for key, entry in table.items():
+                value = getattr(entry, platform)
+                if value is None:
+                    continue
+                if value in seen:
+                    problems.append(
+                        f"[{section}.{key}] {platform} = {value!r} is also used by "
+                        f"[{section}.{seen[value]}]"
+                    )
+                seen[value] = key
+    return problems
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and cross-check the config at ``path``."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such file (copy config.example.toml to start)") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        config = Config(path=str(path), **raw)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key (check the spelling against config.example.toml)"
+            lines.append(f"{path}: {where}: {message}")
+        raise ConfigError("\n".join(lines)) from exc
+    problems = _cross_check(config)
+    if problems:
+        raise ConfigError("\n".join(f"{path}: {p}" for p in problems))
+    return config

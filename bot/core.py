@@ -1,0 +1,260 @@
+"""The platform-neutral core: one inbound message in, state changes and outbox rows out.
+
+The data path reads in one direction::
+
+    adapter → Inbound → Parser → handler (Context) → storage + outbox (one transaction)
+            → Dispatcher → adapter
+
+``Core.handle`` claims the message (a redelivered one stops here), finds or creates the sender,
+checks the command's roles, and runs the handler inside a savepoint: a :class:`Refusal` or a bug
+undoes the handler's changes and the sender still gets an answer.  ``Core.tick`` runs the sweeps
+(escalations, auto-close, reminders, broadcasts) the scheduler asks for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+import handlers  # noqa: F401 - importing registers every command
+from bot.commands import COMMANDS, REPLIES, SWEEPS, Command
+from bot.config import Building, Config, normalize_name
+from bot.context import Context, Notifier, Refusal
+from bot.i18n import t
+from bot.messages import Inbound
+from bot.parser import Parsed, Parser
+from storage import Database, Tx
+from storage.people import Person
+
+log = logging.getLogger(__name__)
+ROLE_ORDER = ("captain", "property", "committee", "coordinator", "admin")
+
+
+class Core:
+    """Everything Linli knows and does, with no idea which chat platform it runs on."""
+
+    def __init__(self, config: Config, db: Database, clock, platforms: Iterable[str]) -> None:
+        self.config = config
+        self.db = db
+        self.clock = clock
+        self.platforms = list(platforms)  # the platforms whose adapters run: where to deliver
+        self.parser = Parser(list(COMMANDS.values()), config.compound.bot_names)
+        self.outbox_changed = asyncio.Event()
+        self.buildings = config.building_list()
+        self._building_by_alias = {normalize_name(a): b for b in self.buildings for a in b.aliases}
+        self._building_by_alias.update({normalize_name(b.key): b for b in self.buildings})
+        self._building_pattern = _alias_pattern(self._building_by_alias)
+        self._chat_by_address: dict[tuple[str, str], str] = {}
+        for key, chat in config.chats.items():
+            self._chat_by_address[("console", key)] = key
+            if chat.telegram is not None:
+                self._chat_by_address[("telegram", str(chat.telegram))] = key
+            if chat.wechat is not None:
+                self._chat_by_address[("wechat", chat.wechat)] = key
+        self._roles_by_key = {key: frozenset(p.roles) for key, p in config.people.items()}
+        self._unknown_chats_logged: set[tuple[str, str]] = set()
+        self.wake_at = lambda moment: None  # the scheduler replaces this (see bot.scheduler)
+
+    # --- start-up ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Bring the people listed in the config into the database, with their identities."""
+        now = self.clock.now().timestamp()
+        async with self.db.transaction() as tx:
+            for key, person in self.config.people.items():
+                person_id = await tx.people.upsert_listed(key, person.name or key, person.language,
+                                                          now)
+                await tx.identities.link("console", key, person_id, None)
+                if person.telegram is not None:
+                    await tx.identities.link("telegram", str(person.telegram), person_id, None)
+                if person.wechat is not None:
+                    await tx.identities.link("wechat", person.wechat, person_id, None)
+
+    # --- directory: chats, buildings, people ---------------------------------------------------
+    def chat_key_of(self, platform: str, chat_id: str, title: str = "") -> str | None:
+        key = self._chat_by_address.get((platform, chat_id))
+        if key is None and title:
+            key = self._chat_by_address.get((platform, title))
+        return key
+
+    def building_of_chat(self, chat_key: str | None) -> str | None:
+        if chat_key is None:
+            return None
+        chat = self.config.chats.get(chat_key)
+        return chat.building if chat else None
+
+    def chats_of_building(self, building: str) -> list[str]:
+        return [k for k, c in self.config.chats.items() if c.building == building]
+
+    def group_addresses(self, chat_key: str) -> list[tuple[str, str]]:
+        chat = self.config.chats.get(chat_key)
+        if chat is None:
+            return []
+        out = []
+        for platform in self.platforms:
+            if platform == "console":
+                out.append(("console", chat_key))
+            elif platform == "telegram" and chat.telegram is not None:
+                out.append(("telegram", str(chat.telegram)))
+            elif platform == "wechat" and chat.wechat is not None:
+                out.append(("wechat", chat.wechat))
+        return out
+
+    async def private_address(self, tx: Tx, person_id: int) -> tuple[str, str] | None:
+        """Where a private message to this person goes: the running platform they used last."""
+        identities = await tx.identities.of_person(person_id)
+        for platform, external_id, _ in identities:
+            if platform in self.platforms:
+                return platform, external_id
+        return (identities[0][0], identities[0][1]) if identities else None
+
+    def building(self, key: str | None) -> Building | None:
+        return next((b for b in self.buildings if b.key == key), None)
+
+    def building_named(self, text: str) -> Building | None:
+        """The building a whole word names (``3栋``, ``３座``, ``B3``, ``building 3``, ``3``)."""
+        return self._building_by_alias.get(normalize_name(text))
+
+    def find_building(self, text: str) -> Building | None:
+        """The first building named inside free text ("3栋电梯坏了" → 3栋)."""
+        match = self._building_pattern.search(normalize_name(text)) if self._building_pattern \
+            else None
+        return self._building_by_alias[match.group(0)] if match else None
+
+    def roles_of(self, person: Person) -> frozenset[str]:
+        return self._roles_by_key.get(person.key or "", frozenset())
+
+    @staticmethod
+    def has_role(roles: frozenset[str], role: str, building: str | None = None) -> bool:
+        if "admin" in roles:
+            return True
+        if role == "captain":
+            if building is None:
+                return any(r.startswith("captain:") for r in roles)
+            return f"captain:{building}" in roles
+        return role in roles
+
+    def people_with_role(self, role: str) -> list[str]:
+        """Config keys of the people holding ``role`` exactly (``captain:3``, ``property``…)."""
+        return [k for k, roles in self._roles_by_key.items() if role in roles]
+
+    async def person_ids(self, tx: Tx, keys: Iterable[str]) -> list[int]:
+        ids = []
+        for key in keys:
+            person = await tx.people.by_key(key)
+            if person is not None:
+                ids.append(person.id)
+        return ids
+
+    def language_of_person(self, person: Person | None) -> str:
+        if person is not None and person.lang in ("zh", "en"):
+            return person.lang
+        return self.config.compound.language
+
+    def language_of_chat(self, chat_key: str) -> str:
+        chat = self.config.chats.get(chat_key)
+        return (chat.language if chat and chat.language else None) or self.config.compound.language
+
+    # --- handling one message ------------------------------------------------------------------
+    async def handle(self, msg: Inbound) -> None:
+        """Act on one inbound message (see module docstring)."""
+        private = msg.chat_kind == "private"
+        chat_key = None if private else self.chat_key_of(msg.platform, msg.chat_id)
+        if not private and chat_key is None:
+            if (msg.platform, msg.chat_id) not in self._unknown_chats_logged:
+                self._unknown_chats_logged.add((msg.platform, msg.chat_id))
+                log.info("ignoring %s chat %s: not in the config", msg.platform, msg.chat_id)
+            return
+        parsed = self.parser.parse(msg.text, private=private, mentioned=msg.mentions_bot)
+        now = self.clock.now()
+        ts = now.timestamp()
+        listener = None
+        async with self.db.transaction() as tx:
+            person = await self._sender(tx, msg, ts)
+            if parsed is None:
+                prompt = await tx.prompts.pending(person.id, msg.platform, msg.chat_id, ts)
+                listener = REPLIES.get(prompt.kind) if prompt else None
+                if listener is None and msg.attachments:
+                    listener = REPLIES.get("attachment")
+                if listener is None:
+                    return
+            if not await tx.inbound.claim(msg.platform, msg.chat_id, msg.message_id, ts,
+                                          msg.text[:2000]):
+                log.info("redelivered %s message %s ignored", msg.platform, msg.message_id)
+                return
+            await tx.identities.seen(msg.platform, msg.sender_id, ts)
+            lang = self._language(parsed, person, msg)
+            if parsed is not None and parsed.lang is not None:
+                await tx.people.set_language(person.id, parsed.lang)
+            ctx = Context(self, tx, now, msg, person, lang, parsed, chat_key)
+            await self._run(ctx, parsed, listener)
+        self.outbox_changed.set()
+
+    async def _run(self, ctx: Context, parsed: Parsed | None, listener) -> None:
+        try:
+            async with ctx.tx.savepoint():
+                if parsed is None:
+                    await listener(ctx)
+                elif parsed.command is None:
+                    await ctx.reply("core.unknown_command", word=parsed.word)
+                else:
+                    await self._command(ctx, parsed.command)
+        except Refusal as refusal:
+            if refusal.audit:
+                await ctx.record(refusal.audit, str(refusal.values.get("target", "")), refusal.key)
+            await ctx.reply(refusal.key, **refusal.values)
+        except Exception:
+            log.exception("handler failed on %r", ctx.msg.text[:200])
+            await ctx.reply("core.oops")
+
+    async def _command(self, ctx: Context, command: Command) -> None:
+        if command.roles is not None and not any(ctx.has_role(r) for r in command.roles):
+            raise Refusal("core.not_allowed", audit="denied", target=f"command:{command.name}",
+                          word=ctx.parsed.word, who=self.describe_roles(command.roles, ctx.lang))
+        if command.private_only and ctx.in_group:
+            raise Refusal("core.private_only", word=ctx.parsed.word)
+        if command.handler is None:
+            raise Refusal("core.unknown_command", word=ctx.parsed.word)
+        await command.handler(ctx)
+
+    def describe_roles(self, roles: Iterable[str], lang: str) -> str:
+        names = [t(lang, f"core.role.{r}") for r in ROLE_ORDER if r in set(roles) | {"admin"}]
+        return t(lang, "core.list_separator").join(names)
+
+    async def _sender(self, tx: Tx, msg: Inbound, ts: float) -> Person:
+        person = await tx.people.by_identity(msg.platform, msg.sender_id)
+        if person is None:
+            name = (msg.sender_name or msg.sender_id).strip()[:64] or msg.sender_id
+            person = await tx.people.create(name, ts, lang=None)
+            await tx.identities.link(msg.platform, msg.sender_id, person.id, ts)
+        return person
+
+    def _language(self, parsed: Parsed | None, person: Person, msg: Inbound) -> str:
+        if parsed is not None and parsed.lang:
+            return parsed.lang
+        if person.lang in ("zh", "en"):
+            return person.lang
+        hint = (msg.language_hint or "")[:2].lower()
+        if hint in ("zh", "en"):
+            return hint
+        return self.config.compound.language
+
+    # --- time ----------------------------------------------------------------------------------
+    async def tick(self) -> None:
+        """Run every registered sweep once, each in its own transaction."""
+        now = self.clock.now()
+        for name, sweep in SWEEPS.items():
+            try:
+                await sweep(self, now)
+            except Exception:
+                log.exception("sweep %s failed", name)
+        self.outbox_changed.set()
+
+
+def _alias_pattern(aliases: dict[str, Building]) -> re.Pattern | None:
+    if not aliases:
+        return None
+    names = sorted((a for a in aliases if not a.isdigit()), key=len, reverse=True)
+    return re.compile(r"(?<![0-9a-z])(?:" + "|".join(map(re.escape, names)) + r")(?![0-9])")

@@ -1,0 +1,72 @@
+"""The one message model every adapter translates to and from.
+
+An adapter turns a platform update into an :class:`Inbound` and hands it to the core; the core's
+handlers write :class:`Outbound` messages to the durable outbox; the dispatcher gives each one back
+to the adapter of its platform to send.  Nothing in here knows which platform it is on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ChatKind = Literal["group", "private"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a user sent with a message: a photo, usually, kept by the platform's own file id."""
+
+    kind: str  # "photo", "file", ...
+    file_id: str
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message a person sent, as the core sees it."""
+
+    platform: str  # "console", "telegram", "wechat"
+    chat_id: str  # the platform's id of the chat (a group, or the private chat with the sender)
+    chat_kind: ChatKind
+    sender_id: str  # the platform's id of the sender
+    sender_name: str
+    text: str
+    message_id: str  # the platform's id of this message, for de-duplication
+    mentions: tuple[str, ...] = ()  # platform ids (or names) mentioned in the message
+    mentions_bot: bool = False  # the message @mentions this bot
+    attachments: tuple[Attachment, ...] = ()
+    language_hint: str | None = None  # e.g. Telegram's from_user.language_code
+    callback: bool = False  # True when the text came from pressing a button
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button under a message; pressing it is the same as typing ``command``."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One message for the dispatcher to deliver, as stored in the outbox."""
+
+    platform: str
+    address: str  # the platform's chat id (a group) or user id (a private message)
+    kind: ChatKind
+    text: str
+    buttons: tuple[Button, ...] = ()
+    buttons_hint: str = ""  # how to do the same by typing, for platforms without buttons
+    attachments: tuple[Attachment, ...] = ()
+    outbox_id: int = 0  # the row's id: an idempotency key for transports that can use one
+    person_id: int | None = None  # who a private message is for
+    chat_key: str | None = None  # the config key of the group chat, when there is one
+    mention_ids: tuple[str, ...] = field(default=())  # platform ids to @mention (WeChat rooms)
+    edit_of: str | None = None  # platform message id of an earlier message to edit, if any
+
+    def plain_text(self) -> str:
+        """The text with the typing hint appended: what a platform without buttons shows."""
+        if self.buttons and self.buttons_hint:
+            return f"{self.text}\n{self.buttons_hint}"
+        return self.text

@@ -1,0 +1,549 @@
+"""Repair reports (报修/报事): 件件有回音、事事有着落、人人有答复.
+
+A resident says ``报修 3栋电梯坏了`` in a group.  The group gets a short acknowledgement (number,
+building, category, who was told — never a unit or a phone number); the building's captain gets a
+private task ping with the full report and buttons; with no captain, property does.  The captain
+moves it along: 受理 → 处理中 → 已解决 (or 驳回).  Every step is told privately to the reporter and
+to everyone following (同问).  The reporter confirms (确认) or reopens (未解决).  Tickets not
+acknowledged within the waking-hours window escalate to property, then to the committee and the
+admin; resolved tickets nobody confirms close themselves after a few days.  Both run as sweeps
+derived from the database, so a restart loses none.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from bot.commands import on_command, on_reply, on_tick
+from bot.context import ButtonSpec, Context, Notifier, Refusal
+from bot.i18n import t
+from bot.messages import Attachment
+from bot.parser import leading_number
+from bot.privacy import redact
+from bot.timeutil import add_waking_time, format_moment, format_span
+from storage.tickets import Ticket
+
+# Categories in the order they are tried: the first whose words appear wins.
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "falling_objects": ("高空抛物", "抛物", "坠物", "高空坠", "thrown from", "falling object",
+                        "thrown out", "throwing"),
+    "fire_door": ("消防门", "防火门", "消防通道", "安全出口", "fire door", "firedoor", "fire exit"),
+    "elevator": ("电梯", "扶梯", "elevator", "lift"),
+    "ev_charging": ("充电桩", "充电", "charging", "charger", "ev "),
+    "lake": ("人工湖", "湖水", "湖里", "湖", "lake", "pond"),
+    "dogs": ("狗", "犬", "宠物", "dog", "barking", "pet "),
+    "noise": ("噪音", "噪声", "太吵", "吵", "装修声", "noise", "noisy", "loud"),
+    "parking": ("停车", "车位", "占道", "parking", "parked"),
+    "sanitation": ("卫生", "垃圾", "清洁", "脏", "臭", "垃圾桶", "garbage", "trash", "rubbish",
+                   "dirty", "litter", "smell"),
+    "other": (),
+}
+TAGS = {
+    "电梯": "elevator", "消防门": "fire_door", "防火门": "fire_door", "充电桩": "ev_charging",
+    "卫生": "sanitation", "垃圾": "sanitation", "噪音": "noise", "狗": "dogs", "犬": "dogs",
+    "高空抛物": "falling_objects", "人工湖": "lake", "停车": "parking", "其他": "other",
+    **{code: code for code in CATEGORIES},
+    "elevator": "elevator", "firedoor": "fire_door", "ev": "ev_charging", "noise": "noise",
+    "dog": "dogs", "lake": "lake", "parking": "parking",
+}
+_TAG = re.compile(r"[#＃]([\w\u4e00-\u9fff]+)")
+STAFF = ("captain", "property", "admin")
+# Which status may follow which, and the timestamp each move sets.
+MOVES = {
+    "acknowledged": ("open",),
+    "in_progress": ("open", "acknowledged"),
+    "resolved": ("open", "acknowledged", "in_progress"),
+    "rejected": ("open", "acknowledged", "in_progress"),
+}
+
+
+# --- commands -----------------------------------------------------------------------------------
+report = on_command("report", zh=["报修", "报事", "投诉"], en=["report"], group="tickets")
+mine = on_command("mine", zh=["我的报修", "我的报事"], en=["mine", "mytickets"], group="tickets")
+show = on_command("ticket", zh=["进度", "查看"], en=["ticket", "status"], needs_number=True,
+                  group="tickets")
+metoo = on_command("metoo", zh=["同问", "+1"], en=["metoo", "follow"], needs_number=True,
+                   group="tickets")
+ack = on_command("ack", zh=["受理"], en=["ack"], roles=STAFF, needs_number=True, group="staff")
+progress = on_command("progress", zh=["处理中"], en=["progress"], roles=STAFF, needs_number=True,
+                      group="staff")
+resolve = on_command("resolve", zh=["已解决", "已处理"], en=["resolve", "resolved"], roles=STAFF,
+                     needs_number=True, group="staff")
+reject = on_command("reject", zh=["驳回"], en=["reject"], roles=STAFF, needs_number=True,
+                    group="staff")
+confirm = on_command("confirm", zh=["确认"], en=["confirm"], needs_number=True, group="tickets")
+reopen = on_command("reopen", zh=["未解决", "没解决", "重开"], en=["reopen"], needs_number=True,
+                    group="tickets")
+open_list = on_command("open", zh=["待办", "待处理"], en=["open", "todo"],
+                       roles=("captain", "property", "committee", "admin"), group="staff")
+
+
+@report.handle
+async def file_report(ctx: Context) -> None:
+    """A resident reports a problem: open a ticket and tell whoever looks after the building."""
+    text = ctx.args.strip()
+    if not _has_content(text):
+        raise Refusal("tickets.usage.report")
+    limit = ctx.config.tickets.max_report_length
+    cut = len(text) > limit
+    if cut:
+        text = text[:limit]
+    category = category_of(text)
+    building = ctx.core.find_building(text)
+    building_key = building.key if building else (ctx.chat_building or ctx.person.building)
+    ticket = await ctx.tx.tickets.create(
+        building=building_key, category=category, text=text,
+        status="open" if building_key else "draft", reporter_id=ctx.person.id,
+        platform=ctx.msg.platform, chat_id=ctx.msg.chat_id, chat_key=ctx.chat_key,
+        now=ctx.ts, escalate_at=None)
+    await ctx.tx.tickets.add_event(ticket.id, ctx.ts, ctx.person.id, "reported", "",
+                                   ctx.msg.platform)
+    await ctx.record("ticket.report", f"ticket:{ticket.id}", category)
+    for attachment in ctx.msg.attachments:
+        await ctx.tx.tickets.attach(ticket.id, ctx.msg.platform, attachment.kind,
+                                    attachment.file_id, ctx.ts)
+    if cut:
+        await ctx.reply("tickets.cut", limit=limit)
+    if building_key is None:
+        await ctx.ask("tickets.building", {"ticket": ticket.id}, minutes=60)
+        await ctx.reply("tickets.which_building", number=ticket.id)
+        return
+    await open_ticket(ctx, ticket)
+
+
+@on_reply("tickets.building")
+async def building_given(ctx: Context) -> None:
+    """The reporter answers "which building?" with a building name: the draft becomes a ticket."""
+    building = ctx.core.building_named(ctx.msg.text) or ctx.core.find_building(ctx.msg.text)
+    if building is None:
+        if ctx.in_group:
+            return  # ordinary chatter in the group: keep waiting, stay quiet
+        raise Refusal("tickets.unknown_building", name=ctx.msg.text[:20],
+                      buildings=building_range(ctx))
+    draft = await ctx.tx.tickets.draft_of(ctx.person.id)
+    await ctx.done_asking()
+    if draft is None:
+        return
+    ticket = await ctx.tx.tickets.update(draft.id, ctx.ts, building=building.key, status="open")
+    await open_ticket(ctx, ticket)
+
+
+async def open_ticket(ctx: Context, ticket: Ticket) -> None:
+    """Start the clock on a ticket, ping its handlers and acknowledge it where it was reported."""
+    due = ack_deadline(ctx, ctx.now)
+    ticket = await ctx.tx.tickets.update(ticket.id, ctx.ts, status="open", awaiting_since=ctx.ts,
+                                         escalate_at=due.timestamp())
+    handlers, told = await first_responders(ctx, ticket.building)
+    for person_id in handlers:
+        await ping(ctx, person_id, ticket, "tickets.ping.new")
+    building = ctx.core.building(ticket.building)
+    values = dict(number=ticket.id, building=building.name if building else ticket.building,
+                  category=ctx.t(f"tickets.category.{ticket.category}"), told=told(ctx.lang),
+                  due=format_moment(due, ctx.lang))
+    similar = await ctx.tx.tickets.similar_open(ticket.building, ticket.category, ticket.id)
+    await ctx.reply("tickets.acknowledged", ref=f"ticket:{ticket.id}", **values)
+    if similar is not None:
+        await ctx.reply("tickets.similar", other=similar.id)
+
+
+@mine.handle
+async def my_tickets(ctx: Context) -> None:
+    """A resident asks for their own tickets and where each one stands."""
+    tickets = await ctx.tx.tickets.of_reporter(ctx.person.id, limit=10)
+    if not tickets:
+        await ctx.reply("tickets.mine_none")
+        return
+    lines = [ctx.t("tickets.mine_header", count=len(tickets))]
+    lines += [await summary_line(ctx, ticket) for ticket in tickets]
+    await ctx.reply_text("\n".join(lines))
+
+
+@show.handle
+async def show_ticket(ctx: Context) -> None:
+    """Anyone asks how #N is going: its status and history (private details only where allowed)."""
+    ticket = await ticket_from_args(ctx, "ticket")
+    full = not ctx.in_group and (ticket.reporter_id == ctx.person.id or ctx.roles)
+    building = ctx.core.building(ticket.building)
+    lines = [ctx.t("tickets.show_header", number=ticket.id,
+                   building=building.name if building else ctx.t("tickets.no_building"),
+                   category=ctx.t(f"tickets.category.{ticket.category}"),
+                   status=ctx.t(f"tickets.status.{ticket.status}")),
+             ctx.t("tickets.show_text", text=await visible(ctx, ticket.text, full))]
+    if full:
+        reporter = await ctx.tx.people.get(ticket.reporter_id)
+        if reporter and reporter.unit:
+            lines.append(ctx.t("tickets.show_unit", unit=reporter.unit))
+    if ticket.duplicate_of:
+        lines.append(ctx.t("tickets.show_duplicate", other=ticket.duplicate_of))
+    for event in await ctx.tx.tickets.events(ticket.id):
+        moment = datetime.fromtimestamp(event.at, ctx.config.tz)
+        note = await visible(ctx, event.note, full) if event.note else ""
+        lines.append(ctx.t("tickets.show_event", when=format_moment(moment, ctx.lang),
+                           action=ctx.t(f"tickets.action.{event.action}"),
+                           note=f"：{note}" if note and ctx.lang == "zh" else
+                           (f": {note}" if note else "")))
+    await ctx.reply_text("\n".join(lines))
+
+
+@metoo.handle
+async def follow_ticket(ctx: Context) -> None:
+    """A neighbour has the same problem: follow #N and hear every update."""
+    ticket = await ticket_from_args(ctx, "metoo")
+    if ticket.reporter_id == ctx.person.id:
+        raise Refusal("tickets.follow_own", number=ticket.id)
+    if ticket.status in ("closed", "rejected"):
+        raise Refusal("tickets.follow_closed", number=ticket.id,
+                      status=ctx.t(f"tickets.status.{ticket.status}"))
+    if not await ctx.tx.tickets.follow(ticket.id, ctx.person.id, ctx.ts):
+        raise Refusal("tickets.follow_again", number=ticket.id)
+    await ctx.tx.tickets.add_event(ticket.id, ctx.ts, ctx.person.id, "followed", "",
+                                   ctx.msg.platform)
+    await ctx.record("ticket.follow", f"ticket:{ticket.id}")
+    count = len(await ctx.tx.tickets.followers(ticket.id)) + 1
+    await ctx.reply("tickets.following", number=ticket.id, count=count)
+
+
+@ack.handle
+async def acknowledge(ctx: Context) -> None:
+    """A captain takes a ticket on (受理)."""
+    await move(ctx, "acknowledged", "ack")
+
+
+@progress.handle
+async def in_progress(ctx: Context) -> None:
+    """A captain says work on the ticket has started (处理中)."""
+    await move(ctx, "in_progress", "progress")
+
+
+@resolve.handle
+async def resolved(ctx: Context) -> None:
+    """A captain says the problem is fixed (已解决); the reporter is asked to confirm."""
+    await move(ctx, "resolved", "resolve")
+
+
+@reject.handle
+async def rejected(ctx: Context) -> None:
+    """A captain turns a ticket down, with a reason (驳回); "duplicate of #M" links the two."""
+    ticket = await ticket_from_args(ctx, "reject")
+    if not _has_content(note_of(ctx.args)):
+        await ctx.ask("tickets.reject_reason", {"ticket": ticket.id}, minutes=30)
+        await ctx.reply("tickets.reject_why", number=ticket.id)
+        return
+    await move(ctx, "rejected", "reject")
+
+
+@on_reply("tickets.reject_reason")
+async def reject_reason_given(ctx: Context) -> None:
+    """The captain answers "why?" after pressing 驳回: reject with that reason."""
+    prompt = await ctx.tx.prompts.pending(ctx.person.id, ctx.msg.platform, ctx.msg.chat_id, ctx.ts)
+    await ctx.done_asking()
+    ctx.args = f"{prompt.payload['ticket']} {ctx.msg.text}"
+    await move(ctx, "rejected", "reject")
+
+
+@confirm.handle
+async def confirmed(ctx: Context) -> None:
+    """The reporter says the problem really is fixed (确认): the ticket closes."""
+    ticket = await ticket_from_args(ctx, "confirm")
+    if ticket.reporter_id != ctx.person.id:
+        raise Refusal("tickets.only_reporter", audit="denied", target=f"ticket:{ticket.id}",
+                      number=ticket.id)
+    if ticket.status != "resolved":
+        raise Refusal("tickets.cannot_confirm", number=ticket.id,
+                      status=ctx.t(f"tickets.status.{ticket.status}"))
+    await ctx.tx.tickets.update(ticket.id, ctx.ts, status="closed", closed_at=ctx.ts,
+                                close_at=None)
+    await ctx.tx.tickets.add_event(ticket.id, ctx.ts, ctx.person.id, "confirmed", "",
+                                   ctx.msg.platform)
+    await ctx.record("ticket.confirm", f"ticket:{ticket.id}")
+    for person_id in await ctx.tx.tickets.followers(ticket.id):
+        await ctx.tell(person_id, "tickets.update.closed", ref=f"ticket:{ticket.id}",
+                       number=ticket.id)
+    await ctx.reply("tickets.thanks_confirm", number=ticket.id)
+
+
+@reopen.handle
+async def reopened(ctx: Context) -> None:
+    """The reporter or a follower says it is not fixed (未解决): back to open, captain pinged."""
+    ticket = await ticket_from_args(ctx, "reopen")
+    followers = await ctx.tx.tickets.followers(ticket.id)
+    if ctx.person.id != ticket.reporter_id and ctx.person.id not in followers:
+        raise Refusal("tickets.only_reporter_or_follower", audit="denied",
+                      target=f"ticket:{ticket.id}", number=ticket.id)
+    if ticket.status not in ("resolved", "closed"):
+        raise Refusal("tickets.cannot_reopen", number=ticket.id,
+                      status=ctx.t(f"tickets.status.{ticket.status}"))
+    why = note_of(ctx.args)
+    due = ack_deadline(ctx, ctx.now)
+    ticket = await ctx.tx.tickets.update(
+        ticket.id, ctx.ts, status="open", awaiting_since=ctx.ts, escalate_at=due.timestamp(),
+        escalation_level=0, close_at=None, closed_at=None, reopen_count=ticket.reopen_count + 1)
+    await ctx.tx.tickets.add_event(ticket.id, ctx.ts, ctx.person.id, "reopened", why,
+                                   ctx.msg.platform)
+    await ctx.record("ticket.reopen", f"ticket:{ticket.id}", why)
+    handlers, _ = await first_responders(ctx, ticket.building)
+    for person_id in handlers:
+        await ping(ctx, person_id, ticket, "tickets.ping.reopened", why=why or "-")
+    for person_id in {ticket.reporter_id, *followers} - {ctx.person.id}:
+        await ctx.tell(person_id, "tickets.update.reopened", ref=f"ticket:{ticket.id}",
+                       number=ticket.id, note=why or "-")
+    await ctx.reply("tickets.reopened", number=ticket.id)
+
+
+@open_list.handle
+async def open_tickets(ctx: Context) -> None:
+    """Staff ask what is still open (their buildings, or one building), oldest first."""
+    arg = ctx.args.strip()
+    if arg:
+        building = ctx.core.building_named(arg) or ctx.core.find_building(arg)
+        if building is None:
+            raise Refusal("tickets.unknown_building", name=arg[:20], buildings=building_range(ctx))
+        buildings = [building.key]
+    elif any(ctx.has_role(r) for r in ("property", "committee")) or "admin" in ctx.roles:
+        buildings = None
+    else:
+        buildings = [r.split(":", 1)[1] for r in ctx.roles if r.startswith("captain:")]
+    tickets = await ctx.tx.tickets.open_in(buildings, limit=20)
+    if not tickets:
+        await ctx.reply("tickets.open_none")
+        return
+    total = await ctx.tx.tickets.count_open(buildings)
+    lines = [ctx.t("tickets.open_header", count=total, shown=len(tickets))]
+    lines += [await summary_line(ctx, ticket, age=True) for ticket in tickets]
+    await ctx.reply_text("\n".join(lines))
+
+
+@on_reply("attachment")
+async def photo_after_report(ctx: Context) -> None:
+    """A photo sent soon after a report by the same person is added to that ticket."""
+    ticket = await ctx.tx.tickets.latest_of_reporter_since(ctx.person.id, ctx.ts - 600)
+    if ticket is None:
+        return
+    for attachment in ctx.msg.attachments:
+        await ctx.tx.tickets.attach(ticket.id, ctx.msg.platform, attachment.kind,
+                                    attachment.file_id, ctx.ts)
+    handlers, _ = await first_responders(ctx, ticket.building)
+    for person_id in handlers:
+        await ctx.tell(person_id, "tickets.photo_added", ref=f"ticket:{ticket.id}",
+                       number=ticket.id, attachments=ctx.msg.attachments)
+    await ctx.reply("tickets.photo_attached", number=ticket.id)
+
+
+# --- the lifecycle ------------------------------------------------------------------------------
+async def move(ctx: Context, status: str, command: str) -> None:
+    """Move a ticket to ``status`` for a member of staff, and tell everyone who follows it."""
+    ticket = await ticket_from_args(ctx, command)
+    if not may_handle(ctx, ticket):
+        raise Refusal("tickets.not_your_building", audit="denied", target=f"ticket:{ticket.id}",
+                      number=ticket.id, who=ctx.core.describe_roles(STAFF, ctx.lang))
+    if ticket.status not in MOVES[status]:
+        raise Refusal("tickets.cannot_move", number=ticket.id,
+                      status=ctx.t(f"tickets.status.{ticket.status}"),
+                      target=ctx.t(f"tickets.status.{status}"))
+    note = note_of(ctx.args)
+    fields: dict[str, object] = {"status": status, "escalate_at": None}
+    if status in ("acknowledged", "in_progress") and ticket.acknowledged_at is None:
+        fields["acknowledged_at"] = ctx.ts
+    if status == "resolved":
+        fields |= {"resolved_at": ctx.ts,
+                   "close_at": (ctx.now + ctx.config.tickets.auto_close_after).timestamp()}
+    if status == "rejected":
+        fields |= {"closed_at": ctx.ts, "duplicate_of": await duplicate_named(ctx, note, ticket)}
+    ticket = await ctx.tx.tickets.update(ticket.id, ctx.ts, **fields)
+    await ctx.tx.tickets.add_event(ticket.id, ctx.ts, ctx.person.id, status, note,
+                                   ctx.msg.platform)
+    await ctx.record(f"ticket.{command}", f"ticket:{ticket.id}", note)
+    told = await tell_followers(ctx, ticket, f"tickets.update.{status}", note=note or "-",
+                                who=ctx.person.name)
+    await ctx.reply("tickets.moved", number=ticket.id, status=ctx.t(f"tickets.status.{status}"),
+                    count=told)
+
+
+async def tell_followers(ctx: Notifier, ticket: Ticket, key: str, **values: object) -> int:
+    """Tell the reporter and every follower; the reporter of a resolved ticket gets buttons."""
+    recipients = [ticket.reporter_id, *await ctx.tx.tickets.followers(ticket.id)]
+    for person_id in recipients:
+        buttons = ()
+        if ticket.status == "resolved":
+            buttons = ((ButtonSpec("tickets.button.confirm", "confirm", str(ticket.id)),)
+                       if person_id == ticket.reporter_id else ()) + (
+                ButtonSpec("tickets.button.reopen", "reopen", str(ticket.id)),)
+        await ctx.tell(person_id, key, ref=f"ticket:{ticket.id}", buttons=buttons,
+                       number=ticket.id, **values)
+    return len(recipients)
+
+
+async def duplicate_named(ctx: Context, note: str, ticket: Ticket) -> int | None:
+    """If a rejection says "duplicate of #M" (重复 #M), link the tickets; followers move to #M."""
+    match = re.search(r"(?:重复|同|duplicate|dup|same as)\D{0,6}[#＃]?\s*([0-9０-９]+)", note,
+                      re.IGNORECASE) or re.search(r"[#＃]\s*([0-9０-９]+)", note)
+    if not match:
+        return None
+    other = await ctx.tx.tickets.get(leading_number(match.group(1)) or 0)
+    if other is None or other.id == ticket.id:
+        return None
+    for person_id in {ticket.reporter_id, *await ctx.tx.tickets.followers(ticket.id)}:
+        if person_id != other.reporter_id:
+            await ctx.tx.tickets.follow(other.id, person_id, ctx.ts)
+    return other.id
+
+
+def may_handle(ctx: Context, ticket: Ticket) -> bool:
+    return (ctx.has_role("property") or
+            (ticket.building is not None and ctx.has_role("captain", ticket.building)))
+
+
+async def ticket_from_args(ctx: Context, command: str) -> Ticket:
+    """The ticket a command names by number, or a refusal saying how to name one."""
+    args = ctx.args.strip()
+    if not args:
+        raise Refusal(f"tickets.usage.{command}")
+    number = leading_number(args)
+    if number is None:
+        raise Refusal("tickets.not_a_number", given=args.split()[0][:20],
+                      usage=ctx.t(f"tickets.usage.{command}"))
+    ticket = await ctx.tx.tickets.get(number)
+    if ticket is None or ticket.status == "draft":
+        raise Refusal("tickets.not_found", number=number)
+    return ticket
+
+
+def note_of(args: str) -> str:
+    """What follows the ticket number in ``受理 12 明天来修``."""
+    return re.sub(r"^\s*[#＃]?\s*[0-9０-９]+\s*", "", args, count=1).strip()
+
+
+def category_of(text: str) -> str:
+    """The category a #tag names, else the first whose words appear in the text."""
+    for tag in _TAG.findall(text):
+        if tag.lower() in TAGS:
+            return TAGS[tag.lower()]
+    lowered = f" {text.lower()} "
+    for code, words in CATEGORIES.items():
+        if any(word in lowered for word in words):
+            return code
+    return "other"
+
+
+def ack_deadline(ctx: Notifier, start: datetime) -> datetime:
+    settings = ctx.config.tickets
+    return add_waking_time(start, settings.ack_within, settings.waking_hours)
+
+
+async def first_responders(ctx: Notifier, building: str | None):
+    """Who a new ticket goes to (the building's captains, else property), and a way to name them."""
+    keys = ctx.core.people_with_role(f"captain:{building}") if building else []
+    role = "captain"
+    if not keys:
+        keys, role = ctx.core.people_with_role("property"), "property"
+    if not keys:
+        keys, role = ctx.core.people_with_role("admin"), "admin"
+    ids = await ctx.core.person_ids(ctx.tx, keys)
+    names = [ctx.config.people[k].name or k for k in keys]
+
+    def told(lang: str) -> str:
+        return f"{t(lang, f'core.one.{role}')} {t(lang, 'core.list_separator').join(names)}"
+
+    return ids, told
+
+
+async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
+               waited: timedelta | None = None, **values: object) -> None:
+    """A private task ping with the full report and buttons to move the ticket along."""
+    reporter = await ctx.tx.people.get(ticket.reporter_id)
+    lang = await ctx.language_of(person_id)
+    building = ctx.core.building(ticket.building)
+    unit = f" {reporter.unit}" if reporter and reporter.unit else ""
+    attachments = await ctx.tx.tickets.attachments(ticket.id)
+    if waited is not None:
+        values["waited"] = format_span(waited, lang)
+    await ctx.tell(
+        person_id, key, ref=f"ticket:{ticket.id}",
+        buttons=(ButtonSpec("tickets.button.ack", "ack", str(ticket.id)),
+                 ButtonSpec("tickets.button.progress", "progress", str(ticket.id)),
+                 ButtonSpec("tickets.button.resolve", "resolve", str(ticket.id)),
+                 ButtonSpec("tickets.button.reject", "reject", str(ticket.id))),
+        attachments=[Attachment(kind=kind, file_id=file_id) for _, kind, file_id in attachments],
+        number=ticket.id, building=building.name if building else t(lang, "tickets.no_building"),
+        category=t(lang, f"tickets.category.{ticket.category}"), text=ticket.text,
+        reporter=(reporter.name if reporter else "?") + unit, **values)
+
+
+async def visible(ctx: Context, text: str, full: bool) -> str:
+    """``text`` as this viewer may see it: in full, or with units and phones hidden."""
+    if full:
+        return text
+    return redact(text, ctx.t("core.hidden"), await ctx.tx.people.registered_units())
+
+
+async def summary_line(ctx: Context, ticket: Ticket, age: bool = False) -> str:
+    building = ctx.core.building(ticket.building)
+    text = await visible(ctx, ticket.text, not ctx.in_group)
+    short = text if len(text) <= 30 else text[:29] + "…"
+    waited = ""
+    if age:
+        since = datetime.fromtimestamp(ticket.created_at, ctx.config.tz)
+        waited = ctx.t("tickets.waited", span=format_span(ctx.now - since, ctx.lang))
+    return ctx.t("tickets.summary_line", number=ticket.id,
+                 building=building.name if building else ctx.t("tickets.no_building"),
+                 status=ctx.t(f"tickets.status.{ticket.status}"), text=short, waited=waited)
+
+
+def building_range(ctx: Notifier) -> str:
+    names = [b.name for b in ctx.core.buildings]
+    return "、".join(names) if len(names) <= 4 else f"{names[0]}…{names[-1]}"
+
+
+def _has_content(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+# --- sweeps -------------------------------------------------------------------------------------
+@on_tick("tickets.escalate")
+async def escalate_unacknowledged(core, now: datetime) -> None:
+    """Tickets nobody acknowledged in time go up a level: property, then committee and admin."""
+    async with core.db.transaction() as tx:
+        notifier = Notifier(core, tx, now)
+        for ticket in await tx.tickets.due_escalation(now.timestamp()):
+            await escalate(notifier, ticket)
+
+
+async def escalate(ctx: Notifier, ticket: Ticket) -> None:
+    level = ticket.escalation_level + 1
+    first_role = "captain" if ctx.core.people_with_role(f"captain:{ticket.building}") else "property"
+    roles = ["property"] if level == 1 and first_role == "captain" else ["committee", "admin"]
+    keys = [k for role in roles for k in ctx.core.people_with_role(role)]
+    again = ctx.config.tickets.escalate_again_after
+    next_at = (add_waking_time(ctx.now, again, ctx.config.tickets.waking_hours).timestamp()
+               if "property" in roles else None)
+    await ctx.tx.tickets.update(ticket.id, ctx.ts, escalation_level=level, escalate_at=next_at)
+    await ctx.tx.tickets.add_event(ticket.id, ctx.ts, None, "escalated", "/".join(roles))
+    await ctx.audit(None, None, "ticket.escalate", f"ticket:{ticket.id}", ",".join(roles))
+    since = datetime.fromtimestamp(ticket.awaiting_since or ticket.created_at, ctx.config.tz)
+    for person_id in await ctx.core.person_ids(ctx.tx, keys):
+        await ping(ctx, person_id, ticket, "tickets.ping.escalated", waited=ctx.now - since,
+                   level=level)
+    lang = await ctx.language_of(ticket.reporter_id)
+    await ctx.tell(ticket.reporter_id, "tickets.update.escalated", ref=f"ticket:{ticket.id}",
+                   number=ticket.id, to=role_names(roles, lang))
+
+
+def role_names(roles: list[str], lang: str) -> str:
+    return t(lang, "core.list_separator").join(t(lang, f"core.role.{r}") for r in roles)
+
+
+@on_tick("tickets.autoclose")
+async def close_unconfirmed(core, now: datetime) -> None:
+    """Resolved tickets the reporter never confirmed close themselves, and the reporter is told."""
+    async with core.db.transaction() as tx:
+        notifier = Notifier(core, tx, now)
+        for ticket in await tx.tickets.due_closing(now.timestamp()):
+            await tx.tickets.update(ticket.id, notifier.ts, status="closed",
+                                    closed_at=notifier.ts, close_at=None)
+            await tx.tickets.add_event(ticket.id, notifier.ts, None, "auto_closed")
+            await notifier.audit(None, None, "ticket.autoclose", f"ticket:{ticket.id}")
+            days = core.config.tickets.auto_close_after.days or 1
+            for person_id in [ticket.reporter_id, *await tx.tickets.followers(ticket.id)]:
+                await notifier.tell(person_id, "tickets.update.auto_closed",
+                                    ref=f"ticket:{ticket.id}", number=ticket.id, days=days)

@@ -1,0 +1,196 @@
+"""The SQLite file, its migrations and its transactions (aiosqlite).
+
+``Database.open()`` connects, sets WAL mode and a busy timeout (so another process holding a write
+lock makes us wait instead of fail), and applies every migration in ``storage/migrations/`` that has
+not run yet, in file-name order, each in its own transaction.  ``async with db.transaction() as tx``
+gives a :class:`Tx` whose attributes are the repositories (``tx.tickets``, ``tx.outbox`` …); all of a
+handler's changes and the outbox rows they cause commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Repo:
+    """Base of the repositories: SQL lives in their methods and nowhere else."""
+
+    name: ClassVar[str]
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        async with self.conn.execute(sql, tuple(params)) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self.conn.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _run(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        cursor = await self.conn.execute(sql, tuple(params))
+        await cursor.close()
+        return cursor  # lastrowid and rowcount stay readable after close
+
+    async def _value(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        row = await self._one(sql, params)
+        return None if row is None else row[0]
+
+
+_REPOS: dict[str, type[Repo]] = {}
+
+
+def repository(name: str):
+    """Register a repository class so it is reachable as ``tx.<name>``."""
+
+    def register(cls: type[Repo]) -> type[Repo]:
+        cls.name = name
+        _REPOS[name] = cls
+        return cls
+
+    return register
+
+
+class Tx:
+    """The repositories, all on one connection inside one transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    def __getattr__(self, name: str) -> Repo:
+        try:
+            cls = _REPOS[name]
+        except KeyError:
+            raise AttributeError(f"no repository {name!r}") from None
+        repo = cls(self.conn)
+        setattr(self, name, repo)
+        return repo
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Changes inside are undone if the block raises (the transaction goes on)."""
+        await self.conn.execute("SAVEPOINT handler")
+        try:
+            yield
+        except BaseException:
+            await self.conn.execute("ROLLBACK TO handler")
+            await self.conn.execute("RELEASE handler")
+            raise
+        await self.conn.execute("RELEASE handler")
+
+
+class Database:
+    """One SQLite file, one connection, transactions taken one at a time."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("database is not open")
+        return self._conn
+
+    async def open(self) -> Database:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=30000",
+        ):
+            await self._conn.execute(pragma)
+        await self.migrate()
+        return self
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def migrate(self) -> list[str]:
+        """Apply the migrations not applied yet; return their names."""
+        conn = self.conn
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+        )
+        async with conn.execute("SELECT name FROM schema_migrations") as cursor:
+            done = {row[0] for row in await cursor.fetchall()}
+        applied = []
+        for path in sorted(MIGRATIONS.glob("*.sql")):
+            if path.name in done:
+                continue
+            script = path.read_text(encoding="utf-8")
+            async with self._lock:
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _statements(script):
+                        await conn.execute(statement)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (path.name,)
+                    )
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await conn.execute("ROLLBACK")
+                    raise
+            log.info("applied migration %s", path.name)
+            applied.append(path.name)
+        return applied
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """A write transaction: everything inside commits together, or nothing does."""
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self.conn)
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """Read-only access, taken in turn with the transactions (one connection)."""
+        async with self._lock:
+            yield Tx(self.conn)
+
+    async def backup(self, target: str | Path) -> None:
+        """Copy the live database to ``target`` with SQLite's online backup API."""
+        async with self._lock:
+            dest = await aiosqlite.connect(str(target))
+            try:
+                await self.conn.backup(dest)
+            finally:
+                await dest.close()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (sqlite3.complete_statement knows the grammar)."""
+    out, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                out.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not buffer.strip().startswith("--"):
+        out.append(buffer.strip())
+    return out

@@ -1,0 +1,120 @@
+"""People, the platform identities that point at them, and the prompts awaiting their reply."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from storage.db import Repo, repository
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: int
+    key: str | None  # config key of a listed person; None for a resident
+    name: str
+    lang: str | None
+    building: str | None
+    unit: str | None
+    phone: str | None
+
+
+def _person(row) -> Person | None:
+    if row is None:
+        return None
+    return Person(row["id"], row["key"], row["name"], row["lang"], row["building"], row["unit"],
+                  row["phone"])
+
+
+@repository("people")
+class People(Repo):
+    async def get(self, person_id: int) -> Person | None:
+        return _person(await self._one("SELECT * FROM people WHERE id = ?", (person_id,)))
+
+    async def by_key(self, key: str) -> Person | None:
+        return _person(await self._one("SELECT * FROM people WHERE key = ?", (key,)))
+
+    async def by_identity(self, platform: str, external_id: str) -> Person | None:
+        return _person(await self._one(
+            "SELECT p.* FROM people p JOIN identities i ON i.person_id = p.id "
+            "WHERE i.platform = ? AND i.external_id = ?", (platform, external_id)))
+
+    async def by_name(self, name: str) -> list[Person]:
+        rows = await self._all("SELECT * FROM people WHERE name = ? OR key = ? ORDER BY id",
+                               (name, name))
+        return [_person(r) for r in rows]
+
+    async def create(self, name: str, now: float, key: str | None = None,
+                     lang: str | None = None) -> Person:
+        cursor = await self._run(
+            "INSERT INTO people (key, name, lang, created_at) VALUES (?, ?, ?, ?)",
+            (key, name, lang, now))
+        return await self.get(cursor.lastrowid)
+
+    async def upsert_listed(self, key: str, name: str, lang: str | None, now: float) -> int:
+        """Create or refresh a person listed in the config; return their id."""
+        await self._run(
+            "INSERT INTO people (key, name, lang, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET name = excluded.name, "
+            "lang = COALESCE(people.lang, excluded.lang)", (key, name, lang, now))
+        return await self._value("SELECT id FROM people WHERE key = ?", (key,))
+
+    async def set_language(self, person_id: int, lang: str) -> None:
+        await self._run("UPDATE people SET lang = ? WHERE id = ? AND lang IS NOT ?",
+                        (lang, person_id, lang))
+
+    async def register(self, person_id: int, building: str, unit: str | None) -> None:
+        await self._run("UPDATE people SET building = ?, unit = COALESCE(?, unit) WHERE id = ?",
+                        (building, unit, person_id))
+
+    async def registered_units(self) -> list[str]:
+        rows = await self._all("SELECT DISTINCT unit FROM people WHERE unit IS NOT NULL")
+        return [r[0] for r in rows]
+
+
+@repository("identities")
+class Identities(Repo):
+    async def link(self, platform: str, external_id: str, person_id: int, now: float | None) -> None:
+        await self._run(
+            "INSERT INTO identities (platform, external_id, person_id, last_seen) VALUES (?,?,?,?) "
+            "ON CONFLICT(platform, external_id) DO UPDATE SET person_id = excluded.person_id",
+            (platform, external_id, person_id, now))
+
+    async def seen(self, platform: str, external_id: str, now: float) -> None:
+        await self._run("UPDATE identities SET last_seen = ? WHERE platform = ? AND external_id = ?",
+                        (now, platform, external_id))
+
+    async def of_person(self, person_id: int) -> list[tuple[str, str, float | None]]:
+        """(platform, external id, last seen) of a person, most recently seen first."""
+        rows = await self._all(
+            "SELECT platform, external_id, last_seen FROM identities WHERE person_id = ? "
+            "ORDER BY COALESCE(last_seen, 0) DESC, platform", (person_id,))
+        return [(r[0], r[1], r[2]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    kind: str
+    payload: dict
+
+
+@repository("prompts")
+class Prompts(Repo):
+    """A question the bot asked a person in a chat, waiting for their plain-text reply."""
+
+    async def ask(self, person_id: int, platform: str, chat_id: str, kind: str, payload: dict,
+                  expires_at: float) -> None:
+        await self._run(
+            "INSERT OR REPLACE INTO prompts VALUES (?, ?, ?, ?, ?, ?)",
+            (person_id, platform, chat_id, kind, json.dumps(payload, ensure_ascii=False),
+             expires_at))
+
+    async def pending(self, person_id: int, platform: str, chat_id: str, now: float) -> Prompt | None:
+        row = await self._one(
+            "SELECT kind, payload FROM prompts WHERE person_id = ? AND platform = ? AND chat_id = ? "
+            "AND expires_at > ?", (person_id, platform, chat_id, now))
+        return None if row is None else Prompt(row[0], json.loads(row[1]))
+
+    async def done(self, person_id: int, platform: str, chat_id: str) -> None:
+        await self._run("DELETE FROM prompts WHERE person_id = ? AND platform = ? AND chat_id = ?",
+                        (person_id, platform, chat_id))

@@ -1,0 +1,175 @@
+"""Tickets (报修/报事), their history, followers and attachments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.db import Repo, repository
+
+OPEN_STATUSES = ("open", "acknowledged", "in_progress")
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: int
+    building: str | None
+    category: str
+    text: str
+    status: str
+    reporter_id: int
+    platform: str
+    chat_id: str
+    chat_key: str | None
+    created_at: float
+    updated_at: float
+    awaiting_since: float | None
+    acknowledged_at: float | None
+    resolved_at: float | None
+    closed_at: float | None
+    escalation_level: int
+    escalate_at: float | None
+    close_at: float | None
+    duplicate_of: int | None
+    reopen_count: int
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvent:
+    at: float
+    actor_id: int | None
+    action: str
+    note: str
+
+
+_FIELDS = Ticket.__slots__
+
+
+def _ticket(row) -> Ticket | None:
+    return None if row is None else Ticket(*(row[f] for f in _FIELDS))
+
+
+@repository("tickets")
+class Tickets(Repo):
+    async def create(self, *, building: str | None, category: str, text: str, status: str,
+                     reporter_id: int, platform: str, chat_id: str, chat_key: str | None,
+                     now: float, escalate_at: float | None) -> Ticket:
+        cursor = await self._run(
+            "INSERT INTO tickets (building, category, text, status, reporter_id, platform, chat_id, "
+            "chat_key, created_at, updated_at, awaiting_since, escalate_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (building, category, text, status, reporter_id, platform, chat_id, chat_key, now, now,
+             now, escalate_at))
+        return await self.get(cursor.lastrowid)
+
+    async def get(self, ticket_id: int) -> Ticket | None:
+        return _ticket(await self._one("SELECT * FROM tickets WHERE id = ?", (ticket_id,)))
+
+    async def update(self, ticket_id: int, now: float, **fields: object) -> Ticket:
+        """Set ``fields`` (column = value) and the update time; return the ticket as it now is."""
+        for name in fields:
+            if name not in _FIELDS:
+                raise ValueError(f"not a ticket field: {name}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        await self._run(f"UPDATE tickets SET {assignments}, updated_at = ? WHERE id = ?",
+                        (*fields.values(), now, ticket_id))
+        return await self.get(ticket_id)
+
+    async def add_event(self, ticket_id: int, now: float, actor_id: int | None, action: str,
+                        note: str = "", platform: str | None = None) -> None:
+        await self._run(
+            "INSERT INTO ticket_events (ticket_id, at, actor_id, action, note, platform) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (ticket_id, now, actor_id, action, note, platform))
+
+    async def events(self, ticket_id: int) -> list[TicketEvent]:
+        rows = await self._all(
+            "SELECT at, actor_id, action, note FROM ticket_events WHERE ticket_id = ? ORDER BY id",
+            (ticket_id,))
+        return [TicketEvent(*r) for r in rows]
+
+    async def follow(self, ticket_id: int, person_id: int, now: float) -> bool:
+        cursor = await self._run(
+            "INSERT OR IGNORE INTO ticket_followers VALUES (?, ?, ?)", (ticket_id, person_id, now))
+        return cursor.rowcount == 1
+
+    async def followers(self, ticket_id: int) -> list[int]:
+        rows = await self._all(
+            "SELECT person_id FROM ticket_followers WHERE ticket_id = ? ORDER BY since",
+            (ticket_id,))
+        return [r[0] for r in rows]
+
+    async def of_reporter(self, person_id: int, limit: int = 10) -> list[Ticket]:
+        rows = await self._all(
+            "SELECT * FROM tickets WHERE reporter_id = ? AND status != 'draft' "
+            "ORDER BY id DESC LIMIT ?", (person_id, limit))
+        return [_ticket(r) for r in rows]
+
+    async def open_in(self, buildings: list[str] | None, limit: int = 20) -> list[Ticket]:
+        """Open tickets, oldest first; of some buildings, or of all when ``buildings`` is None."""
+        if buildings is None:
+            rows = await self._all(
+                "SELECT * FROM tickets WHERE status IN ('open','acknowledged','in_progress') "
+                "ORDER BY id LIMIT ?", (limit,))
+        else:
+            marks = ",".join("?" * len(buildings))
+            rows = await self._all(
+                f"SELECT * FROM tickets WHERE building IN ({marks}) "
+                "AND status IN ('open','acknowledged','in_progress') ORDER BY id LIMIT ?",
+                (*buildings, limit))
+        return [_ticket(r) for r in rows]
+
+    async def count_open(self, buildings: list[str] | None) -> int:
+        if buildings is None:
+            return await self._value(
+                "SELECT COUNT(*) FROM tickets WHERE status IN ('open','acknowledged','in_progress')")
+        marks = ",".join("?" * len(buildings))
+        return await self._value(
+            f"SELECT COUNT(*) FROM tickets WHERE building IN ({marks}) "
+            "AND status IN ('open','acknowledged','in_progress')", buildings)
+
+    async def similar_open(self, building: str, category: str, not_id: int) -> Ticket | None:
+        """The oldest open ticket of the same building and category, if any."""
+        return _ticket(await self._one(
+            "SELECT * FROM tickets WHERE building = ? AND category = ? AND id != ? "
+            "AND status IN ('open','acknowledged','in_progress') ORDER BY id LIMIT 1",
+            (building, category, not_id)))
+
+    async def draft_of(self, reporter_id: int) -> Ticket | None:
+        return _ticket(await self._one(
+            "SELECT * FROM tickets WHERE reporter_id = ? AND status = 'draft' "
+            "ORDER BY id DESC LIMIT 1", (reporter_id,)))
+
+    async def due_escalation(self, now: float, limit: int = 200) -> list[Ticket]:
+        rows = await self._all(
+            "SELECT * FROM tickets WHERE escalate_at IS NOT NULL AND escalate_at <= ? "
+            "ORDER BY escalate_at LIMIT ?", (now, limit))
+        return [_ticket(r) for r in rows]
+
+    async def due_closing(self, now: float, limit: int = 200) -> list[Ticket]:
+        rows = await self._all(
+            "SELECT * FROM tickets WHERE close_at IS NOT NULL AND close_at <= ? "
+            "ORDER BY close_at LIMIT ?", (now, limit))
+        return [_ticket(r) for r in rows]
+
+    async def latest_of_reporter_since(self, person_id: int, since: float) -> Ticket | None:
+        return _ticket(await self._one(
+            "SELECT * FROM tickets WHERE reporter_id = ? AND created_at >= ? "
+            "AND status != 'draft' ORDER BY id DESC LIMIT 1", (person_id, since)))
+
+    async def attach(self, ticket_id: int, platform: str, kind: str, file_id: str,
+                     now: float) -> None:
+        await self._run(
+            "INSERT INTO ticket_attachments (ticket_id, platform, kind, file_id, at) "
+            "VALUES (?, ?, ?, ?, ?)", (ticket_id, platform, kind, file_id, now))
+
+    async def attachments(self, ticket_id: int) -> list[tuple[str, str, str]]:
+        rows = await self._all(
+            "SELECT platform, kind, file_id FROM ticket_attachments WHERE ticket_id = ? "
+            "ORDER BY id", (ticket_id,))
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def count(self) -> int:
+        return await self._value("SELECT COUNT(*) FROM tickets WHERE status != 'draft'")

@@ -1,0 +1,171 @@
+"""Scenarios of the repair-report lifecycle, through the real core and a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.harness import Compound
+
+
+async def test_a_report_in_a_building_group_reaches_its_captain(compound: Compound):
+    sent = await compound.say("b3", "alice", "报修 电梯坏了，困人了")
+    group = sent.to_chat("b3")
+    assert len(group) == 1 and "#1" in group[0] and "3栋" in group[0] and "电梯" in group[0]
+    assert "王师傅" in group[0]
+    ping = sent.to("wang")
+    assert len(ping) == 1 and "电梯坏了，困人了" in ping[0] and "alice" in ping[0]
+    assert "受理 1" in ping[0]  # what to reply, for platforms without buttons
+    assert sent.to("alice") == []  # the acknowledgement is in the group
+
+
+async def test_the_full_lifecycle_tells_the_reporter_every_step(compound: Compound):
+    await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    for command, word in (("受理 1 马上到", "已受理"), ("处理中 1 已联系电梯公司", "正在处理"),
+                          ("已解决 1 换了门机", "处理完成")):
+        sent = await compound.say("dm", "wang", command)
+        assert word in sent.to("alice")[0]
+        assert "#1" in sent.to("wang")[0]
+    assert "确认 1" in sent.to("alice")[0] and "未解决 1" in sent.to("alice")[0]
+    sent = await compound.say("dm", "alice", "确认 1")
+    assert "结案" in sent.to("alice")[0]
+    async with compound.app.db.read() as tx:
+        ticket = await tx.tickets.get(1)
+        events = [e.action for e in await tx.tickets.events(1)]
+        audit = await tx.audit.about("ticket:1")
+    assert ticket.status == "closed"
+    assert events == ["reported", "acknowledged", "in_progress", "resolved", "confirmed"]
+    assert [a["action"] for a in audit] == ["ticket.report", "ticket.ack", "ticket.progress",
+                                            "ticket.resolve", "ticket.confirm"]
+    assert all(a["platform"] == "console" for a in audit)
+
+
+async def test_followers_hear_every_update_and_may_reopen(compound: Compound):
+    await compound.say("b3", "alice", "报修 3栋消防门关不上")
+    sent = await compound.say("b3", "bob", "同问 1")
+    assert "已关注 #1" in sent.to_chat("b3")[0]
+    sent = await compound.say("dm", "wang", "已解决 1 修好了")
+    assert sent.to("bob") and sent.to("alice")
+    sent = await compound.say("dm", "bob", "未解决 1 还是关不上")
+    assert "重新打开" in sent.to("bob")[0]
+    assert "还是关不上" in sent.to("wang")[0]
+    assert "还是关不上" in sent.to("alice")[0]
+
+
+async def test_english_commands_get_english_answers(compound: Compound):
+    sent = await compound.say("b3", "carol", "/report the fire door on floor 5 is broken")
+    assert "Got it: report #1" in sent.to_chat("b3")[0]
+    assert "fire door" in sent.to_chat("b3")[0]
+    await compound.say("dm", "wang", "受理 1")
+    sent = await compound.say("dm", "wang", "已解决 1")
+    assert "Report #1 is resolved" in sent.to("carol")[0]
+    assert '"/confirm 1"' in sent.to("carol")[0]
+
+
+async def test_unacknowledged_report_escalates_to_property_then_committee(compound: Compound):
+    await compound.say("b3", "alice", "报修 3栋门口垃圾没人清")
+    sent = await compound.advance(timedelta(hours=3, minutes=59))
+    assert sent.to("zhao") == []
+    sent = await compound.advance(timedelta(minutes=2))
+    assert "升级" in sent.to("zhao")[0] and "升级" in sent.to("alice")[0]
+    sent = await compound.advance(timedelta(hours=4, minutes=1))
+    assert sent.to("chen") and sent.to("admin")
+    sent = await compound.advance(timedelta(days=2))
+    assert len(sent) == 0  # no third level, no repeats
+
+
+async def test_nights_do_not_count_towards_the_acknowledgement_window(compound: Compound):
+    compound.clock.advance(timedelta(hours=11))  # 20:00
+    await compound.say("b3", "alice", "报修 3栋电梯异响")
+    sent = await compound.advance(timedelta(hours=12))  # 08:00 next day: 3 waking hours so far
+    assert sent.to("zhao") == []
+    sent = await compound.advance(timedelta(hours=1, minutes=1))
+    assert sent.to("zhao")
+
+
+async def test_resolved_but_unconfirmed_closes_itself_and_says_so(compound: Compound):
+    await compound.say("b3", "alice", "报修 3栋 充电桩坏了")
+    await compound.say("dm", "wang", "已解决 1")
+    sent = await compound.advance(timedelta(days=3, minutes=1))
+    assert "自动结案" in sent.to("alice")[0]
+    async with compound.app.db.read() as tx:
+        assert (await tx.tickets.get(1)).status == "closed"
+
+
+async def test_a_redelivered_message_creates_one_ticket(compound: Compound):
+    first = await compound.say("b3", "alice", "报修 3栋电梯坏了", message_id="tg-42")
+    again = await compound.say("b3", "alice", "报修 3栋电梯坏了", message_id="tg-42")
+    assert len(first) == 2 and len(again) == 0
+    async with compound.app.db.read() as tx:
+        assert await tx.tickets.count() == 1
+
+
+async def test_building_comes_from_text_then_group_then_registration_else_asked(compound):
+    sent = await compound.say("all", "alice", "报修 5栋 楼道灯坏了")
+    assert "5栋" in sent.to_chat("all")[0] and sent.to("li")
+    sent = await compound.say("all", "dave", "报修 楼道灯坏了")
+    assert "哪一栋" in sent.to_chat("all")[0]
+    sent = await compound.say("all", "dave", "今天天气不错")  # chatter: stays quiet
+    assert len(sent) == 0
+    sent = await compound.say("all", "dave", "3栋")
+    assert sent.to("wang") and "#2" in sent.to_chat("all")[0]
+    await compound.say("dm", "erin", "登记 3栋 1203")
+    sent = await compound.say("all", "erin", "报修 楼下噪音太大")
+    assert sent.to("wang") and "1203" in sent.to("wang")[0]
+    assert "1203" not in sent.to_chat("all")[0]
+
+
+async def test_a_similar_open_ticket_is_offered(compound: Compound):
+    await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    sent = await compound.say("b3", "bob", "报修 电梯又不动了")
+    assert any("同问 1" in text for text in sent.to_chat("b3"))
+
+
+async def test_reject_as_duplicate_links_and_moves_the_reporter(compound: Compound):
+    await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    await compound.say("b3", "bob", "报修 电梯坏了")
+    sent = await compound.say("dm", "wang", "驳回 2 与 #1 重复")
+    assert "驳回" in sent.to("bob")[0]
+    sent = await compound.say("dm", "wang", "已解决 1")
+    assert sent.to("bob"), "bob now follows #1"
+    async with compound.app.db.read() as tx:
+        assert (await tx.tickets.get(2)).duplicate_of == 1
+
+
+async def test_reject_without_reason_asks_for_one(compound: Compound):
+    await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    sent = await compound.say("dm", "wang", "驳回 1")
+    assert "原因" in sent.to("wang")[0]
+    sent = await compound.say("dm", "wang", "不是电梯的问题，是停电")
+    assert "停电" in sent.to("alice")[0]
+
+
+async def test_staff_see_open_tickets_oldest_first(compound: Compound):
+    await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    await compound.say("b5", "bob", "报修 垃圾满了")
+    await compound.say("b3", "carol", "报修 噪音")
+    sent = await compound.say("dm", "wang", "待办")
+    text = sent.to("wang")[0]
+    assert "#1" in text and "#3" in text and "#2" not in text
+    assert text.index("#1") < text.index("#3")
+    sent = await compound.say("dm", "zhao", "待办")
+    assert all(f"#{n}" in sent.to("zhao")[0] for n in (1, 2, 3))
+    sent = await compound.say("dm", "zhao", "待办 5栋")
+    assert "#2" in sent.to("zhao")[0] and "#1" not in sent.to("zhao")[0]
+
+
+async def test_a_report_in_a_building_without_captain_goes_to_property(compound: Compound):
+    sent = await compound.say("all", "alice", "报修 9栋 狗一直叫")
+    assert sent.to("zhao") and "物业" in sent.to_chat("all")[0]
+    assert "犬只" in sent.to_chat("all")[0]
+
+
+async def test_mine_and_ticket_show_status(compound: Compound):
+    await compound.say("b3", "alice", "报修 3栋电梯坏了 电话13812345678")
+    await compound.say("dm", "wang", "受理 1 下午到")
+    sent = await compound.say("dm", "alice", "我的报修")
+    assert "#1" in sent.to("alice")[0] and "已受理" in sent.to("alice")[0]
+    sent = await compound.say("b3", "bob", "进度 1")
+    shown = sent.to_chat("b3")[0]
+    assert "13812345678" not in shown and "已隐藏" in shown and "下午到" in shown
+    sent = await compound.say("dm", "alice", "进度 1")
+    assert "13812345678" in sent.to("alice")[0]
