@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Refusal(Exception):  # noqa: N818 - it is a refusal, not an error
+class Refusal(Exception):
     """Stop the handler, undo its changes, and answer with a catalogue text.
 
     ``audit`` names an audit action to record after the undo (e.g. a role check that failed).

@@ -17,12 +17,11 @@ import asyncio
 import logging
 import re
 from collections.abc import Iterable
-from datetime import datetime
 
 import handlers  # noqa: F401 - importing registers every command
 from bot.commands import COMMANDS, REPLIES, SWEEPS, Command
 from bot.config import Building, Config, normalize_name
-from bot.context import Context, Notifier, Refusal
+from bot.context import Context, Refusal
 from bot.i18n import t
 from bot.messages import Inbound
 from bot.parser import Parsed, Parser
@@ -239,6 +238,8 @@ class Core:
         hint = (msg.language_hint or "")[:2].lower()
         if hint in ("zh", "en"):
             return hint
+        if parsed is not None and parsed.word.isascii():
+            return "en"  # "/help" from someone we know nothing about yet
         return self.config.compound.language
 
     # --- time ----------------------------------------------------------------------------------

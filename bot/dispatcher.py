@@ -152,7 +152,7 @@ class Dispatcher:
                                   f"outbox:{message.outbox_id}", error[:300])
         self.failed += 1
 
-    async def drain(self, timeout: float = 30.0) -> None:
+    async def drain(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - a total budget
         """Deliver until nothing is due (used by the console and tests)."""
         deadline = self._monotonic() + timeout
         while self._monotonic() < deadline:

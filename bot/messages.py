@@ -17,9 +17,11 @@ ChatKind = Literal["group", "private"]
 class Attachment:
     """A file a user sent with a message: a photo, usually, kept by the platform's own file id."""
 
-    kind: str  # "photo", "file", ...
-    file_id: str
+    kind: str  # "photo", "document", ...
+    file_id: str = ""  # the platform's id of a file a user sent
     caption: str = ""
+    filename: str = ""  # for a file the bot makes (e.g. shifts.ics) …
+    content: str = ""  # … and its text, sent as a document where the platform can
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,7 +138,7 @@ class Parser:
             if command.needs_number and not (prefixed or mentioned or private):
                 if leading_number(args) is None:
                     return None
-            lang = "zh" if cjk else (guess_language(args) if has_cjk(args) else "en")
+            lang = "zh" if cjk else guess_language(args)
             return Parsed(command, word, args, lang, prefixed, text)
         if (prefixed and body[:1] != "#" and text[:1] in "/／") or (mentioned and body):
             head = body.split(maxsplit=1)[0] if body.split() else ""

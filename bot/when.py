@@ -234,7 +234,8 @@ def parse_moment(text: str, now: datetime, *, allow_past: bool = False) -> Momen
     return Moment(moment, rest.strip())
 
 
-_ZH_EVERY = re.compile(r"(?:每天|每日)|(?:每个?)?工作日|每(?:个)?(?:周|星期|礼拜)(?P<days>[一二三四五六日天七、,，和及]+)"
+_ZH_EVERY = re.compile(r"(?:每天|每日)|(?:每个?)?工作日"
+                       r"|每(?:个)?(?:周|星期|礼拜)(?P<days>[一二三四五六日天七、,，和及]+)"
                        r"|每月(?P<md>" + _NUM + r")[日号]")
 _EN_EVERY = re.compile(r"every\s+(?:(?P<day>day)|(?P<weekday>weekday)|(?P<names>(?:(?:"
                        + "|".join(sorted(WEEKDAYS_EN, key=len, reverse=True))

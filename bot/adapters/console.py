@@ -60,7 +60,11 @@ class ConsoleAdapter:
         where = f"dm {message.address}" if message.kind == "private" else message.address
         lines = message.plain_text().split("\n")
         for attachment in message.attachments:
-            lines.append(f"({attachment.kind}: {attachment.file_id})")
+            if attachment.content:
+                lines.append(f"({attachment.kind} {attachment.filename}:)")
+                lines.extend("  " + line for line in attachment.content.splitlines())
+            else:
+                lines.append(f"({attachment.kind}: {attachment.file_id})")
         self.out.write(f"[{where}] " + "\n  ".join(lines) + "\n")
         self.out.flush()
         self._counter += 1

@@ -37,8 +37,8 @@ async def console(args) -> int:
     await app.open()
     try:
         if args.script:
-            with open(args.script, encoding="utf-8") as script:
-                await replay(app, script, echo=True)
+            lines = Path(args.script).read_text(encoding="utf-8").splitlines()
+            await replay(app, lines, echo=True)
         elif not sys.stdin.isatty():
             await replay(app, sys.stdin, echo=True)
         else:
@@ -81,7 +81,7 @@ async def one_line(app: App, line: str, *, echo: bool) -> None:
 async def interactive(app: App) -> None:
     readline = None
     with contextlib.suppress(ImportError):
-        import readline  # noqa: F401 - enables line editing and history for input()
+        import readline
     if readline is not None:
         with contextlib.suppress(OSError):
             readline.read_history_file(HISTORY)
