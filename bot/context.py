@@ -182,6 +182,7 @@ class Context(Notifier):
             self.msg.platform, self.msg.chat_id, self.msg.chat_kind, text, rendered, hint,
             person_id=self.person.id if not self.in_group else None, chat_key=self.chat_key,
             mention_ids=(self.msg.sender_id,) if self.in_group else (),
+            edit_of=self.msg.button_message_id if self.msg.callback else None,
         )
         await self.tx.outbox.add(message, self.ts, ref)
 

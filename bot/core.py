@@ -109,6 +109,19 @@ class Core:
                 return platform, external_id
         return (identities[0][0], identities[0][1]) if identities else None
 
+    async def home_chats(self, tx: Tx, person_id: int) -> list[str]:
+        """The group chats where a person can be reached in public: their building's, else the
+        compound-wide ones."""
+        person = await tx.people.get(person_id)
+        buildings = set()
+        if person is not None:
+            if person.building:
+                buildings.add(person.building)
+            buildings |= {r.split(":", 1)[1] for r in self.roles_of(person)
+                          if r.startswith("captain:")}
+        chats = [k for b in sorted(buildings) for k in self.chats_of_building(b)]
+        return chats or [k for k, c in self.config.chats.items() if c.building is None]
+
     def building(self, key: str | None) -> Building | None:
         return next((b for b in self.buildings if b.key == key), None)
 
@@ -160,7 +173,7 @@ class Core:
     async def handle(self, msg: Inbound) -> None:
         """Act on one inbound message (see module docstring)."""
         private = msg.chat_kind == "private"
-        chat_key = None if private else self.chat_key_of(msg.platform, msg.chat_id)
+        chat_key = None if private else self.chat_key_of(msg.platform, msg.chat_id, msg.chat_title)
         if not private and chat_key is None:
             if (msg.platform, msg.chat_id) not in self._unknown_chats_logged:
                 self._unknown_chats_logged.add((msg.platform, msg.chat_id))

@@ -39,7 +39,9 @@ class Inbound:
     mentions_bot: bool = False  # the message @mentions this bot
     attachments: tuple[Attachment, ...] = ()
     language_hint: str | None = None  # e.g. Telegram's from_user.language_code
-    callback: bool = False  # True when the text came from pressing a button
+    callback: bool = False  # True when the text came from pressing a button …
+    button_message_id: str | None = None  # … on this message of the bot's (to edit it in place)
+    chat_title: str = ""  # a group's name on the platform (WeChat rooms are matched by topic)
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,18 @@ class Outbox(Repo):
         """Move a message's next attempt without counting an attempt (e.g. a daily cap)."""
         await self._run("UPDATE outbox SET next_attempt_at = ? WHERE id = ?", (at, outbox_id))
 
+    async def hold(self, outbox_id: int, reason: str) -> None:
+        """Keep a message until its recipient can be reached (see ``release``)."""
+        await self._run("UPDATE outbox SET status = 'held', last_error = ? WHERE id = ?",
+                        (reason[:500], outbox_id))
+
+    async def release(self, platform: str, address: str, now: float) -> int:
+        """Send the held messages of one recipient now; return how many."""
+        cursor = await self._run(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ? "
+            "WHERE status = 'held' AND platform = ? AND address = ?", (now, platform, address))
+        return cursor.rowcount
+
     async def give_up(self, outbox_id: int, error: str) -> None:
         await self._run(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? "

@@ -72,6 +72,28 @@ class People(Repo):
         return [r[0] for r in rows]
 
 
+    async def merge(self, from_id: int, into_id: int) -> None:
+        """Make two person rows one: everything that points at ``from_id`` points at ``into_id``.
+
+        Every column named ``person_id``, ``reporter_id``, ``actor_id`` or ``member_id`` in any table
+        is moved, so capabilities that keep people in their own tables follow along.
+        """
+        tables = [r[0] for r in await self._all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        for table in tables:
+            columns = [r[1] for r in await self._all(f"PRAGMA table_info({table})")]
+            for column in columns:
+                if column in ("person_id", "reporter_id", "actor_id", "member_id"):
+                    await self._run(f"UPDATE OR IGNORE {table} SET {column} = ? WHERE {column} = ?",
+                                    (into_id, from_id))
+                    # rows left behind would have duplicated one of into_id's (a unique key)
+                    await self._run(f"DELETE FROM {table} WHERE {column} = ?", (from_id,))
+        await self._run(
+            "UPDATE people SET building = COALESCE(building, (SELECT building FROM people "
+            "WHERE id = ?)), unit = COALESCE(unit, (SELECT unit FROM people WHERE id = ?)) "
+            "WHERE id = ?", (from_id, from_id, into_id))
+
+
 @repository("identities")
 class Identities(Repo):
     async def link(self, platform: str, external_id: str, person_id: int, now: float | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from tests.harness import Compound
@@ -169,3 +170,15 @@ async def test_mine_and_ticket_show_status(compound: Compound):
     assert "13812345678" not in shown and "已隐藏" in shown and "下午到" in shown
     sent = await compound.say("dm", "alice", "进度 1")
     assert "13812345678" in sent.to("alice")[0]
+
+
+async def test_linking_two_accounts_makes_one_resident(compound: Compound):
+    await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    sent = await compound.say("dm", "alice", "绑定码")
+    code = re.search(r"[0-9]{6}", sent.to("alice")[0]).group(0)
+    sent = await compound.say("dm", "alice-on-wechat", f"绑定 {code}")
+    assert "绑定成功" in sent.to("alice-on-wechat")[0]
+    sent = await compound.say("dm", "alice-on-wechat", "我的报修")
+    assert "#1" in sent.to("alice-on-wechat")[0]
+    sent = await compound.say("dm", "mallory", f"绑定 {code}")
+    assert "无效或已过期" in sent.to("mallory")[0]

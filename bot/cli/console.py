@@ -37,7 +37,8 @@ async def console(args) -> int:
     await app.open()
     try:
         if args.script:
-            lines = Path(args.script).read_text(encoding="utf-8").splitlines()
+            text = await asyncio.to_thread(Path(args.script).read_text, encoding="utf-8")
+            lines = text.splitlines()
             await replay(app, lines, echo=True)
         elif not sys.stdin.isatty():
             await replay(app, sys.stdin, echo=True)
