@@ -66,7 +66,8 @@ class Outbound:
     outbox_id: int = 0  # the row's id: an idempotency key for transports that can use one
     person_id: int | None = None  # who a private message is for
     chat_key: str | None = None  # the config key of the group chat, when there is one
-    mention_ids: tuple[str, ...] = field(default=())  # platform ids to @mention (WeChat rooms)
+    mention_ids: tuple[str, ...] = field(default=())  # platform ids to @mention in a group
+    mention_name: str = ""  # the text starts with this name: make it a mention of mention_ids[0]
     edit_of: str | None = None  # platform message id of an earlier message to edit, if any
 
     def plain_text(self) -> str:

@@ -17,6 +17,7 @@ def _encode(message: Outbound) -> str:
         "buttons_hint": message.buttons_hint,
         "attachments": [asdict(a) for a in message.attachments],
         "mention_ids": list(message.mention_ids),
+        "mention_name": message.mention_name,
         "edit_of": message.edit_of,
     }, ensure_ascii=False)
 
@@ -29,7 +30,8 @@ def _decode(row) -> Outbound:
         buttons_hint=body.get("buttons_hint", ""),
         attachments=tuple(Attachment(**a) for a in body.get("attachments", ())),
         outbox_id=row["id"], person_id=row["person_id"], chat_key=row["chat_key"],
-        mention_ids=tuple(body.get("mention_ids", ())), edit_of=body.get("edit_of"),
+        mention_ids=tuple(body.get("mention_ids", ())), mention_name=body.get("mention_name", ""),
+        edit_of=body.get("edit_of"),
     )
 
 

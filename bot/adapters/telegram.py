@@ -1,0 +1,327 @@
+"""The Telegram adapter (python-telegram-bot 22): updates in, outbox messages out. No domain logic.
+
+Flow: ``start()`` builds a PTB ``Application`` (long polling by default, or a webhook), learns the
+bot's username from getMe (so ``/report@ThisBot`` is ours and ``/report@OtherBot`` is not), publishes
+the command menu with setMyCommands (zh and en, private chats and groups), and hands every message
+and button press to ``core.handle`` as an :class:`~bot.messages.Inbound`.  ``send()`` turns an
+:class:`~bot.messages.Outbound` into Bot API calls: text split at 4,096 characters, inline buttons
+whose callback data is the command they stand for, photos by file id, generated files as documents,
+and an edit in place when the message answers a button press.  Errors are classified for the
+dispatcher: flood control (429) → ``TemporaryError`` with exactly the wait Telegram asked for;
+network trouble → ``TemporaryError``; Forbidden (the person never started the bot, or blocked it) →
+``PermanentError``, which ``on_permanent_failure`` turns into a short mention in the person's group
+with a deep link, holding the message until they open the private chat.
+
+Text goes out without a parse mode, so user text never needs escaping and can never break the
+markup; a mention is a ``text_mention`` entity over the person's name, not markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import os
+import warnings
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.textsplit import split_text
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    MessageEntity,
+    Update,
+    User,
+)
+from telegram.constants import ChatType, MessageLimit
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from bot.adapters.base import PermanentError, SendLimits, TemporaryError
+from bot.commands import COMMANDS
+from bot.i18n import has, t
+from bot.messages import Attachment, Inbound, Outbound
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+MAX_CALLBACK_BYTES = 64
+
+
+class TelegramAdapter:
+    """Linli on Telegram (see module docstring)."""
+
+    platform = "telegram"
+    limits = SendLimits(overall_per_second=30, group_per_minute=20, private_per_second=1)
+
+    def __init__(self, config: Config, core: Core) -> None:
+        self.config = config
+        self.core = core
+        settings = config.telegram
+        token = settings.token or os.environ.get("LINLI_TELEGRAM_TOKEN", "")
+        self.application = (
+            Application.builder().token(token)
+            .base_url(settings.api_base_url).base_file_url(settings.api_base_file_url)
+            .get_updates_read_timeout(settings.poll_timeout + 10)
+            .build())
+        self.application.add_handler(CallbackQueryHandler(self.on_button))
+        self.application.add_handler(MessageHandler(
+            (filters.TEXT | filters.PHOTO | filters.CAPTION) & ~filters.UpdateType.EDITED,
+            self.on_message))
+        self.username = ""
+        self.can_read_groups: bool | None = None
+        # (chat, message id) → (text, buttons) of a message whose button was pressed, to edit it
+        self._pressed: dict[tuple[str, str], tuple[str, InlineKeyboardMarkup | None]] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.application.initialize()
+        me = self.application.bot.bot
+        self.username = me.username or ""
+        self.can_read_groups = me.can_read_all_group_messages
+        self.core.parser.add_usernames(self.username)
+        if not self.can_read_groups:
+            log.warning("Telegram privacy mode is on for @%s: in groups it only sees /commands, "
+                        "not Chinese command words typed as text. Turn it off with @BotFather "
+                        "(/setprivacy → Disable) or make the bot a group admin.", self.username)
+        await self.publish_commands()
+        await self.application.start()
+        settings = self.config.telegram
+        if settings.mode == "webhook":
+            await self.application.updater.start_webhook(
+                listen=settings.webhook_listen, port=settings.webhook_port,
+                url_path=settings.webhook_path, webhook_url=settings.webhook_url or None,
+                secret_token=settings.webhook_secret or None,
+                allowed_updates=["message", "callback_query"])
+        else:
+            await self.application.updater.start_polling(
+                timeout=int(settings.poll_timeout), allowed_updates=["message", "callback_query"],
+                drop_pending_updates=False)
+        log.info("telegram: running as @%s (%s)", self.username, settings.mode)
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            if self.application.updater and self.application.updater.running:
+                await self.application.updater.stop()
+        with contextlib.suppress(Exception):
+            if self.application.running:
+                await self.application.stop()
+        with contextlib.suppress(Exception):
+            await self.application.shutdown()
+
+    async def publish_commands(self) -> None:
+        """The command menu, in Chinese and English, for private chats and for groups."""
+        bot = self.application.bot
+        for lang, code in (("en", None), ("zh", "zh")):
+            commands = menu(lang)
+            staff = {"ack", "progress", "resolve", "reject", "open"}
+            for scope, chosen in ((BotCommandScopeAllPrivateChats(), commands),
+                                  (BotCommandScopeAllGroupChats(),
+                                   [c for c in commands if c.command not in staff])):
+                try:
+                    await bot.set_my_commands(chosen, scope=scope, language_code=code)
+                except TelegramError as exc:
+                    log.warning("telegram: setMyCommands failed (%s); the menu stays as it was", exc)
+                    return
+
+    # --- in ----------------------------------------------------------------------------------
+    async def on_message(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """A message in a group or a private chat: hand it to the core."""
+        message = update.effective_message
+        user = update.effective_user
+        chat = update.effective_chat
+        if message is None or user is None or chat is None or user.is_bot:
+            return
+        private = chat.type == ChatType.PRIVATE
+        if private:
+            await self.release_held(str(user.id))
+        text = message.text or message.caption or ""
+        attachments = ()
+        if message.photo:
+            attachments = (Attachment("photo", message.photo[-1].file_id,
+                                      caption=message.caption or ""),)
+        mentioned = any(
+            entity.type == "mention" and text[entity.offset + 1:entity.offset + entity.length]
+            .lower() == self.username.lower()
+            for entity in (message.entities or message.caption_entities or ()))
+        if private and text.startswith("/start"):
+            text = text.replace("/start", "/help", 1) if not text[6:].strip() else ""
+            if not text:
+                return  # a deep link back from the group: releasing held messages was the point
+        await self.core.handle(Inbound(
+            platform=self.platform, chat_id=str(chat.id),
+            chat_kind="private" if private else "group", sender_id=str(user.id),
+            sender_name=user.full_name, text=text, message_id=str(message.message_id),
+            mentions_bot=mentioned, attachments=attachments,
+            language_hint=user.language_code, chat_title=chat.title or ""))
+
+    async def on_button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button press is the command it stands for, from the person who pressed it."""
+        query = update.callback_query
+        if query is None or query.message is None:
+            return
+        chat = query.message.chat
+        user = query.from_user
+        key = (str(chat.id), str(query.message.message_id))
+        if getattr(query.message, "text", None):
+            self._pressed[key] = (query.message.text, query.message.reply_markup)
+        try:
+            await self.core.handle(Inbound(
+                platform=self.platform, chat_id=str(chat.id),
+                chat_kind="private" if chat.type == ChatType.PRIVATE else "group",
+                sender_id=str(user.id), sender_name=user.full_name, text=query.data or "",
+                message_id=f"cb:{query.id}", language_hint=user.language_code, callback=True,
+                button_message_id=key[1], chat_title=chat.title or ""))
+        finally:
+            with contextlib.suppress(TelegramError):
+                await query.answer()
+
+    async def release_held(self, user_id: str) -> None:
+        """The person opened a private chat with the bot: send what was held for them."""
+        now = self.core.clock.now().timestamp()
+        async with self.core.db.transaction() as tx:
+            released = await tx.outbox.release(self.platform, user_id, now)
+        if released:
+            log.info("telegram: released %s held message(s) for %s", released, user_id)
+            self.core.outbox_changed.set()
+
+    # --- out ---------------------------------------------------------------------------------
+    async def send(self, message: Outbound) -> str | None:
+        """Deliver one outbox message; classify failures for the dispatcher."""
+        try:
+            return await self._send(message)
+        except RetryAfter as exc:
+            raise TemporaryError(str(exc), retry_after=seconds(exc)) from exc
+        except Forbidden as exc:
+            raise PermanentError(str(exc)) from exc
+        except BadRequest as exc:
+            if "message is not modified" in str(exc).lower():
+                return message.edit_of
+            if "chat not found" in str(exc).lower() or "user not found" in str(exc).lower():
+                raise PermanentError(str(exc)) from exc
+            raise TemporaryError(str(exc)) from exc
+        except (TimedOut, NetworkError) as exc:
+            raise TemporaryError(str(exc)) from exc
+
+    async def _send(self, message: Outbound) -> str | None:
+        bot = self.application.bot
+        chat_id = int(message.address)
+        markup = keyboard(message)
+        pressed = self._pressed.pop((message.address, message.edit_of), None) \
+            if message.edit_of else None
+        if pressed is not None:
+            original, buttons = pressed
+            original = original.split("\n\n➡️ ", 1)[0]
+            edited = f"{original}\n\n➡️ {message.text}"
+            if len(edited) <= MessageLimit.MAX_TEXT_LENGTH:
+                await bot.edit_message_text(edited, chat_id=chat_id,
+                                            message_id=int(message.edit_of),
+                                            reply_markup=markup or buttons)
+                return message.edit_of
+        last_id = None
+        parts = split_text(message.text, MessageLimit.MAX_TEXT_LENGTH)
+        for index, part in enumerate(parts):
+            sent = await bot.send_message(chat_id, part, entities=mention(message, part, index),
+                                          reply_markup=markup if index == len(parts) - 1 else None)
+            last_id = str(sent.message_id)
+        for attachment in message.attachments:
+            last_id = await self._send_attachment(chat_id, attachment) or last_id
+        return last_id
+
+    async def _send_attachment(self, chat_id: int, attachment: Attachment) -> str | None:
+        bot = self.application.bot
+        caption = attachment.caption[:MessageLimit.CAPTION_LENGTH] or None
+        if attachment.kind == "photo" and attachment.file_id:
+            sent = await bot.send_photo(chat_id, attachment.file_id, caption=caption)
+        elif attachment.kind == "photo" and attachment.content:
+            data = base64.b64decode(attachment.content)
+            sent = await bot.send_photo(chat_id, InputFile(data, filename=attachment.filename),
+                                        caption=caption)
+        elif attachment.content:
+            sent = await bot.send_document(
+                chat_id, InputFile(attachment.content.encode("utf-8"), filename=attachment.filename),
+                caption=caption)
+        elif attachment.file_id:
+            sent = await bot.send_document(chat_id, attachment.file_id, caption=caption)
+        else:
+            return None
+        return str(sent.message_id)
+
+    async def on_permanent_failure(self, message: Outbound, error: Exception) -> bool:
+        """Telegram refused a private message: ask the person, in their group, to start the bot.
+
+        The message is held (not dropped) and goes out as soon as they open the private chat.
+        """
+        if message.kind != "private" or message.person_id is None or \
+                not isinstance(error.__cause__, Forbidden):
+            return False
+        now = self.core.clock.now().timestamp()
+        async with self.core.db.transaction() as tx:
+            await tx.outbox.hold(message.outbox_id, f"waiting for /start: {error}")
+            flag = f"telegram:asked-start:{message.address}"
+            if await tx.kv.get(flag):
+                return True  # asked already; the held message goes once they start the bot
+            await tx.kv.put(flag, str(now))
+            person = await tx.people.get(message.person_id)
+            name = (person.name if person else "") or "?"
+            link = f"https://t.me/{self.username}?start=hello"
+            for chat_key in await self.core.home_chats(tx, message.person_id):
+                lang = self.core.language_of_chat(chat_key)
+                for platform, address in self.core.group_addresses(chat_key):
+                    if platform == self.platform:
+                        notice = Outbound(self.platform, address, "group",
+                                          t(lang, "telegram.start_me", person=name, link=link),
+                                          chat_key=chat_key, mention_ids=(message.address,),
+                                          mention_name=name)
+                        await tx.outbox.add(notice, now, ref=f"start-me:{message.address}")
+        self.core.outbox_changed.set()
+        return True
+
+
+def mention(message: Outbound, part: str, index: int) -> list[MessageEntity] | None:
+    """A text_mention entity over the name a group message starts with, if it asks for one."""
+    if index or not message.mention_name or not message.mention_ids or \
+            not part.startswith(message.mention_name):
+        return None
+    with contextlib.suppress(ValueError):
+        user = User(int(message.mention_ids[0]), message.mention_name, is_bot=False)
+        length = len(message.mention_name.encode("utf-16-le")) // 2
+        return [MessageEntity(MessageEntity.TEXT_MENTION, 0, length, user=user)]
+    return None
+
+
+def keyboard(message: Outbound) -> InlineKeyboardMarkup | None:
+    buttons = [InlineKeyboardButton(b.label, callback_data=b.command) for b in message.buttons
+               if len(b.command.encode("utf-8")) <= MAX_CALLBACK_BYTES]
+    if not buttons:
+        return None
+    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    return InlineKeyboardMarkup(rows)
+
+
+def seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def menu(lang: str) -> list[BotCommand]:
+    """The command menu: each command's first English word, described by its help example."""
+    out = []
+    for command in COMMANDS.values():
+        if not command.en:
+            continue
+        key = f"help.example.{command.name}"
+        if not has(lang, key):
+            continue
+        description = t(lang, key).split("— ", 1)[-1].strip()[:256] or command.name
+        out.append(BotCommand(command.en[0].lower(), description))
+    return out
