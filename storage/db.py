@@ -15,12 +15,37 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Ran(NamedTuple):
+    """What a change statement left behind: the new row's id and how many rows it touched."""
+
+    lastrowid: int | None
+    rowcount: int
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, params: tuple, every: bool) -> Any:
+    """Run a query on aiosqlite's thread and fetch its first row (or every row)."""
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.fetchall() if every else cursor.fetchone()
+    finally:
+        cursor.close()
+
+
+def _change(conn: sqlite3.Connection, sql: str, params: tuple) -> Ran:
+    """Run a change statement on aiosqlite's thread."""
+    cursor = conn.execute(sql, params)
+    try:
+        return Ran(cursor.lastrowid, cursor.rowcount)
+    finally:
+        cursor.close()
 
 
 class Repo:
@@ -31,18 +56,16 @@ class Repo:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
 
+    # Each helper is one trip to aiosqlite's thread (execute, fetch and close together there):
+    # the trip, not SQLite, is what a command costs (see docs/bench-results.md, P1).
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        async with self.conn.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+        return await self.conn._execute(_fetch, self.conn._conn, sql, tuple(params), False)
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        async with self.conn.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        return await self.conn._execute(_fetch, self.conn._conn, sql, tuple(params), True)
 
-    async def _run(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
-        cursor = await self.conn.execute(sql, tuple(params))
-        await cursor.close()
-        return cursor  # lastrowid and rowcount stay readable after close
+    async def _run(self, sql: str, params: Iterable[Any] = ()) -> Ran:
+        return await self.conn._execute(_change, self.conn._conn, sql, tuple(params))
 
     async def _value(self, sql: str, params: Iterable[Any] = ()) -> Any:
         row = await self._one(sql, params)

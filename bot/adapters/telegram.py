@@ -26,7 +26,6 @@ import warnings
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.textsplit import split_text
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -46,6 +45,7 @@ from bot.adapters.base import PermanentError, SendLimits, TemporaryError
 from bot.commands import COMMANDS
 from bot.i18n import has, t
 from bot.messages import Attachment, Inbound, Outbound
+from bot.textsplit import split_text
 
 if TYPE_CHECKING:
     from bot.config import Config

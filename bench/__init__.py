@@ -1,0 +1,1 @@
+"""Linli's benchmarks: run ``python -m bench`` (see README.md)."""
