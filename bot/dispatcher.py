@@ -8,6 +8,12 @@ restart (at least once; the outbox id travels with it for transports that de-dup
 ``TemporaryError`` retries with exponential backoff (or exactly the ``retry_after`` the platform
 asked for); ``PermanentError`` goes to the adapter's ``on_permanent_failure`` if it has one (e.g.
 Telegram's "open a private chat with me" fallback), else the message is marked failed and audited.
+
+A text longer than the platform's ``SendLimits.max_text_length`` is sent as several pieces (split by
+``bot.textsplit`` between words and graphemes, buttons and attachments on the last piece), each
+counted by the limiter as the platform message it is; a piece already taken is not sent again when a
+later piece has to wait for a retry.  A platform with a ``daily_cap`` counts what was already sent
+today from the outbox, so a restart does not reset the day's count.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ import logging
 import random
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.adapters.base import Adapter, PermanentError, TemporaryError
 from bot.ratelimit import PlatformLimiter
+from bot.textsplit import split_text, utf16_length
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -46,6 +54,9 @@ class Dispatcher:
         self.sent = 0
         self.failed = 0
         self.retried = 0
+        self._pieces_done: dict[int, int] = {}  # outbox id → pieces of a split text already sent
+        self._day_counted: set[tuple[str, int]] = set()
+        self._counting = asyncio.Lock()
 
     @property
     def settings(self):
@@ -79,33 +90,78 @@ class Dispatcher:
             sent += 1
         return sent
 
+    def pieces(self, message: Outbound) -> list[Outbound]:
+        """The platform messages one outbox message becomes (a long text split at the limit)."""
+        limit = self.adapters[message.platform].limits.max_text_length
+        if not limit or utf16_length(message.plain_text()) <= limit:
+            return [message]
+        hint = message.buttons_hint if message.buttons else ""
+        texts = split_text(message.text, limit - (utf16_length(hint) + 1 if hint else 0))
+        last = len(texts) - 1
+        return [replace(message, text=text, buttons=message.buttons if i == last else (),
+                        buttons_hint=message.buttons_hint if i == last else "",
+                        attachments=message.attachments if i == last else (),
+                        mention_ids=message.mention_ids if i == 0 else (),
+                        mention_name=message.mention_name if i == 0 else "",
+                        edit_of=message.edit_of if i == 0 else None)
+                for i, text in enumerate(texts)]
+
+    async def _count_today(self, platform: str, limiter: PlatformLimiter, today: int) -> None:
+        """Before the first capped send of a day: count what the outbox already sent that day."""
+        if limiter.limits.daily_cap is None or (platform, today) in self._day_counted:
+            return
+        async with self._counting:  # the other chats' sends wait until the count is in
+            if (platform, today) in self._day_counted:
+                return
+            midnight = self.core.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+            async with self.core.db.read() as tx:
+                earlier = await tx.reports.sent_since(platform, midnight.timestamp())
+            limiter.count_earlier(today, earlier)
+            self._day_counted.add((platform, today))
+
     async def deliver(self, message: Outbound) -> bool:
-        """Send one message; True when the platform took it."""
+        """Send one message (in pieces, if it is long); True when the platform took all of it."""
         adapter = self.adapters[message.platform]
         limiter = self.limiters[message.platform]
-        today = self.core.clock.now().toordinal()
-        if limiter.daily_capped(today):
-            tomorrow = self.core.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
-            await self._retry(message, tomorrow.timestamp() + 86400, "daily cap reached", count=False)
-            return False
-        await limiter.acquire(message.kind, message.address, today)
+        pieces = self.pieces(message)
+        done = self._pieces_done.get(message.outbox_id, 0)
+        platform_id = None
+        for index in range(done, len(pieces)):
+            piece = pieces[index]
+            today = self.core.clock.now().toordinal()
+            await self._count_today(message.platform, limiter, today)
+            cost = 1 + len(piece.attachments)
+            if not await limiter.acquire(message.kind, message.address, today, cost):
+                tomorrow = self.core.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+                await self._retry(message, tomorrow.timestamp() + 86400, "daily cap reached",
+                                  count=False)
+                return False
+            platform_id = await self._send_piece(adapter, message, piece)
+            if platform_id is False:
+                return False
+            self._pieces_done[message.outbox_id] = index + 1
+        self._pieces_done.pop(message.outbox_id, None)
+        now = self.core.clock.now().timestamp()
+        async with self.core.db.transaction() as tx:
+            await tx.outbox.mark_sent(message.outbox_id, now, platform_id)
+        self.sent += 1
+        return True
+
+    async def _send_piece(self, adapter: Adapter, message: Outbound, piece: Outbound):
+        """Hand one piece to the adapter: its platform id, or False when it was not taken."""
         try:
-            platform_id = await adapter.send(message)
+            return await adapter.send(piece)
         except TemporaryError as exc:
             await self._temporary(message, exc.retry_after, str(exc) or type(exc).__name__)
             return False
         except PermanentError as exc:
+            self._pieces_done.pop(message.outbox_id, None)
             await self._permanent(adapter, message, exc)
             return False
         except Exception as exc:  # an adapter bug or a network error it did not classify
             log.warning("sending outbox #%s failed: %r", message.outbox_id, exc)
             await self._temporary(message, None, repr(exc))
             return False
-        now = self.core.clock.now().timestamp()
-        async with self.core.db.transaction() as tx:
-            await tx.outbox.mark_sent(message.outbox_id, now, platform_id)
-        self.sent += 1
-        return True
 
     async def _attempts(self, message: Outbound) -> int:
         async with self.core.db.read() as tx:

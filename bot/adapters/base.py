@@ -46,7 +46,8 @@ class SendLimits:
     private_per_second: float = 1.0
     min_interval: float = 0.0  # seconds between any two sends (WeChat: 2 s and more)
     jitter: float = 0.0  # extra random wait, up to this many seconds, between sends
-    daily_cap: int | None = None  # at most this many sends per day
+    daily_cap: int | None = None  # at most this many sends per day (the rest wait for tomorrow)
+    max_text_length: int | None = None  # longer texts are split (UTF-16 units) by the dispatcher
 
 
 class Adapter(Protocol):
