@@ -128,7 +128,9 @@ class Database:
             raise RuntimeError("database is not open")
         return self._conn
 
-    async def open(self) -> Database:
+    async def open(self, *, migrate: bool = True) -> Database:
+        """Connect; apply pending migrations unless ``migrate`` is False (e.g. to back a file up
+        as it is)."""
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -140,7 +142,8 @@ class Database:
             "PRAGMA busy_timeout=30000",
         ):
             await self._conn.execute(pragma)
-        await self.migrate()
+        if migrate:
+            await self.migrate()
         return self
 
     async def close(self) -> None:

@@ -4,7 +4,34 @@ from __future__ import annotations
 
 import pytest
 
+from bot.dispatcher import Dispatcher
+from bot.privacy import redact
 from tests.harness import Compound
+
+PRIVACY_LEAKS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def every_group_message_is_checked_for_private_details(monkeypatch):
+    """Privacy across the whole suite: every group message any in-process dispatcher hands to any
+    adapter (the harness's, the console's, Telegram's, a fake transport) is checked for registered
+    unit numbers and phone numbers; a leak fails the test that caused it."""
+    original = Dispatcher.deliver
+
+    async def checked(self, message):
+        if message.kind == "group":
+            async with self.core.db.read() as tx:
+                units = await tx.people.registered_units()
+            text = message.plain_text()
+            if redact(text, "<>", units) != text:
+                PRIVACY_LEAKS.append(text)
+        return await original(self, message)
+
+    monkeypatch.setattr(Dispatcher, "deliver", checked)
+    PRIVACY_LEAKS.clear()
+    yield PRIVACY_LEAKS
+    leaks, PRIVACY_LEAKS[:] = list(PRIVACY_LEAKS), []
+    assert not leaks, f"private details in group messages: {leaks!r}"
 
 
 @pytest.fixture
