@@ -173,3 +173,18 @@ class Tickets(Repo):
 
     async def count(self) -> int:
         return await self._value("SELECT COUNT(*) FROM tickets WHERE status != 'draft'")
+
+    async def week_summary(self, since: float, until: float) -> list[tuple]:
+        """Per building, for tickets reported in [since, until): (building, reported, acknowledged,
+        resolved or closed, still open, mean hours to acknowledge), plus every building's open
+        backlog.  The benchmarks' stand-in for the weekly digest until storage/reports.py has one."""
+        rows = await self._all(
+            "SELECT building, COUNT(*), COUNT(acknowledged_at), "
+            "SUM(status IN ('resolved','closed')), SUM(status IN ('open','acknowledged','in_progress')), "
+            "AVG(acknowledged_at - created_at) / 3600.0 "
+            "FROM tickets WHERE created_at >= ? AND created_at < ? AND status != 'draft' "
+            "GROUP BY building ORDER BY building", (since, until))
+        backlog = dict(await self._all(
+            "SELECT building, COUNT(*) FROM tickets "
+            "WHERE status IN ('open','acknowledged','in_progress') GROUP BY building"))
+        return [(*tuple(r), backlog.get(r[0], 0)) for r in rows]

@@ -1,0 +1,94 @@
+"""Generated data for the benchmarks and the simulation: many residents and tickets, fast.
+
+``tx.bench.generate(...)`` writes residents (with a console identity each) and tickets with a
+realistic spread of buildings, categories, reporters, statuses and times, in one trip to aiosqlite's
+thread using ``executemany``.  Nothing in the bot calls it; ``python -m bench`` does.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+from storage.db import Repo, repository
+
+CATEGORIES = ("elevator", "sanitation", "noise", "fire_door", "ev_charging", "parking", "dogs",
+              "lake", "falling_objects", "other")
+TEXTS = ("电梯坏了", "楼道垃圾没人清理", "楼上装修太吵", "消防门被堵", "充电桩坏了", "车位被占",
+         "狗叫扰民", "人工湖有异味", "高空抛物", "楼道灯不亮")
+# Share of tickets by status at the moment the data is generated (the rest are closed).
+OPEN_SHARES = (("open", 0.006), ("acknowledged", 0.006), ("in_progress", 0.006), ("resolved", 0.01),
+               ("rejected", 0.02))
+HOUR = 3600.0
+
+
+def _generate(conn: sqlite3.Connection, tickets: int, residents: int, buildings: int, start: float,
+              end: float, seed: int, batch: int) -> None:
+    rng = random.Random(seed)
+    first = (conn.execute("SELECT COALESCE(MAX(id), 0) FROM people").fetchone()[0]) + 1
+    people = [(first + i, f"住户{i + 1}", "zh", str(i % buildings + 1), start) for i in range(residents)]
+    conn.executemany("INSERT INTO people (id, name, lang, building, created_at) VALUES (?, ?, ?, ?, ?)",
+                     people)
+    conn.executemany("INSERT INTO identities (platform, external_id, person_id, last_seen) "
+                     "VALUES ('console', ?, ?, ?)",
+                     [(f"r{i + 1}", first + i, start) for i in range(residents)])
+    step = (end - start) / max(1, tickets)
+    cumulative, total = [], 0.0
+    for status, share in OPEN_SHARES:
+        total += share
+        cumulative.append((total, status))
+
+    def status_for(created: float) -> str:
+        # Tickets of the last two weeks are the ones still moving; older ones are done.
+        if created < end - 14 * 86400:
+            return "rejected" if rng.random() < 0.02 else "closed"
+        draw = rng.random() * 0.4
+        for bound, status in cumulative:
+            if draw < bound * 8:
+                return status
+        return "closed"
+
+    rows = []
+    for n in range(tickets):
+        created = start + n * step + rng.random() * step
+        reporter = first + rng.randrange(residents)
+        building = (reporter - first) % buildings + 1
+        category = rng.randrange(len(CATEGORIES))
+        status = status_for(created)
+        acked = created + rng.uniform(0.2, 6) * HOUR if status != "open" else None
+        resolved = (acked + rng.uniform(1, 72) * HOUR
+                    if status in ("resolved", "closed") and acked else None)
+        closed = (resolved + 3 * 86400 if status == "closed" and resolved else
+                  (acked if status == "rejected" else None))
+        rows.append((str(building), CATEGORIES[category], f"{building}栋{TEXTS[category]}", status,
+                     reporter, "console", f"b{building}", f"b{building}", created,
+                     closed or resolved or acked or created, created, acked, resolved, closed,
+                     created + 4 * HOUR if status == "open" else None,
+                     resolved + 3 * 86400 if status == "resolved" else None))
+        if len(rows) >= batch:
+            _insert_tickets(conn, rows)
+            rows = []
+    if rows:
+        _insert_tickets(conn, rows)
+
+
+def _insert_tickets(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    conn.executemany(
+        "INSERT INTO tickets (building, category, text, status, reporter_id, platform, chat_id, "
+        "chat_key, created_at, updated_at, awaiting_since, acknowledged_at, resolved_at, closed_at, "
+        "escalate_at, close_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+@repository("bench")
+class BenchData(Repo):
+    async def generate(self, *, tickets: int, residents: int = 9000, buildings: int = 20,
+                       start: float, end: float, seed: int = 1, batch: int = 50_000) -> None:
+        """Add ``residents`` people and ``tickets`` tickets created between ``start`` and ``end``."""
+        await self.conn._execute(_generate, self.conn._conn, tickets, residents, buildings, start,
+                                 end, seed, batch)
+
+    async def some_residents(self, count: int, seed: int = 1) -> list[int]:
+        """Ids of ``count`` residents who reported something (for timing look-ups)."""
+        rows = await self._all("SELECT DISTINCT reporter_id FROM tickets WHERE id % 997 = ? LIMIT ?",
+                               (seed % 997, count))
+        return [r[0] for r in rows]
