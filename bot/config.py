@@ -153,6 +153,102 @@ class WechatSettings(_Strict):
     welcome_new_members: bool = True
 
 
+def parse_time_of_day(value: object) -> time:
+    """Read ``"20:00"`` as a time of day."""
+    if isinstance(value, time):
+        return value
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", str(value))
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"not a time of day: {value!r} (write it like \"20:00\")")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_weekly(value: object) -> tuple[int, time]:
+    """Read ``"sat 20:00"`` as (weekday 0=Mon…6=Sun, time of day)."""
+    if isinstance(value, tuple):
+        return value
+    match = re.fullmatch(r"\s*([a-z]{3})[a-z]*\s+(\S+)\s*", str(value).lower())
+    if not match or match.group(1) not in _WEEKDAYS:
+        raise ValueError(f"not a day and time: {value!r} (write it like \"sat 20:00\")")
+    return _WEEKDAYS.index(match.group(1)), parse_time_of_day(match.group(2))
+
+
+TimeOfDay = Annotated[time, BeforeValidator(parse_time_of_day)]
+Weekly = Annotated[tuple[int, time], BeforeValidator(parse_weekly)]
+
+
+class VolunteerSettings(_Strict):
+    remind_evening: TimeOfDay = time(20, 0)
+    remind_before: Duration = timedelta(hours=1)
+    advertise_before: Duration = timedelta(days=2)
+    make_ahead: Duration = timedelta(days=14)
+    chats: list[str] = Field(default_factory=list)
+
+
+class RotaBroadcasts(_Strict):
+    evening: TimeOfDay | None = None
+    morning: TimeOfDay | None = None
+    weekly: Weekly | None = None
+    grace: Duration = timedelta(hours=2)
+
+
+class RotaSettings(_Strict):
+    name: str
+    building: str | None = None
+    chats: list[str] = Field(default_factory=list)
+    members: list[str] = Field(default_factory=list)
+    shifts: str | None = None
+    rotation: Literal["daily", "weekly"] = "daily"
+    approval: bool = False
+    remind_before: Duration = timedelta(hours=2)
+    weeks_ahead: int = Field(default=2, ge=1, le=12)
+    broadcasts: RotaBroadcasts = RotaBroadcasts()
+
+
+class AnnouncementSettings(_Strict):
+    """``[announcements]``: broadcasts wait out the quiet hours unless urgent; runs missed while the
+    bot was down are sent late within ``grace``, older ones skipped and reported to the admin."""
+
+    quiet_hours: HoursRange = (time(22, 0), time(7, 0))
+    grace: Duration = timedelta(hours=2)
+    max_length: int = Field(default=4000, ge=20, le=20000)
+
+
+_DIGEST_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class DigestSettings(_Strict):
+    """``[digest]``: the weekly digest of tickets (and volunteers and rotas), with a chart."""
+
+    enabled: bool = True
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    time: str = "08:00"
+    grace: Duration = timedelta(hours=12)
+    oldest_open: int = Field(default=3, ge=0, le=20)
+    chart_chats: list[str] | None = None  # None: every compound-wide chat (one with no building)
+    committee: bool = True  # also send the compound digest and chart privately to the committee
+
+    @field_validator("time")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value)
+        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+            raise ValueError(f"not a time of day: {value!r} (write it like \"08:00\")")
+        return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+    @property
+    def day_number(self) -> int:
+        return _DIGEST_DAYS.index(self.weekday)
+
+    @property
+    def at(self) -> time:
+        hour, minute = self.time.split(":")
+        return time(int(hour), int(minute))
+
+
 class Building(BaseModel):
     """A building and the ways residents name it."""
 
@@ -175,10 +271,10 @@ class Config(_Strict):
     wechat: WechatSettings = WechatSettings()
     chats: dict[str, ChatSettings] = Field(default_factory=dict)
     people: dict[str, PersonSettings] = Field(default_factory=dict)
-    # Sections owned by capabilities (volunteers, rota, announcements, digest) are free-form tables
+    volunteers: VolunteerSettings = VolunteerSettings()  # reminders and posts of events
+    rota: dict[str, RotaSettings] = Field(default_factory=dict)  # duty rotas by key
+    # Sections owned by capabilities (announcements, digest) are free-form tables
     # that those capabilities check themselves.
-    volunteers: dict[str, object] = Field(default_factory=dict)
-    rota: dict[str, object] = Field(default_factory=dict)
     announcements: dict[str, object] = Field(default_factory=dict)
     digest: dict[str, object] = Field(default_factory=dict)
 
@@ -214,6 +310,16 @@ def _cross_check(config: Config) -> list[str]:
         for role in person.roles:
             if role.startswith("captain:") and role.split(":", 1)[1] not in keys:
                 problems.append(f"[people.{person_key}] role {role!r}: no such building")
+    for chat_key in config.volunteers.chats:
+        if chat_key not in config.chats:
+            problems.append(f"[volunteers] chats: {chat_key!r}: no such chat")
+    for rota_key, rota in config.rota.items():
+        if rota.building is not None and rota.building not in keys:
+            problems.append(f"[rota.{rota_key}] building = {rota.building!r}: no such building")
+        problems += [f"[rota.{rota_key}] chats: {c!r}: no such chat" for c in rota.chats
+                     if c not in config.chats]
+        problems += [f"[rota.{rota_key}] members: {m!r}: no such person in [people]"
+                     for m in rota.members if m not in config.people]
     for section, table in (("chats", config.chats), ("people", config.people)):
         for platform in ("telegram", "wechat"):
             seen: dict[object, str] = {}

@@ -45,7 +45,9 @@ class WhenProblem(ValueError):
 
     def __init__(self, reason: str, **values: object) -> None:
         super().__init__(reason)
-        self.reason = reason  # "no_such_date", "past", "ambiguous_hour", "no_time", "not_a_time"
+        # "no_such_date", "past", "ambiguous_hour", "no_time", "not_a_time", "not_a_date",
+        # "not_a_repeat", "bad_cron"
+        self.reason = reason
         self.values = values
 
 
@@ -85,7 +87,8 @@ def _cn_number(text: str) -> int:
 _NUM = r"[0-9]{1,2}|[零〇一二两三四五六七八九十]{1,3}"
 _ZH_PART = r"(?P<part>凌晨|早上|早晨|上午|中午|下午|傍晚|晚上|今晚|夜里)?"
 _ZH_TIME = re.compile(
-    _ZH_PART + r"\s*(?:(?P<h>" + _NUM + r")\s*(?:点|时|:|：)\s*(?:(?P<half>半)|(?P<m>[0-9]{1,2})\s*分?)?)")
+    _ZH_PART + r"\s*(?:(?P<h>" + _NUM + r")\s*(?:点|时|:|：)(?:(?P<half>半)|(?P<m>[0-9]{1,2})"
+    r"(?![0-9]|\s*(?:小时|个|人|名|钟头|h))\s*分?)?)")  # "9点 2小时": 9:00, then a length
 _EN_TIME = re.compile(
     r"(?:at\s+)?(?P<h>[0-9]{1,2})(?:[:.](?P<m>[0-9]{2}))?\s*(?P<ampm>am|pm|a\.m\.|p\.m\.)?(?![0-9])",
     re.IGNORECASE)
@@ -286,3 +289,65 @@ def parse_repeat(text: str, tz) -> Repeat:
     if month_day is not None:
         fields["day"] = month_day
     return Repeat(CronTrigger(**fields), hour, minute, days, month_day, rest.strip())
+
+
+def parse_day(text: str, now: datetime, *, allow_past: bool = False) -> tuple[datetime, str]:
+    """A date with no time of day at the start of ``text`` (``请假 12月3日 12月5日``, ``tomorrow``):
+    that day at midnight, and the text after it.  A day before today is a ``WhenProblem``."""
+    day = _day_at_start(_fold(text), now)
+    if day is None:
+        raise WhenProblem("not_a_date")
+    moment, rest, _ = day
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if moment < today and not allow_past:
+        raise WhenProblem("past", when=moment)
+    return moment, rest.strip()
+
+
+_UNTIL = re.compile(r"\s*(?:-|–|—|~|～|到|至|until|till|to)\s*", re.IGNORECASE)
+
+
+def parse_until(text: str) -> tuple[int, int, str] | None:
+    """The end of a span of time at the start of ``text`` (``-20:00``, ``到下午5点``, ``to 5pm``):
+    (hour, minute, rest), or None when there is none.  An hour from 1 to 6 with nothing said
+    ends a span in the afternoon (``9点-3点`` is 09:00–15:00)."""
+    folded = _fold(text)
+    match = _UNTIL.match(folded)
+    if not match:
+        return None
+    rest = folded[match.end():]
+    try:
+        timed = _time_at_start(rest)
+    except WhenProblem as problem:
+        if problem.reason != "ambiguous_hour":
+            raise
+        timed = _time_at_start("下午" + rest.lstrip())
+    if timed is None:
+        raw = re.match(r"\s*([0-9]{1,2})(?![0-9:])", rest)
+        if raw is None:
+            raise WhenProblem("not_a_time")
+        hour = int(raw.group(1))
+        if hour > 24:
+            raise WhenProblem("not_a_time")
+        return hour % 24, 0, rest[raw.end():].strip()
+    return timed[0], timed[1], timed[2].strip()
+
+
+_LENGTH = re.compile(
+    r"\s*(?P<n>[0-9]+(?:\.[0-9]+)?|半|[一二两三四五六七八九十]{1,2})\s*(?:个)?\s*"
+    r"(?P<unit>小时|钟头|分钟|hours?|hrs?|h|minutes?|mins?|m)(?![a-z])", re.IGNORECASE)
+
+
+def parse_length(text: str) -> tuple[timedelta, str] | None:
+    """A length of time at the start of ``text`` (``2小时``, ``1.5h``, ``90分钟``, ``两个小时``,
+    ``2 hours``): (length, rest), or None when there is none."""
+    match = _LENGTH.match(_fold(text))
+    if not match:
+        return None
+    raw = match.group("n")
+    number = 0.5 if raw == "半" else (float(raw) if raw[0].isdigit() else _cn_number(raw))
+    unit = match.group("unit").lower()
+    minutes = number * (1 if unit.startswith("m") or unit == "分钟" else 60)
+    if minutes <= 0:
+        return None
+    return timedelta(minutes=round(minutes)), _fold(text)[match.end():].strip()

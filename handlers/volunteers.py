@@ -1,0 +1,626 @@
+"""Volunteer events (志愿活动): places, a waitlist, reminders, attendance and hours.
+
+A coordinator creates an event — ``新活动 美化家园 周日 9点 2小时 中心花园 30人`` — or just says
+``新活动`` and is asked for the title, the time, the length, the place and the number of places one
+step at a time.  ``每周日 9点`` instead of a date makes a weekly template: its events are made a couple
+of weeks ahead by a sweep.  The event is posted to its chats (its building's, or the compound-wide
+ones) with 报名/取消 buttons.  Residents sign up (报名 N): a place while there is one, else the end of
+the waitlist — decided by one SQL statement (and guarded by a trigger), so fifty people pressing at
+once can never overfill it.  Cancelling (取消报名 N) promotes the first on the waitlist, who is told
+privately; after the sign-up deadline the coordinator is told too.  Sweeps remind those going the
+evening before and shortly before, and post events that still have free places two days ahead.
+After the event the coordinator records who came (签到 N …); hours (志愿时长) add up from that.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from bot.commands import on_command, on_reply, on_tick
+from bot.context import ButtonSpec, Context, Notifier, Refusal
+from bot.i18n import t
+from bot.parser import leading_number
+from bot.when import WhenProblem, parse_length, parse_moment, parse_repeat
+from storage.people import Person
+from storage.volunteers import Event, EventFull, Template
+
+COORDINATORS = ("coordinator",)  # admins pass every role check too
+_CAPACITY = re.compile(r"^(?:(?:名额|限)\s*(?P<a>[0-9]+)\s*(?:人|名|个)?|(?P<b>[0-9]+)\s*"
+                       r"(?:人|名|个名额|个人|places?|people|spots?|volunteers?)(?![a-z]))",
+                       re.IGNORECASE)
+_DEADLINE = re.compile(r"^(?:截止|报名截止|deadline|until)\s*[:：]?\s*", re.IGNORECASE)
+_CANCEL_WORDS = {"取消", "算了", "退出", "cancel", "stop", "quit"}
+STEPS = ("title", "when", "length", "place", "capacity")
+
+events_command = on_command("events", zh=["活动", "活动列表"], en=["events"], group="volunteers")
+join = on_command("join", zh=["报名"], en=["join", "signup"], needs_number=True,
+                  group="volunteers")
+leave = on_command("leave", zh=["取消报名"], en=["leave"], needs_number=True, group="volunteers")
+my_events = on_command("myevents", zh=["我的活动"], en=["myevents"], group="volunteers")
+hours_command = on_command("hours", zh=["志愿时长"], en=["hours"], group="volunteers")
+attended = on_command("attended", zh=["签到"], en=["attended", "checkin"], roles=COORDINATORS,
+                      needs_number=True, group="volunteers")
+new_event = on_command("newevent", zh=["新活动", "发起活动"], en=["newevent"], roles=COORDINATORS,
+                       group="volunteers")
+cancel_event = on_command("cancelevent", zh=["取消活动"], en=["cancelevent"], roles=COORDINATORS,
+                          needs_number=True, group="volunteers")
+
+
+# --- residents -----------------------------------------------------------------------------------
+@events_command.handle
+async def list_events(ctx: Context) -> None:
+    """Someone asks what is coming up: events with their free places, or one event in detail."""
+    number = leading_number(ctx.args)
+    if number is not None:
+        await show_event(ctx, await event_from_args(ctx, "events"))
+        return
+    buildings = None if not ctx.chat_building else [ctx.chat_building, None]
+    events = await ctx.tx.volunteers.upcoming(ctx.ts, buildings)
+    if not events:
+        await ctx.reply("volunteers.none_upcoming")
+        return
+    lines = [ctx.t("volunteers.upcoming_header", count=len(events))]
+    lines += [await event_line(ctx, event, ctx.lang) for event in events]
+    lines.append(ctx.t("volunteers.upcoming_footer"))
+    await ctx.reply_text("\n".join(lines))
+
+
+async def show_event(ctx: Context, event: Event) -> None:
+    """One event in detail; its coordinator (privately) also sees who is going and waiting."""
+    lines = [await event_line(ctx, event, ctx.lang)]
+    if event.deadline:
+        lines.append(ctx.t("volunteers.deadline_line", when=moment_text(ctx, event.deadline,
+                                                                        ctx.lang)))
+    if not ctx.in_group and ctx.has_role("coordinator"):
+        for status in ("going", "waiting"):
+            names = [await name_of(ctx, s.person_id)
+                     for s in await ctx.tx.volunteers.signups(event.id, status)]
+            if names:
+                lines.append(ctx.t(f"volunteers.names_{status}",
+                                   names=ctx.t("core.list_separator").join(names)))
+    await ctx.reply_text("\n".join(lines), buttons=event_buttons(event))
+
+
+@join.handle
+async def sign_up(ctx: Context) -> None:
+    """A resident signs up for event N: a place while there is one, else the waitlist."""
+    event = await event_from_args(ctx, "join")
+    await check_open_for_signup(ctx, event)
+    mine = await ctx.tx.volunteers.signup_of(event.id, ctx.person.id)
+    if mine is not None:
+        if mine.status == "going":
+            raise Refusal("volunteers.already_going", number=event.id, title=event.title)
+        place = await ctx.tx.volunteers.waitlist_place(mine)
+        raise Refusal("volunteers.already_waiting", number=event.id, title=event.title,
+                      position=place)
+    clash = await ctx.tx.volunteers.clash(ctx.person.id, event.starts_at, event.ends_at, event.id)
+    if clash is not None:
+        raise Refusal("volunteers.clash", number=event.id, other=clash.id, title=clash.title,
+                      when=span_text(ctx, clash.starts_at, clash.ends_at, ctx.lang))
+    try:
+        signup = await ctx.tx.volunteers.sign_up(event.id, ctx.person.id, ctx.ts)
+    except EventFull as exc:
+        raise Refusal("volunteers.full_try_again", number=event.id) from exc
+    await ctx.record(f"event.{signup.status}", f"event:{event.id}")
+    counts = await ctx.tx.volunteers.counts(event.id)
+    values = dict(number=event.id, title=event.title, name=ctx.person.name,
+                  when=span_text(ctx, event.starts_at, event.ends_at, ctx.lang),
+                  going=counts.going, capacity=event.capacity)
+    if signup.status == "going":
+        await answer(ctx, "volunteers.joined", **values)
+    else:
+        place = await ctx.tx.volunteers.waitlist_place(signup)
+        await answer(ctx, "volunteers.waitlisted", position=place, **values)
+
+
+@leave.handle
+async def cancel_signup(ctx: Context) -> None:
+    """A resident cancels: the first on the waitlist moves up and is told privately."""
+    event = await event_from_args(ctx, "leave")
+    mine = await ctx.tx.volunteers.signup_of(event.id, ctx.person.id)
+    if mine is None:
+        raise Refusal("volunteers.not_signed_up", number=event.id, title=event.title)
+    if event.starts_at <= ctx.ts:
+        raise Refusal("volunteers.already_started", number=event.id, title=event.title)
+    await ctx.tx.volunteers.cancel(mine.id, ctx.ts)
+    await ctx.record("event.cancel_signup", f"event:{event.id}", mine.status)
+    if mine.status == "going":
+        await promote(ctx, event)
+    if event.deadline is not None and ctx.ts > event.deadline and event.created_by:
+        await ctx.tell(event.created_by, "volunteers.late_cancel", ref=f"event:{event.id}",
+                       number=event.id, title=event.title, name=ctx.person.name)
+    await answer(ctx, "volunteers.left", number=event.id, title=event.title)
+
+
+async def promote(ctx: Notifier, event: Event) -> None:
+    """A place came free: the first on the waitlist takes it and hears so privately."""
+    promoted = await ctx.tx.volunteers.promote_next(event.id, ctx.ts)
+    if promoted is None:
+        return
+    await ctx.audit(promoted.person_id, None, "event.promoted", f"event:{event.id}")
+    lang = await ctx.language_of(promoted.person_id)
+    await ctx.tell(promoted.person_id, "volunteers.promoted", ref=f"event:{event.id}",
+                   buttons=(ButtonSpec("volunteers.button.leave", "leave", str(event.id)),),
+                   number=event.id, title=event.title,
+                   when=span_text(ctx, event.starts_at, event.ends_at, lang),
+                   place=event.place)
+
+
+@my_events.handle
+async def list_my_events(ctx: Context) -> None:
+    """A resident asks for their upcoming sign-ups and waitlist places."""
+    mine = await ctx.tx.volunteers.of_person(ctx.person.id, ctx.ts)
+    if not mine:
+        await ctx.reply("volunteers.mine_none")
+        return
+    lines = [ctx.t("volunteers.mine_header", count=len(mine))]
+    for event, signup in mine:
+        when = span_text(ctx, event.starts_at, event.ends_at, ctx.lang)
+        if signup.status == "going":
+            lines.append(ctx.t("volunteers.mine_going", number=event.id, title=event.title,
+                               when=when, place=event.place))
+        else:
+            place = await ctx.tx.volunteers.waitlist_place(signup)
+            lines.append(ctx.t("volunteers.mine_waiting", number=event.id, title=event.title,
+                               when=when, position=place))
+    await ctx.reply_text("\n".join(lines))
+
+
+@hours_command.handle
+async def volunteer_hours(ctx: Context) -> None:
+    """Volunteer hours this month and year: one's own, or (for a coordinator) anyone's."""
+    name = ctx.args.strip().lstrip("@＠")
+    person = ctx.person
+    if name:
+        if not ctx.has_role("coordinator"):
+            raise Refusal("volunteers.hours_only_own", audit="denied", target=f"hours:{name[:20]}",
+                          who=ctx.core.describe_roles(COORDINATORS, ctx.lang))
+        person = await person_named(ctx, name)
+        if person is None:
+            raise Refusal("volunteers.no_such_person", name=name[:20])
+    month_start = ctx.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    year_start = month_start.replace(month=1)
+    month = await ctx.tx.volunteers.hours_of(person.id, month_start.timestamp(), ctx.ts + 1)
+    year = await ctx.tx.volunteers.hours_of(person.id, year_start.timestamp(), ctx.ts + 1)
+    no_shows = await ctx.tx.volunteers.no_shows(person.id)
+    await ctx.reply("volunteers.hours", name=person.name, month=hours_text(month),
+                    year=hours_text(year), no_shows=no_shows, month_number=ctx.now.month,
+                    year_number=ctx.now.year)
+
+
+# --- coordinators --------------------------------------------------------------------------------
+@attended.handle
+async def record_attendance(ctx: Context) -> None:
+    """The coordinator records who came (签到 N 名字…/全部); the others going were no-shows."""
+    event = await event_from_args(ctx, "attended")
+    if event.starts_at > ctx.ts:
+        raise Refusal("volunteers.not_started", number=event.id, title=event.title,
+                      when=moment_text(ctx, event.starts_at, ctx.lang))
+    going = await ctx.tx.volunteers.signups(event.id, "going")
+    words = re.sub(r"^\s*[#＃]?\s*[0-9０-９]+", "", ctx.args).replace("，", " ").replace(",", " ")
+    names = [w.lstrip("@＠") for w in words.split()]
+    if not names:
+        raise Refusal("volunteers.usage.attended")
+    by_name: dict[str, int] = {}
+    for signup in going:
+        person = await ctx.tx.people.get(signup.person_id)
+        for label in (person.name, person.key):
+            if label:
+                by_name[label.lower()] = person.id
+    if names[0].lower() in ("全部", "都来了", "all", "everyone"):
+        came = [s.person_id for s in going]
+    else:
+        unknown = [n for n in names if n.lower() not in by_name]
+        if unknown:
+            raise Refusal("volunteers.not_going_names", number=event.id,
+                          names=ctx.t("core.list_separator").join(unknown[:10]))
+        came = list(dict.fromkeys(by_name[n.lower()] for n in names))
+    marked = await ctx.tx.volunteers.mark_attendance(event.id, came)
+    missing = [await name_of(ctx, s.person_id) for s in going if s.person_id not in came]
+    await ctx.record("event.attendance", f"event:{event.id}", f"{marked}/{len(going)}")
+    await ctx.reply("volunteers.attendance", number=event.id, title=event.title, came=marked,
+                    hours=hours_text(event.hours),
+                    missing=ctx.t("core.list_separator").join(missing) or "-")
+
+
+@cancel_event.handle
+async def cancel_whole_event(ctx: Context) -> None:
+    """A coordinator calls an event off: everyone signed up or waiting is told."""
+    event = await event_from_args(ctx, "cancelevent")
+    if event.status != "open" or event.starts_at <= ctx.ts:
+        raise Refusal("volunteers.cannot_cancel_event", number=event.id, title=event.title)
+    await ctx.tx.volunteers.update(event.id, status="cancelled", remind_eve_at=None,
+                                   remind_soon_at=None, advertise_at=None)
+    reason = re.sub(r"^\s*[#＃]?\s*[0-9０-９]+\s*", "", ctx.args).strip()
+    signups = await ctx.tx.volunteers.signups(event.id)
+    for signup in signups:
+        lang = await ctx.language_of(signup.person_id)
+        await ctx.tell(signup.person_id, "volunteers.event_cancelled", ref=f"event:{event.id}",
+                       number=event.id, title=event.title, reason=reason or "-",
+                       when=span_text(ctx, event.starts_at, event.ends_at, lang))
+    await ctx.record("event.cancel", f"event:{event.id}", reason)
+    await ctx.reply("volunteers.cancelled_event", number=event.id, title=event.title,
+                    count=len(signups))
+
+
+@new_event.handle
+async def create_event(ctx: Context) -> None:
+    """A coordinator creates an event; whatever the words leave out is asked for step by step."""
+    draft: dict = {"building": ctx.chat_building}
+    problem = None
+    try:
+        read_event_words(ctx, ctx.args, draft)
+    except WhenProblem as exc:
+        if exc.reason == "no_such_date":
+            raise Refusal("volunteers.when.no_such_date", **exc.values) from exc
+        problem = exc
+    await continue_dialogue(ctx, draft, problem)
+
+
+@on_reply("volunteers.newevent")
+async def dialogue_answer(ctx: Context) -> None:
+    """The coordinator answers one question of the 新活动 dialogue."""
+    prompt = await ctx.tx.prompts.pending(ctx.person.id, ctx.msg.platform, ctx.msg.chat_id, ctx.ts)
+    draft = dict(prompt.payload) if prompt else {}
+    text = ctx.msg.text.strip()
+    if text.lower() in _CANCEL_WORDS:
+        await ctx.done_asking()
+        await ctx.reply("volunteers.dialogue_cancelled")
+        return
+    step = draft.get("step", "title")
+    try:
+        read_step(ctx, step, text, draft)
+    except WhenProblem as problem:
+        await ask_step(ctx, draft, step, problem)
+        return
+    except ValueError:
+        await ctx.reply(f"volunteers.bad.{step}", given=text[:30])
+        await ask_step(ctx, draft, step, None)
+        return
+    await continue_dialogue(ctx, draft, None)
+
+
+async def continue_dialogue(ctx: Context, draft: dict, problem: WhenProblem | None) -> None:
+    """Ask the next missing thing, or make the event when nothing is missing."""
+    missing = next((s for s in STEPS if draft.get(s) is None), None)
+    if problem is not None:
+        missing = "when"
+    if missing is not None:
+        await ask_step(ctx, draft, missing, problem)
+        return
+    await ctx.done_asking()
+    await make_from_draft(ctx, draft)
+
+
+async def ask_step(ctx: Context, draft: dict, step: str, problem: WhenProblem | None) -> None:
+    """Ask for one piece of the event (after saying what was wrong with the last answer)."""
+    draft["step"] = step
+    await ctx.ask("volunteers.newevent", draft, minutes=30)
+    if problem is not None:
+        await ctx.reply(f"volunteers.when.{problem.reason}", **when_values(ctx, problem))
+    await ctx.reply(f"volunteers.ask.{step}", title=draft.get("title") or "")
+
+
+def read_event_words(ctx: Context, text: str, draft: dict) -> None:
+    """Fill ``draft`` from ``新活动`` words: title first, then the time, then the rest in any order."""
+    text = text.strip()
+    if not text:
+        return
+    title, _, rest = text.partition(" ")
+    draft["title"] = title[:40]
+    if not rest.strip():
+        return
+    rest = read_when(ctx, rest, draft)
+    place_words = []
+    while rest:
+        rest = rest.strip()
+        deadline = _DEADLINE.match(rest)
+        length = parse_length(rest)
+        capacity = _CAPACITY.match(rest)
+        head, _, tail = rest.partition(" ")
+        if deadline:
+            moment = parse_moment(rest[deadline.end():], ctx.now)
+            draft["deadline"] = moment.at.timestamp()
+            rest = moment.rest
+        elif length:
+            draft["length"] = int(length[0].total_seconds() // 60)
+            rest = length[1]
+        elif capacity:
+            draft["capacity"] = int(capacity.group("a") or capacity.group("b"))
+            rest = rest[capacity.end():]
+        elif ctx.core.building_named(head) is not None:
+            draft["building"] = ctx.core.building_named(head).key
+            rest = tail
+        else:
+            place_words.append(head.lstrip("@＠"))
+            rest = tail
+    if place_words:
+        draft["place"] = " ".join(place_words)[:60]
+    if draft.get("capacity") is not None and not 1 <= draft["capacity"] <= 500:
+        draft["capacity"] = None
+
+
+def read_when(ctx: Context, text: str, draft: dict) -> str:
+    """The start (or the weekly repeat) at the start of ``text``; the rest of the text."""
+    try:
+        repeat = parse_repeat(text, ctx.config.tz)
+    except WhenProblem as problem:
+        if problem.reason != "not_a_repeat":
+            raise
+    else:
+        if repeat.hour < 0:
+            raise WhenProblem("not_a_time")
+        draft["repeat"] = repeat_text(repeat)
+        draft["when"] = repeat.next_after(ctx.now).timestamp()
+        return repeat.rest
+    moment = parse_moment(text, ctx.now)
+    draft["when"] = moment.at.timestamp()
+    draft["repeat"] = None
+    return moment.rest
+
+
+def read_step(ctx: Context, step: str, text: str, draft: dict) -> None:
+    """Read one answer of the dialogue into ``draft``; ValueError or WhenProblem if unusable."""
+    if step == "title":
+        if not text or len(text) > 40:
+            raise ValueError(step)
+        draft["title"] = text
+    elif step == "when":
+        read_when(ctx, text, draft)
+    elif step == "length":
+        length = parse_length(text)
+        if length is None:
+            raise ValueError(step)
+        draft["length"] = int(length[0].total_seconds() // 60)
+    elif step == "place":
+        draft["place"] = text[:60]
+    elif step == "capacity":
+        number = leading_number(text)
+        if number is None or not 1 <= number <= 500:
+            raise ValueError(step)
+        draft["capacity"] = number
+
+
+def repeat_text(repeat) -> str:
+    """A weekly repeat, stored as the cron line ``parse_repeat`` reads back."""
+    days = "*" if repeat.days is None else ",".join(
+        ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in repeat.days)
+    month_day = "*" if repeat.month_day is None else str(repeat.month_day)
+    return f"cron {repeat.minute} {repeat.hour} {month_day} * {days}"
+
+
+async def make_from_draft(ctx: Context, draft: dict) -> None:
+    """Create the event (or the template and its first events) and post it to its chats."""
+    if draft.get("deadline") and draft["deadline"] > draft["when"]:
+        raise Refusal("volunteers.deadline_after_start")
+    fields = dict(title=draft["title"], minutes=int(draft["length"]), place=draft["place"],
+                  capacity=int(draft["capacity"]), building=draft.get("building"))
+    if draft.get("repeat"):
+        template = await ctx.tx.volunteers.create_template(
+            repeat=draft["repeat"], created_by=ctx.person.id, now=ctx.ts, **fields)
+        made = await make_template_events(ctx, template)
+        await ctx.record("event.template", f"template:{template.id}", draft["repeat"])
+        if not made:
+            raise Refusal("volunteers.template_made_nothing")
+        event = made[0]
+    else:
+        start = datetime.fromtimestamp(draft["when"], ctx.config.tz)
+        event = await add_event(ctx, start, draft.get("deadline"), created_by=ctx.person.id,
+                                **fields)
+        made = [event]
+    await ctx.record("event.create", f"event:{event.id}", event.title)
+    key = "volunteers.created_weekly" if draft.get("repeat") else "volunteers.created"
+    await ctx.reply(key, number=event.id, title=event.title, count=len(made),
+                    when=span_text(ctx, event.starts_at, event.ends_at, ctx.lang),
+                    place=event.place, capacity=event.capacity,
+                    where=where_text(ctx, event.building, ctx.lang))
+    for chat_key in event_chats(ctx, event):
+        await post_event(ctx, chat_key, event, "volunteers.post_new")
+
+
+async def add_event(ctx: Notifier, start: datetime, deadline: float | None, *, title: str,
+                    minutes: int, place: str, capacity: int, building: str | None,
+                    created_by: int | None, template_id: int | None = None) -> Event | None:
+    """Store one event with its reminder and post moments (those already past are skipped)."""
+    settings = ctx.config.volunteers
+    evening = (start - timedelta(days=1)).replace(
+        hour=settings.remind_evening.hour, minute=settings.remind_evening.minute, second=0,
+        microsecond=0)
+    soon = start - settings.remind_before
+    advertise = start - settings.advertise_before
+
+    def future(moment: datetime) -> float | None:
+        return moment.timestamp() if moment > ctx.now else None
+
+    return await ctx.tx.volunteers.create(
+        title=title, starts_at=start.timestamp(),
+        ends_at=(start + timedelta(minutes=minutes)).timestamp(), place=place, capacity=capacity,
+        building=building, deadline=deadline, created_by=created_by, now=ctx.ts,
+        remind_eve_at=future(evening), remind_soon_at=future(soon),
+        advertise_at=future(advertise), template_id=template_id)
+
+
+async def make_template_events(ctx: Notifier, template: Template) -> list[Event]:
+    """Make the template's events up to ``[volunteers] make_ahead`` from now."""
+    repeat = parse_repeat(template.repeat, ctx.config.tz)
+    until = ctx.now + ctx.config.volunteers.make_ahead
+    moment = max(datetime.fromtimestamp(template.made_until, ctx.config.tz), ctx.now)
+    made = []
+    while True:
+        start = repeat.next_after(moment + timedelta(seconds=1))
+        if start is None or start > until:
+            break
+        event = await add_event(ctx, start, None, title=template.title, minutes=template.minutes,
+                                place=template.place, capacity=template.capacity,
+                                building=template.building, created_by=template.created_by,
+                                template_id=template.id)
+        if event is not None:
+            made.append(event)
+        moment = start
+    await ctx.tx.volunteers.template_made_until(template.id, moment.timestamp())
+    return made
+
+
+# --- sweeps --------------------------------------------------------------------------------------
+@on_tick("volunteers.templates")
+async def make_weekly_events(core, now: datetime) -> None:
+    """Weekly templates always have their events made a couple of weeks ahead (each is posted
+    two days before, like any event with free places)."""
+    async with core.db.transaction() as tx:
+        notifier = Notifier(core, tx, now)
+        for template in await tx.volunteers.templates():
+            if template.made_until < (now + core.config.volunteers.make_ahead).timestamp() - 3600:
+                await make_template_events(notifier, template)
+
+
+@on_tick("volunteers.reminders")
+async def remind_volunteers(core, now: datetime) -> None:
+    """Those going are reminded the evening before and shortly before the start."""
+    async with core.db.transaction() as tx:
+        notifier = Notifier(core, tx, now)
+        for column, key in (("remind_eve_at", "volunteers.remind_eve"),
+                            ("remind_soon_at", "volunteers.remind_soon")):
+            for event in await tx.volunteers.due(column, notifier.ts):
+                await tx.volunteers.update(event.id, **{column: None})
+                if event.status != "open" or event.starts_at <= notifier.ts:
+                    continue
+                for signup in await tx.volunteers.signups(event.id, "going"):
+                    lang = await notifier.language_of(signup.person_id)
+                    await notifier.tell(
+                        signup.person_id, key, ref=f"event:{event.id}",
+                        buttons=(ButtonSpec("volunteers.button.leave", "leave", str(event.id)),),
+                        number=event.id, title=event.title, place=event.place,
+                        when=span_text(notifier, event.starts_at, event.ends_at, lang))
+
+
+@on_tick("volunteers.advertise")
+async def advertise_free_places(core, now: datetime) -> None:
+    """Two days before, an event that still has free places is posted to its chats."""
+    async with core.db.transaction() as tx:
+        notifier = Notifier(core, tx, now)
+        for event in await tx.volunteers.due("advertise_at", notifier.ts):
+            await tx.volunteers.update(event.id, advertise_at=None)
+            if event.status != "open" or event.starts_at <= notifier.ts or (
+                    event.deadline is not None and event.deadline <= notifier.ts):
+                continue
+            counts = await tx.volunteers.counts(event.id)
+            if counts.going >= event.capacity:
+                continue
+            for chat_key in event_chats(notifier, event):
+                await post_event(notifier, chat_key, event, "volunteers.post_free")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+async def post_event(ctx: Notifier, chat_key: str, event: Event, key: str) -> None:
+    """Post an event to a group chat with its 报名/取消 buttons."""
+    lang = ctx.core.language_of_chat(chat_key)
+    counts = await ctx.tx.volunteers.counts(event.id)
+    text = t(lang, key, number=event.id, title=event.title, place=event.place,
+             when=span_text(ctx, event.starts_at, event.ends_at, lang), going=counts.going,
+             capacity=event.capacity, free=max(0, event.capacity - counts.going),
+             where=where_text(ctx, event.building, lang))
+    await ctx.post_text(chat_key, text, ref=f"event:{event.id}", buttons=event_buttons(event),
+                        lang=lang)
+
+
+def event_buttons(event: Event) -> tuple[ButtonSpec, ...]:
+    return (ButtonSpec("volunteers.button.join", "join", str(event.id)),
+            ButtonSpec("volunteers.button.leave", "leave", str(event.id)))
+
+
+def event_chats(ctx: Notifier, event: Event) -> list[str]:
+    """Where an event is posted: its building's chats, else the compound-wide ones."""
+    if event.building:
+        chats = ctx.core.chats_of_building(event.building)
+        if chats:
+            return chats
+    return list(ctx.config.volunteers.chats) or [
+        k for k, c in ctx.config.chats.items() if c.building is None]
+
+
+async def event_line(ctx: Notifier, event: Event, lang: str) -> str:
+    counts = await ctx.tx.volunteers.counts(event.id)
+    key = "volunteers.line_full" if counts.going >= event.capacity else "volunteers.line"
+    return t(lang, key, number=event.id, title=event.title, place=event.place,
+             when=span_text(ctx, event.starts_at, event.ends_at, lang), going=counts.going,
+             capacity=event.capacity, free=max(0, event.capacity - counts.going),
+             waiting=counts.waiting)
+
+
+async def event_from_args(ctx: Context, command: str) -> Event:
+    """The event a command names by number, or a refusal saying how to name one."""
+    args = ctx.args.strip()
+    if not args:
+        raise Refusal(f"volunteers.usage.{command}")
+    number = leading_number(args)
+    if number is None:
+        raise Refusal("volunteers.not_a_number", given=args.split()[0][:20],
+                      usage=ctx.t(f"volunteers.usage.{command}"))
+    event = await ctx.tx.volunteers.get(number)
+    if event is None:
+        raise Refusal("volunteers.not_found", number=number)
+    return event
+
+
+async def check_open_for_signup(ctx: Context, event: Event) -> None:
+    if event.status != "open":
+        raise Refusal("volunteers.event_cancelled_already", number=event.id, title=event.title)
+    if event.starts_at <= ctx.ts:
+        raise Refusal("volunteers.already_started", number=event.id, title=event.title)
+    if event.deadline is not None and event.deadline <= ctx.ts:
+        raise Refusal("volunteers.deadline_passed", number=event.id, title=event.title,
+                      when=moment_text(ctx, event.deadline, ctx.lang))
+
+
+async def answer(ctx: Context, key: str, **values: object) -> None:
+    """Answer where asked — but a button pressed under a group post is answered privately, so
+    the post itself stays for everyone else."""
+    if ctx.msg.callback and ctx.in_group:
+        await ctx.tell(ctx.person.id, key, **values)
+    else:
+        await ctx.reply(key, **values)
+
+
+async def person_named(ctx: Notifier, name: str) -> Person | None:
+    """The person a word names: a config key, or a name someone goes by."""
+    people = await ctx.tx.people.by_name(name.strip().lstrip("@＠"))
+    return people[0] if people else None
+
+
+async def name_of(ctx: Notifier, person_id: int | None) -> str:
+    person = await ctx.tx.people.get(person_id) if person_id is not None else None
+    return person.name if person else "?"
+
+
+def moment_text(ctx: Notifier, ts: float, lang: str) -> str:
+    """``12月6日 周日 09:00`` / ``Sun Dec 6 09:00``."""
+    moment = datetime.fromtimestamp(ts, ctx.config.tz)
+    weekday = t(lang, f"volunteers.weekday.{moment.weekday()}")
+    if lang == "zh":
+        return f"{moment.month}月{moment.day}日 {weekday} {moment:%H:%M}"
+    return f"{weekday} {moment:%b} {moment.day} {moment:%H:%M}"
+
+
+def span_text(ctx: Notifier, start: float, end: float, lang: str) -> str:
+    """``12月6日 周日 09:00–11:00``."""
+    return f"{moment_text(ctx, start, lang)}–{datetime.fromtimestamp(end, ctx.config.tz):%H:%M}"
+
+
+def where_text(ctx: Notifier, building: str | None, lang: str) -> str:
+    found = ctx.core.building(building) if building else None
+    return found.name if found else t(lang, "volunteers.compound_wide")
+
+
+def hours_text(hours: float) -> str:
+    return f"{round(hours, 1):g}"
+
+
+def when_values(ctx: Context, problem: WhenProblem) -> dict:
+    values = dict(problem.values)
+    if isinstance(values.get("when"), datetime):
+        values["when"] = moment_text(ctx, values["when"].timestamp(), ctx.lang)
+    values.setdefault("text", "")
+    values.setdefault("hour", "")
+    values.setdefault("when", "")
+    return values
