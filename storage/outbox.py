@@ -107,12 +107,15 @@ class Outbox(Repo):
             platforms)
 
     async def next_due(self, platforms: list[str]) -> float | None:
+        """When the next message can go: the earliest due time of each chat's *first* pending
+        message (a later one waits behind it, whatever its own due time, to keep the order)."""
         if not platforms:
             return None
         marks = ",".join("?" * len(platforms))
         return await self._value(
-            f"SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending' "
-            f"AND platform IN ({marks})", platforms)
+            f"SELECT MIN(due) FROM (SELECT next_attempt_at AS due, MIN(id) FROM outbox "
+            f"WHERE status = 'pending' AND platform IN ({marks}) GROUP BY platform, address)",
+            platforms)
 
     async def sent_to(self, platform: str, address: str) -> list[Outbound]:
         rows = await self._all(
