@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 def configured_platforms(config: Config) -> list[str]:
     """The chat platforms the config has credentials for (console is never among them)."""
     platforms = []
-    if config.telegram.token:
+    if config.telegram.token or os.environ.get("LINLI_TELEGRAM_TOKEN"):
         platforms.append("telegram")
     if config.wechat.endpoint:
         platforms.append("wechat")

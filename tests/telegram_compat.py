@@ -163,14 +163,25 @@ def _http(url: str, payload: dict | None = None, timeout: float = 10.0) -> tuple
             return exc.code, json.loads(body or b"null")
         except ValueError:
             return exc.code, {"message": body.decode(errors="replace")}
+    except (urllib.error.URLError, OSError) as exc:  # the emulator is gone (or not there yet)
+        return 502, {"message": f"emulator unreachable: {exc}"}
 
 
 # --- the compatibility proxy -------------------------------------------------------------------
 class ApiError(Exception):
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, parameters: dict | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.parameters = parameters
+
+
+class FloodWait(ApiError):
+    """Telegram's flood control: 429 with ``parameters.retry_after``."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(429, f"Too Many Requests: retry after {retry_after:g}",
+                         {"retry_after": retry_after})
 
 
 @dataclass
@@ -189,6 +200,12 @@ class CompatState:
     forbidden: list[dict] = field(default_factory=list)  # sends refused with 403
     calls: list[str] = field(default_factory=list)  # every Bot API method the bot called
     unsupported: list[str] = field(default_factory=list)  # methods neither side implements
+    files: set[str] = field(default_factory=set)  # file ids Telegram issued (users' photos, uploads)
+    admins: set[int] = field(default_factory=set)  # groups where the bot is an administrator
+    flood: dict[int, list[float]] = field(default_factory=dict)  # chat → the next sends' 429
+    # retry_after (0: let that send through)
+    migrated: dict[int, int] = field(default_factory=dict)  # group → the supergroup it became
+    requests: list[tuple[str, dict]] = field(default_factory=list)  # (method, parameters)
     uploads: itertools.count = field(default_factory=lambda: itertools.count(1))
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -196,9 +213,10 @@ class CompatState:
 class CompatProxy:
     """The Bot API on 127.0.0.1 in front of the emulator (see the module docstring)."""
 
-    def __init__(self, upstream: str, *, privacy_mode: bool = False, require_start: bool = True,
-                 poll_interval: float = 0.05) -> None:
+    def __init__(self, upstream: str, *, token: str = "", privacy_mode: bool = False,
+                 require_start: bool = True, poll_interval: float = 0.05) -> None:
         self.upstream = upstream.rstrip("/")
+        self.token = token  # when set, any other token is refused (401), as Telegram does
         self.state = CompatState(privacy_mode=privacy_mode, require_start=require_start)
         self.poll_interval = poll_interval
         self._me: dict | None = None
@@ -247,14 +265,17 @@ class CompatProxy:
             except ApiError as exc:
                 status, answer = exc.code, {"ok": False, "error_code": exc.code,
                                             "description": exc.description}
+                if exc.parameters:
+                    answer["parameters"] = exc.parameters
         else:  # the emulator's client endpoints pass through unchanged
             status, answer = _http(self.upstream + path.path, json.loads(body or b"{}"))
         data = json.dumps(answer).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the bot went away
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
 
     @staticmethod
     def _params(content_type: str, body: bytes, query: str) -> dict:
@@ -302,6 +323,10 @@ class CompatProxy:
     def call(self, token: str, method: str, params: dict) -> object:
         with self.state.lock:
             self.state.calls.append(method)
+            if method != "getUpdates":
+                self.state.requests.append((method, params))
+        if self.token and token != self.token:
+            raise ApiError(401, "Unauthorized")
         handler = getattr(self, f"api_{method}", None)
         if handler is None:
             with self.state.lock:
@@ -373,6 +398,10 @@ class CompatProxy:
         query = update.get("callback_query")
         if message is not None:
             _fix_message(message)
+            with self.state.lock:
+                self.state.files.update(str(p["file_id"]) for p in message.get("photo") or ())
+                if isinstance(message.get("document"), dict):
+                    self.state.files.add(str(message["document"]["file_id"]))
             chat = message["chat"]
             user = message.get("from") or {}
             if chat["type"] == "private" and user.get("id"):
@@ -397,7 +426,7 @@ class CompatProxy:
     def _visible_in_privacy_mode(self, token: str, message: dict) -> bool:
         text = message.get("text") or message.get("caption") or ""
         username = self.me(token)["username"].lower()
-        if text.startswith("/"):
+        if message["chat"]["id"] in self.state.admins or text.startswith("/"):
             return True
         if f"@{username}" in text.lower():
             return True
@@ -406,6 +435,17 @@ class CompatProxy:
 
     def _check_may_send(self, params: dict) -> int:
         chat_id = int(params.get("chat_id") or 0)
+        with self.state.lock:
+            waits = self.state.flood.get(chat_id)
+            wait = waits.pop(0) if waits else None
+            if waits is not None and not waits:
+                del self.state.flood[chat_id]
+            moved = self.state.migrated.get(chat_id)
+        if wait:  # 0: this call goes through
+            raise FloodWait(wait)
+        if moved is not None:
+            raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                           {"migrate_to_chat_id": moved})
         if chat_id > 0:
             with self.state.lock:
                 refusal = (FORBIDDEN_BLOCKED if chat_id in self.state.blocked else
@@ -435,8 +475,11 @@ class CompatProxy:
         if isinstance(value, dict):  # an upload: Telegram gives it a file id
             with self.state.lock:
                 params[kind] = f"compat-upload-{next(self.state.uploads)}-{value['upload']}"
-        if not value:
+                self.state.files.add(params[kind])
+        elif not value:
             raise ApiError(400, f"Bad Request: there is no {kind} in the request")
+        elif value not in self.state.files:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         result = self._bot_api(token, "sendMessage", params)  # stored like any bot message
         return self._as_message(token, {"messageId": result["message_id"], "time": result["date"],
                                         "message": result})
@@ -485,6 +528,20 @@ class CompatProxy:
 
     def api_editMessageReplyMarkup(self, token: str, params: dict) -> dict:
         return self._edit(token, params, "editMessageReplyMarkup")
+
+    def api_getChatMember(self, token: str, params: dict) -> dict:
+        chat_id, user_id = int(params.get("chat_id") or 0), int(params.get("user_id") or 0)
+        if user_id != self.me(token)["id"] or chat_id >= 0:
+            return {"status": "member", "user": {"id": user_id, "is_bot": False,
+                                                 "first_name": str(user_id)}}
+        if chat_id not in self.state.admins:
+            return {"status": "member", "user": self.me(token)}
+        rights = ("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
+                  "can_manage_video_chats", "can_restrict_members", "can_promote_members",
+                  "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+                  "can_delete_stories")
+        return {"status": "administrator", "user": self.me(token),
+                **{right: right not in ("can_be_edited", "is_anonymous") for right in rights}}
 
     def api_answerCallbackQuery(self, token: str, params: dict) -> bool:
         with self.state.lock:
@@ -633,7 +690,7 @@ class TelegramPeer:
         self.token = token
         self.emulator, self.emulator_url = start_emulator()
         try:
-            self.proxy = CompatProxy(self.emulator_url, privacy_mode=privacy_mode,
+            self.proxy = CompatProxy(self.emulator_url, token=token, privacy_mode=privacy_mode,
                                      require_start=require_start).start()
         except Exception:
             stop_process(self.emulator)
@@ -695,14 +752,30 @@ class TelegramPeer:
         endpoint = "/sendCommand" if entities and not photo else "/sendMessage"
         self._client(endpoint, message)
 
-    def press(self, user: TgUser, message: BotMessage, data: str) -> None:
-        """``user`` presses the inline button with callback data ``data`` under ``message``."""
-        if data not in {d for _, d in message.buttons}:
-            raise AssertionError(f"no button {data!r} under message {message.message_id}: "
+    def press(self, user: TgUser, message: BotMessage, label: str) -> str:
+        """``user`` presses the inline button labelled ``label`` under ``message``; return the
+        callback data Telegram sends for it."""
+        data = next((d for text, d in message.buttons if text == label), None)
+        if data is None:
+            raise AssertionError(f"no button {label!r} under message {message.message_id}: "
                                  f"{message.buttons}")
         self._client("/sendCallback", {"botToken": self.token, "from": user.as_dict(),
                                        "message": self._telegram_message(message), "data": data,
                                        "date": int(time.time())})
+        return data
+
+    def callback(self, user: TgUser, message: BotMessage, data: str) -> None:
+        """A callback query with any ``data`` (a modified client can send what it likes)."""
+        self._client("/sendCallback", {"botToken": self.token, "from": user.as_dict(),
+                                       "message": self._telegram_message(message), "data": data,
+                                       "date": int(time.time())})
+
+    def send_raw(self, user: TgUser, chat: TgChat | None, **fields: object) -> None:
+        """A message with exactly these fields (a sticker, a location, nonsense)."""
+        chat_dict = chat.as_dict() if chat is not None else {
+            "id": user.id, "type": "private", "first_name": user.first_name}
+        self._client("/sendMessage", {"botToken": self.token, "from": user.as_dict(),
+                                      "chat": chat_dict, "date": int(time.time()), **fields})
 
     def _telegram_message(self, message: BotMessage) -> dict:
         out = {"message_id": message.message_id, "date": int(message.time),

@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import warnings
+from collections import OrderedDict
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -34,15 +35,26 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     MessageEntity,
+    ReplyParameters,
     Update,
     User,
 )
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.adapters.base import PermanentError, SendLimits, TemporaryError
 from bot.commands import COMMANDS
+from bot.config import ConfigError
 from bot.i18n import has, t
 from bot.messages import Attachment, Inbound, Outbound
 from bot.textsplit import split_text
@@ -53,19 +65,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 64
+MAX_PRESSED = 500  # button presses remembered until their answer edits the message
 
 
 class TelegramAdapter:
     """Linli on Telegram (see module docstring)."""
 
     platform = "telegram"
-    limits = SendLimits(overall_per_second=30, group_per_minute=20, private_per_second=1)
+    limits = SendLimits(overall_per_second=30, group_per_minute=20, private_per_second=1,
+                        max_text_length=MessageLimit.MAX_TEXT_LENGTH)
 
     def __init__(self, config: Config, core: Core) -> None:
         self.config = config
         self.core = core
         settings = config.telegram
-        token = settings.token or os.environ.get("LINLI_TELEGRAM_TOKEN", "")
+        token = (settings.token or os.environ.get("LINLI_TELEGRAM_TOKEN", "")).strip()
+        if not token:
+            raise ConfigError(f"{config.path}: [telegram] token is empty (get one from @BotFather, "
+                              "or set LINLI_TELEGRAM_TOKEN)")
         self.application = (
             Application.builder().token(token)
             .base_url(settings.api_base_url).base_file_url(settings.api_base_file_url)
@@ -78,11 +95,24 @@ class TelegramAdapter:
         self.username = ""
         self.can_read_groups: bool | None = None
         # (chat, message id) → (text, buttons) of a message whose button was pressed, to edit it
-        self._pressed: dict[tuple[str, str], tuple[str, InlineKeyboardMarkup | None]] = {}
+        self._pressed: OrderedDict[tuple[str, str], tuple[str, InlineKeyboardMarkup | None]] = \
+            OrderedDict()
+        # outbox id → Bot API calls of that message already made (a retry goes on from there,
+        # so a photo that failed does not send the text before it twice)
+        self._progress: dict[int, tuple[int, str | None]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.application.initialize()
+        try:
+            await self.application.initialize()
+        except InvalidToken as exc:
+            raise ConfigError(
+                f"{self.config.path}: [telegram] token: Telegram does not accept it ({exc}). Copy "
+                "it again from @BotFather (/mybots → API Token), or set LINLI_TELEGRAM_TOKEN.") from exc
+        except NetworkError as exc:  # includes TimedOut
+            raise ConnectionError(
+                f"telegram: cannot reach {self.config.telegram.api_base_url} ({exc}); check the "
+                "network, a proxy, and [telegram] api_base_url") from exc
         me = self.application.bot.bot
         self.username = me.username or ""
         self.can_read_groups = me.can_read_all_group_messages
@@ -165,13 +195,20 @@ class TelegramAdapter:
     async def on_button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press is the command it stands for, from the person who pressed it."""
         query = update.callback_query
-        if query is None or query.message is None:
+        if query is None:
+            return
+        if query.message is None or query.from_user is None:  # an inline message: not ours
+            with contextlib.suppress(TelegramError):
+                await query.answer()
             return
         chat = query.message.chat
         user = query.from_user
         key = (str(chat.id), str(query.message.message_id))
         if getattr(query.message, "text", None):
             self._pressed[key] = (query.message.text, query.message.reply_markup)
+            self._pressed.move_to_end(key)
+            while len(self._pressed) > MAX_PRESSED:
+                self._pressed.popitem(last=False)
         try:
             await self.core.handle(Inbound(
                 platform=self.platform, chat_id=str(chat.id),
@@ -196,61 +233,100 @@ class TelegramAdapter:
     async def send(self, message: Outbound) -> str | None:
         """Deliver one outbox message; classify failures for the dispatcher."""
         try:
-            return await self._send(message)
+            chat_id = int(message.address)
+        except ValueError:
+            raise PermanentError(f"not a Telegram chat id: {message.address!r}") from None
+        try:
+            try:
+                return await self._send(message, chat_id)
+            except ChatMigrated as exc:
+                log.warning("telegram: group %s became supergroup %s; set telegram = %s for it in "
+                            "the config [chats]", chat_id, exc.new_chat_id, exc.new_chat_id)
+                return await self._send(message, int(exc.new_chat_id))
         except RetryAfter as exc:
             raise TemporaryError(str(exc), retry_after=seconds(exc)) from exc
         except Forbidden as exc:
+            self._progress.pop(message.outbox_id, None)
             raise PermanentError(str(exc)) from exc
-        except BadRequest as exc:
-            if "message is not modified" in str(exc).lower():
-                return message.edit_of
-            if "chat not found" in str(exc).lower() or "user not found" in str(exc).lower():
-                raise PermanentError(str(exc)) from exc
-            raise TemporaryError(str(exc)) from exc
+        except BadRequest as exc:  # the same request will never work
+            self._progress.pop(message.outbox_id, None)
+            raise PermanentError(str(exc)) from exc
         except (TimedOut, NetworkError) as exc:
             raise TemporaryError(str(exc)) from exc
 
-    async def _send(self, message: Outbound) -> str | None:
-        bot = self.application.bot
-        chat_id = int(message.address)
+    async def _send(self, message: Outbound, chat_id: int) -> str | None:
+        """The Bot API calls for one message, resuming after the ones a failed attempt made."""
+        edited = await self._edit(message, chat_id)
+        if edited is not None:
+            return edited
+        parts = split_text(message.text, MessageLimit.MAX_TEXT_LENGTH) if message.text else []
         markup = keyboard(message)
-        pressed = self._pressed.pop((message.address, message.edit_of), None) \
-            if message.edit_of else None
-        if pressed is not None:
-            original, buttons = pressed
-            original = original.split("\n\n➡️ ", 1)[0]
-            edited = f"{original}\n\n➡️ {message.text}"
-            if len(edited) <= MessageLimit.MAX_TEXT_LENGTH:
-                await bot.edit_message_text(edited, chat_id=chat_id,
-                                            message_id=int(message.edit_of),
-                                            reply_markup=markup or buttons)
-                return message.edit_of
-        last_id = None
-        parts = split_text(message.text, MessageLimit.MAX_TEXT_LENGTH)
-        for index, part in enumerate(parts):
-            sent = await bot.send_message(chat_id, part, entities=mention(message, part, index),
-                                          reply_markup=markup if index == len(parts) - 1 else None)
-            last_id = str(sent.message_id)
-        for attachment in message.attachments:
-            last_id = await self._send_attachment(chat_id, attachment) or last_id
+        steps = len(parts) + len(message.attachments)
+        done, last_id = self._progress.get(message.outbox_id, (0, None))
+        for step in range(done, steps):
+            if step < len(parts):
+                last = step == len(parts) - 1
+                reply_to = ReplyParameters(int(message.edit_of), allow_sending_without_reply=True) \
+                    if step == 0 and message.edit_of and message.edit_of.isdigit() else None
+                sent = await self.application.bot.send_message(
+                    chat_id, parts[step], entities=mention(message, parts[step], step),
+                    reply_markup=markup if last else None, reply_parameters=reply_to)
+                last_id = str(sent.message_id)
+            else:
+                attachment = message.attachments[step - len(parts)]
+                last_id = await self._send_attachment(chat_id, attachment) or last_id
+            if message.outbox_id and step + 1 < steps:
+                self._progress[message.outbox_id] = (step + 1, last_id)
+        self._progress.pop(message.outbox_id, None)
         return last_id
 
+    async def _edit(self, message: Outbound, chat_id: int) -> str | None:
+        """The answer to a button press: edit the pressed message in place (None: send instead)."""
+        pressed = self._pressed.pop((message.address, message.edit_of or ""), None)
+        if pressed is None or not message.edit_of or message.attachments or \
+                message.kind != "private":
+            return None  # a post in a group is everyone's: answer a press there as a reply
+        original, buttons = pressed
+        original = original.split("\n\n➡️ ", 1)[0]
+        edited = f"{original}\n\n➡️ {message.text}"
+        if len(edited.encode("utf-16-le")) // 2 > MessageLimit.MAX_TEXT_LENGTH:
+            return None
+        try:
+            await self.application.bot.edit_message_text(
+                edited, chat_id=chat_id, message_id=int(message.edit_of),
+                reply_markup=keyboard(message) or buttons)
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return message.edit_of
+            log.info("telegram: cannot edit message %s in %s (%s); sending a new one",
+                     message.edit_of, chat_id, exc)
+            return None
+        return message.edit_of
+
     async def _send_attachment(self, chat_id: int, attachment: Attachment) -> str | None:
+        """A photo or file; one Telegram does not know (e.g. another platform's file id) is
+        skipped with a note in the log rather than holding back the message."""
         bot = self.application.bot
         caption = attachment.caption[:MessageLimit.CAPTION_LENGTH] or None
-        if attachment.kind == "photo" and attachment.file_id:
-            sent = await bot.send_photo(chat_id, attachment.file_id, caption=caption)
-        elif attachment.kind == "photo" and attachment.content:
-            data = base64.b64decode(attachment.content)
-            sent = await bot.send_photo(chat_id, InputFile(data, filename=attachment.filename),
-                                        caption=caption)
-        elif attachment.content:
-            sent = await bot.send_document(
-                chat_id, InputFile(attachment.content.encode("utf-8"), filename=attachment.filename),
-                caption=caption)
-        elif attachment.file_id:
-            sent = await bot.send_document(chat_id, attachment.file_id, caption=caption)
-        else:
+        try:
+            if attachment.kind == "photo" and attachment.file_id:
+                sent = await bot.send_photo(chat_id, attachment.file_id, caption=caption)
+            elif attachment.kind == "photo" and attachment.content:
+                data = base64.b64decode(attachment.content)
+                sent = await bot.send_photo(chat_id, InputFile(data, filename=attachment.filename),
+                                            caption=caption)
+            elif attachment.content:
+                sent = await bot.send_document(
+                    chat_id, InputFile(attachment.content.encode("utf-8"),
+                                       filename=attachment.filename or "file.txt"),
+                    caption=caption)
+            elif attachment.file_id:
+                sent = await bot.send_document(chat_id, attachment.file_id, caption=caption)
+            else:
+                return None
+        except (BadRequest, ValueError) as exc:
+            log.warning("telegram: %s %r not sent to %s: %s", attachment.kind,
+                        (attachment.file_id or attachment.filename)[:40], chat_id, exc)
             return None
         return str(sent.message_id)
 

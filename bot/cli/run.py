@@ -36,7 +36,11 @@ async def run(args) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        await app.start()
+        try:
+            await app.start()
+        except ConnectionError as exc:  # a platform cannot be reached at start-up
+            print(f"linli: cannot start: {exc}", file=sys.stderr, flush=True)
+            return 1
         print(f"linli: ready (platforms: {', '.join(platforms) or 'none'})", file=sys.stderr,
               flush=True)
         await stop.wait()

@@ -1,0 +1,391 @@
+"""End to end on Telegram: the real bot (``linli run``, a subprocess, a real SQLite file) against a
+Bot API server on 127.0.0.1 that nobody on this team wrote — the npm package telegram-test-api,
+behind the small compatibility proxy of ``tests/telegram_compat.py`` — with the test acting as the
+residents and captains through the emulator's own client endpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.telegram_compat import (
+    BotMessage,
+    TelegramPeer,
+    TgChat,
+    TgUser,
+    node_available,
+    start_telegram_peer,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not node_available(),
+                       reason="node and tests/peers/node_modules are needed (npm ci in tests/peers)"),
+]
+
+# Telegram ids: groups are negative, people positive.
+ALL, B3, B5 = TgChat(-1001000, "测试小区业主群"), TgChat(-1001003, "3栋邻里群"), \
+    TgChat(-1001005, "5栋邻里群")
+STRANGERS = TgChat(-1009999, "别的群")  # a group the bot is in but the config does not know
+WANG = TgUser(301, "王师傅", "wang_shifu")  # captain of 3栋
+LI = TgUser(305, "李阿姨")  # captain of 5栋; never opened a private chat with the bot
+ADMIN = TgUser(901, "社区办")
+ALICE = TgUser(201, "Alice 张", "alice")  # a resident of 3栋
+BOB = TgUser(202, "Bob", language_code="en")  # another resident
+
+CONFIG = """
+[compound]
+name = "测试小区"
+timezone = "Asia/Shanghai"
+language = "zh"
+
+[buildings]
+numbered = 8
+
+[tickets]
+waking_hours = "00:00-24:00"
+
+[delivery]
+retry_base_seconds = 0.2
+retry_max_seconds = 2
+
+[scheduler]
+tick_seconds = 2
+
+[telegram]
+token = "{token}"
+api_base_url = "{api}"
+api_base_file_url = "{files}"
+poll_timeout = 1
+
+[chats.all]
+name = "测试小区业主群"
+telegram = {all}
+
+[chats.b3]
+name = "3栋邻里群"
+building = "3"
+telegram = {b3}
+
+[chats.b5]
+name = "5栋邻里群"
+building = "5"
+telegram = {b5}
+
+[people.wang]
+name = "王师傅"
+roles = ["captain:3"]
+telegram = {wang}
+
+[people.li]
+name = "李阿姨"
+roles = ["captain:5"]
+telegram = {li}
+
+[people.admin]
+name = "社区办"
+roles = ["admin"]
+telegram = {admin}
+"""
+
+
+def linli_command() -> list[str]:
+    script = Path(sys.executable).with_name("linli")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
+
+
+class Linli:
+    """``linli run`` as a child process; its stderr is collected line by line."""
+
+    def __init__(self, config: Path, db: Path) -> None:
+        self.config, self.db = config, db
+        self.proc: subprocess.Popen | None = None
+        self.lines: list[str] = []
+
+    def start(self, timeout: float = 20.0) -> None:
+        self.lines = []
+        self.proc = subprocess.Popen(
+            [*linli_command(), "run", "--config", str(self.config), "--db", str(self.db)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=str(ROOT), env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not any("linli: ready" in line for line in self.lines):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("linli did not get ready:\n" + self.log())
+            time.sleep(0.05)
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        for raw in proc.stderr:
+            self.lines.append(raw.decode(errors="replace").rstrip())
+
+    def log(self) -> str:
+        return "\n".join(self.lines[-60:])
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        return proc.returncode
+
+
+def write_config(folder: Path, peer: TelegramPeer) -> Path:
+    path = folder / "linli.toml"
+    path.write_text(CONFIG.format(
+        token=peer.token, api=peer.api_base_url, files=peer.api_base_file_url, all=ALL.id,
+        b3=B3.id, b5=B5.id, wang=WANG.id, li=LI.id, admin=ADMIN.id), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def peer():
+    peer = start_telegram_peer()
+    yield peer
+    peer.close()
+
+
+@pytest.fixture
+def linli(tmp_path, peer):
+    bot = Linli(write_config(tmp_path, peer), tmp_path / "linli.db")
+    bot.start()
+    yield bot
+    code = bot.stop()
+    tracebacks = [line for line in bot.lines if "Traceback" in line]
+    assert not tracebacks, "the bot printed a traceback:\n" + bot.log()
+    assert code == 0, f"linli exited with {code}:\n" + bot.log()
+
+
+def in_chat(chat: TgChat | TgUser, *needles: str):
+    """A predicate: a bot message in ``chat`` whose text has every needle."""
+    def match(message: BotMessage) -> bool:
+        text = message.text or message.caption
+        return message.chat_id == chat.id and all(n in text for n in needles)
+    return match
+
+
+def tickets(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT id, building, status, text FROM tickets ORDER BY id").fetchall()
+
+
+def attachments(db: Path) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT ticket_id, kind, file_id FROM ticket_attachments").fetchall()
+
+
+# --- the scenarios ---------------------------------------------------------------------------------
+def test_report_button_press_and_updates(peer: TelegramPeer, linli: Linli) -> None:
+    me = peer.bot_username
+    # The command menu went up in both languages, for private chats and for groups.
+    menus = peer.state.commands
+    for scope in ("all_private_chats", "all_group_chats"):
+        assert {c["command"] for c in menus[(scope, "")]} >= {"report", "help"}
+        assert any("报" in c["description"] for c in menus[(scope, "zh")])
+    assert "ack" in {c["command"] for c in menus[("all_private_chats", "")]}
+    assert "ack" not in {c["command"] for c in menus[("all_group_chats", "")]}
+
+    # The captain and Alice have opened a private chat with the bot: /start answers with help.
+    peer.send(WANG, None, "/start")
+    peer.send(ALICE, None, "/start")
+    peer.wait_for(in_chat(WANG), what="answering /start")
+    peer.wait_for(in_chat(ALICE), what="answering /start")
+
+    # A resident reports in the 3栋 group with a plain /command.
+    mark = peer.last_id()
+    peer.send(ALICE, B3, "/report 3栋电梯坏了，困人了")
+    ack = peer.wait_for(in_chat(B3, "#1"), after=mark, what="acknowledging #1 in the group")
+    assert "电梯" in ack.text
+    ping = peer.wait_for(in_chat(WANG, "#1", "电梯坏了"), after=mark, what="pinging the captain")
+    assert [label for label, _ in ping.buttons] == ["受理", "处理中", "已解决", "驳回"]
+    assert all(data.endswith(" 1") for _, data in ping.buttons)
+
+    # /report@ThisBot is ours; /report@OtherBot is another bot's and stays unanswered.
+    mark = peer.last_id()
+    peer.send(BOB, B3, "/report@OtherBot 3栋 门禁坏了")
+    peer.send(BOB, B3, f"/report@{me} 3栋 消防门关不上")
+    second = peer.wait_for(in_chat(B3, "#2"), after=mark, what="acknowledging #2")
+    assert "#3" not in second.text
+    # The Chinese command word typed as text (privacy mode is off for this bot).
+    peer.send(ALICE, B3, "报修 3栋 垃圾桶满了没人清")
+    peer.wait_for(in_chat(B3, "#3"), after=mark, what="acknowledging 报修 typed as text")
+    time.sleep(0.5)
+    texts = [t for (_, _, _, t) in tickets(linli.db)]
+    assert not any("门禁" in t for t in texts), "a command for another bot was taken as ours"
+    assert len(texts) == 3
+
+    # The captain presses 受理 under the ping: the press is answered and the ping edited in place.
+    mark = peer.last_id()
+    assert peer.press(WANG, ping, "受理") == "受理 1"
+    update = peer.wait_for(in_chat(ALICE, "#1", "已受理"), after=mark,
+                           what="telling the reporter privately")
+    assert update.chat_id == ALICE.id
+    edited = wait_edit(peer, ping, "已受理")
+    assert edited.buttons, "the edited ping keeps its buttons for the next step"
+    assert any(a.get("callback_query_id") for a in peer.state.answered)
+    assert tickets(linli.db)[0][2] == "acknowledged"
+    # No second message for the press itself: the answer went into the edit.
+    assert not [m for m in peer.bot_messages(WANG.id) if m.message_id > mark and "#1" in m.text
+                and "已受理" in m.text]
+
+    # A resident trying a captain's command in the group: refused there, nothing moves.
+    mark = peer.last_id()
+    peer.send(BOB, B3, "/resolve 1")
+    peer.wait_for(in_chat(B3, "楼长"), after=mark, what="refusing a resident's /resolve")
+    assert tickets(linli.db)[0][2] == "acknowledged"
+
+    # The same command typed by hand works too.
+    peer.send(WANG, None, "处理中 1 师傅下午到")
+    peer.wait_for(in_chat(ALICE, "#1", "正在处理", "师傅下午到"), after=mark,
+                  what="the reporter hearing about 处理中")
+
+    # Privacy: no registered unit or phone number ever reached a group.
+    for message in peer.bot_messages():
+        if message.chat_id < 0:
+            assert not re.search(r"1[3-9]\d{9}", message.text), message.text
+
+
+def wait_edit(peer: TelegramPeer, message: BotMessage, needle: str, timeout: float = 10.0) -> BotMessage:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for current in peer.bot_messages(message.chat_id):
+            if current.message_id == message.message_id and needle in current.text:
+                return current
+        time.sleep(0.05)
+    raise AssertionError(f"message {message.message_id} was not edited to show {needle!r}")
+
+
+def test_photo_report_reaches_the_captain(peer: TelegramPeer, linli: Linli) -> None:
+    peer.send(WANG, None, "/start")
+    peer.send(ALICE, None, "/start")
+    peer.wait_for(in_chat(ALICE), what="answering /start")
+    mark = peer.last_id()
+    peer.send(ALICE, B3, "/report 3栋 楼道灯坏了", photo="AgACAgQAAxk-photo-1")
+    peer.wait_for(in_chat(B3, "#1"), after=mark, what="acknowledging the photo report")
+    peer.wait_for(in_chat(WANG, "#1", "楼道灯坏了"), after=mark, what="pinging the captain")
+    photo = peer.wait_for(lambda m: m.chat_id == WANG.id and m.photo, after=mark,
+                          what="forwarding the photo to the captain")
+    assert photo.photo == "AgACAgQAAxk-photo-1"
+    assert attachments(linli.db) == [(1, "photo", "AgACAgQAAxk-photo-1")]
+
+
+def test_private_ping_refused_falls_back_to_the_group(peer: TelegramPeer, linli: Linli) -> None:
+    me = peer.bot_username
+    peer.send(ALICE, None, "/start")
+    peer.wait_for(in_chat(ALICE), what="answering /start")
+    mark = peer.last_id()
+    # 李阿姨 (captain of 5栋) never opened a private chat with the bot: Telegram refuses the ping.
+    peer.send(ALICE, B5, "/report 5栋 充电桩坏了")
+    peer.wait_for(in_chat(B5, "#1"), after=mark, what="acknowledging in 5栋")
+    notice = peer.wait_for(in_chat(B5, "李阿姨", f"t.me/{me}?start="), after=mark,
+                           what="asking 李阿姨 in her group to open a private chat")
+    assert peer.state.forbidden and peer.state.forbidden[0]["chat_id"] == LI.id
+    mentions = [e for e in notice.entities if e.get("type") == "text_mention"]
+    assert mentions and mentions[0]["user"]["id"] == LI.id and mentions[0]["offset"] == 0
+    assert not [m for m in peer.bot_messages(LI.id)]
+    # A second refused message does not repeat the notice.
+    peer.send(ALICE, B5, "/report 5栋 路灯不亮")
+    peer.wait_for(in_chat(B5, "#2"), after=mark, what="acknowledging #2 in 5栋")
+    time.sleep(0.5)
+    assert len([m for m in peer.bot_messages(B5.id) if f"t.me/{me}" in m.text]) == 1
+    # She taps the deep link (Telegram sends "/start hello" in the private chat): the held pings go.
+    start = notice.text.split(f"t.me/{me}?start=", 1)[1].split()[0]
+    peer.send(LI, None, f"/start {start}")
+    ping1 = peer.wait_for(in_chat(LI, "#1", "充电桩坏了"), what="the held ping #1, released")
+    ping2 = peer.wait_for(in_chat(LI, "#2", "路灯不亮"), what="the held ping #2, released")
+    assert ping1.buttons and ping2.buttons
+    # Nothing was lost or given up on.
+    with sqlite3.connect(linli.db) as conn:
+        states = dict(conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
+    assert set(states) <= {"sent", "pending"} and not states.get("failed"), states
+
+
+def test_restart_does_not_process_updates_again(peer: TelegramPeer, linli: Linli) -> None:
+    peer.send(WANG, None, "/start")
+    peer.send(ALICE, None, "/start")
+    peer.wait_for(in_chat(ALICE), what="answering /start")
+    peer.send(ALICE, B3, "/report 3栋 单元门锁坏了")
+    ping = peer.wait_for(in_chat(WANG, "新报修 #1"), what="pinging the captain")
+    peer.press(WANG, ping, "受理")
+    peer.wait_for(in_chat(ALICE, "#1", "已受理"), what="the reporter hearing about 受理")
+    time.sleep(0.3)
+    before = len(peer.bot_messages())
+    handled = len(peer.state.confirmed) + len(peer.state.pending)
+
+    # A clean restart: the bot confirmed its offset on the way out; nothing comes again.
+    assert linli.stop() == 0
+    assert not peer.state.pending, "the bot left updates unconfirmed on a clean stop"
+    linli.start()
+    time.sleep(1.5)
+    assert len(peer.bot_messages()) == before
+
+    # A hard crash before confirming: Telegram sends the same updates again after the restart.
+    assert linli.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert peer.replay_confirmed(handled) == handled
+    linli.start()
+    deadline = time.monotonic() + 5
+    while peer.state.pending and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not peer.state.pending, "the restarted bot did not fetch the redelivered updates"
+    time.sleep(1.0)
+    assert len(peer.bot_messages()) == before, "a redelivered update was processed again"
+    assert [(n, s) for n, _, s, _ in tickets(linli.db)] == [(1, "acknowledged")]
+    assert any("redelivered" in line for line in linli.lines)
+
+    # … and the restarted bot is alive: a new report is new.
+    peer.send(ALICE, B3, "/report 3栋 电梯按钮失灵")
+    peer.wait_for(in_chat(B3, "#2"), what="acknowledging a report after the restart")
+
+
+def test_odd_input_gets_an_answer_or_silence_never_a_traceback(peer: TelegramPeer, linli: Linli) -> None:
+    peer.send(WANG, None, "/start")
+    peer.send(ALICE, None, "/start")
+    peer.wait_for(in_chat(ALICE), what="answering /start")
+    peer.send(ALICE, B3, "/report 3栋 水管漏水")
+    ack = peer.wait_for(in_chat(B3, "#1"), what="acknowledging #1")
+    mark = peer.last_id()
+    # A resident forges a callback (a modified client can send any data): the role check holds.
+    peer.callback(ALICE, ack, "受理 1")
+    refusal = peer.wait_for(in_chat(B3, "受理"), after=mark, what="refusing the forged 受理")
+    # … as a reply to the post, which stays as it was for everyone else
+    assert refusal.raw["message"]["reply_parameters"]["message_id"] == ack.message_id
+    assert peer.bot_messages(B3.id)[0].text == ack.text
+    assert tickets(linli.db)[0][2] == "open"
+    # Stickers, locations, empty and absurd texts, unknown groups, odd /start payloads.
+    peer.send_raw(ALICE, B3, sticker={"file_id": "st1", "file_unique_id": "u", "width": 1,
+                                      "height": 1, "is_animated": False, "is_video": False,
+                                      "type": "regular"})
+    peer.send_raw(ALICE, B3, location={"latitude": 31.2, "longitude": 121.4})
+    peer.callback(ALICE, ack, "")
+    peer.callback(ALICE, ack, "💣" * 40)
+    peer.send(ALICE, STRANGERS, "/report 3栋 别的群里的报修")
+    peer.send(ALICE, None, "/start ../../etc/passwd")
+    peer.send(ALICE, None, "/report@")
+    peer.send(ALICE, B3, "报修 \u202e3栋\u0000电梯 " + "很长" * 3000)
+    peer.wait_for(in_chat(B3, "#2"), after=mark, what="acknowledging the very long report")
+    peer.send(ALICE, B3, "/report")
+    peer.wait_for(in_chat(B3, "报修"), after=peer.last_id() - 1, what="explaining /report")
+    time.sleep(0.5)
+    texts = [t for (_, _, _, t) in tickets(linli.db)]
+    assert len(texts) == 2 and len(texts[1]) <= 1000
+    assert not any("别的群" in t for t in texts)
+    # Still alive and well.
+    peer.send(ALICE, B3, "/report 3栋 楼梯灯不亮")
+    peer.wait_for(in_chat(B3, "#3"), what="acknowledging #3")
