@@ -92,3 +92,51 @@ class BenchData(Repo):
         rows = await self._all("SELECT DISTINCT reporter_id FROM tickets WHERE id % 997 = ? LIMIT ?",
                                (seed % 997, count))
         return [r[0] for r in rows]
+
+
+@repository("simfacts")
+class SimulationFacts(Repo):
+    """What ``linli simulate`` reads back to judge a simulated month (read only)."""
+
+    async def tickets(self) -> list[dict]:
+        """Every ticket with the moments that matter: its first escalation, and when it last reached
+        an outcome the reporter must hear about (resolved, rejected or auto-closed)."""
+        rows = await self._all(
+            "SELECT t.id, t.building, t.status, t.reporter_id, t.created_at, t.acknowledged_at, "
+            "t.resolved_at, t.closed_at, t.escalation_level, t.escalate_at, t.close_at, "
+            "(SELECT MIN(at) FROM ticket_events e WHERE e.ticket_id = t.id "
+            " AND e.action = 'escalated') AS escalated_at, "
+            "(SELECT MAX(at) FROM ticket_events e WHERE e.ticket_id = t.id "
+            " AND e.action IN ('resolved', 'rejected', 'auto_closed')) AS outcome_at "
+            "FROM tickets t WHERE t.status != 'draft' ORDER BY t.id")
+        return [dict(r) for r in rows]
+
+    async def handled_after(self, ticket_id: int, since: float) -> bool:
+        """True when a person moved the ticket on (受理/处理中/已解决/驳回) at or after ``since``."""
+        return bool(await self._value(
+            "SELECT 1 FROM ticket_events WHERE ticket_id = ? AND at >= ? AND actor_id IS NOT NULL "
+            "AND action IN ('acknowledged', 'in_progress', 'resolved', 'rejected') LIMIT 1",
+            (ticket_id, since)))
+
+    async def private_about(self, since_ids: dict[int, float]) -> dict[int, list[tuple]]:
+        """Private outbox rows about each ticket (``ref`` ticket:N), keyed by ticket:
+        (outbox id, person id, created at, status)."""
+        rows = await self._all(
+            "SELECT id, person_id, created_at, status, ref FROM outbox "
+            "WHERE kind = 'private' AND ref LIKE 'ticket:%' ORDER BY id")
+        out: dict[int, list[tuple]] = {}
+        for row in rows:
+            ticket = int(row["ref"].split(":", 1)[1])
+            if ticket in since_ids:
+                out.setdefault(ticket, []).append((row["id"], row["person_id"], row["created_at"],
+                                                   row["status"]))
+        return out
+
+    async def undelivered(self) -> int:
+        return int(await self._value(
+            "SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'failed')") or 0)
+
+    async def person_of(self, platform: str, external_id: str) -> int | None:
+        return await self._value(
+            "SELECT person_id FROM identities WHERE platform = ? AND external_id = ?",
+            (platform, external_id))

@@ -1,0 +1,36 @@
+"""The benchmark code paths, tiny and fast, so ``python -m bench`` cannot rot between runs.
+(No figures are checked here: floors belong to the benchmark run, not to timed tests.)"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bench import common, p1_core, p3_broadcast, p4_p6_process, p5_scale
+
+
+def test_core_throughput_paths(tmp_path) -> None:
+    rate, mix = asyncio.run(p1_core.core_run(tmp_path / "core.db", 60, warmup=20))
+    assert rate > 0 and sum(mix.counts.values()) == 80
+    assert asyncio.run(p1_core.baseline_run(tmp_path / "base.db", 20)) > 0
+    hops, sql = asyncio.run(p1_core.hop_count(tmp_path / "hops.db", 20))
+    assert hops >= 3 and sql > 0
+
+
+def test_scale_queries_and_table(tmp_path) -> None:
+    path = asyncio.run(p4_p6_process.generate(tmp_path / "small.db", 2_000, residents=300))
+    times = asyncio.run(p5_scale.measure(path, 5))
+    assert all(times[key] for key in ("open", "mine", "digest"))
+    rows = [common.Row("x", 2.0, "ms", 1.0, "base", "≤10 ms", True),
+            common.Row("y", None, "s", note="not measured: why")]
+    text = common.table(rows)
+    assert "2.00×" in text and "not measured" in text
+
+
+def test_broadcast_within_limits(tmp_path) -> None:
+    result = asyncio.run(p3_broadcast.broadcast(tmp_path, speed=50.0))
+    assert result["delivered"] == 220 and result["violations"] == 0
+
+
+def test_linli_run_headless_starts(tmp_path) -> None:
+    rows = p4_p6_process.cold_start(tmp_path, quick=True)
+    assert rows[0].value is not None and rows[0].value > 0
