@@ -1,0 +1,637 @@
+"""Duty rotas (值班): rotations, swaps, time away, uncovered shifts, reminders and broadcasts.
+
+A coordinator sets a rota up in one line — ``排班 门岗值守 每天 8:00-12:00 孙老师 李阿姨 alice bob``
+— and shifts are made from the rotation a few weeks ahead (a sweep keeps them that far ahead),
+skipping anyone away (请假).  Rotas may also come from the config (``[rota.<key>]``), which adds
+their chats, reminder lead time, whether swaps need a coordinator's approval, and broadcasts.
+Anyone asks who is on duty (值班 明天); members see their own shifts (我的值班), or get them as an
+.ics calendar file (我的值班 日历).  A member asks someone in the rota to take or trade a shift
+(换班 N 名字 [M]); that person accepts or declines with a reply or a button, and a coordinator
+approves when the rota says so.  A declined take-over, or a shift of someone away, is uncovered:
+every other member hears about it privately and the first to answer 接班 N takes it.  Sweeps remind
+each person before their shift and post the rota's broadcasts (tonight: tomorrow's duty; this
+morning: today's; once a week: next week's table), each remembered in the database so it is posted
+once however often the bot restarts.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from bot.commands import on_command, on_tick
+from bot.config import RotaSettings
+from bot.context import ButtonSpec, Context, Notifier, Refusal
+from bot.i18n import t
+from bot.ical import Entry, calendar_text
+from bot.messages import Attachment
+from bot.parser import leading_number
+from bot.when import WhenProblem, parse_day, parse_repeat, parse_until
+from handlers.volunteers import moment_text, name_of, person_named, repeat_text, when_values
+from storage.rota import Rota, Shift, Swap
+
+COORDINATORS = ("coordinator",)  # admins pass every role check too
+DEFAULT_REMIND = timedelta(hours=2)
+RANGES = {"今天": "today", "今日": "today", "today": "today", "明天": "tomorrow",
+          "明日": "tomorrow", "tomorrow": "tomorrow", "本周": "week", "这周": "week",
+          "week": "week", "thisweek": "week", "下周": "nextweek", "nextweek": "nextweek"}
+ROTATIONS = {"按天": "daily", "每天轮换": "daily", "daily": "daily", "按周": "weekly",
+             "每周轮换": "weekly", "weekly": "weekly"}
+CALENDAR_WORDS = {"日历", "ical", "ics", "calendar"}
+_WEEKS = re.compile(r"^(?P<n>[0-9]{1,2})\s*(?:周|个星期|weeks?)$", re.IGNORECASE)
+
+rota_command = on_command("rota", zh=["值班", "值班表"], en=["rota", "duty"], group="rota")
+my_shifts = on_command("myshifts", zh=["我的值班"], en=["myshifts"], group="rota")
+swap_command = on_command("swap", zh=["换班"], en=["swap"], needs_number=True, group="rota")
+accept = on_command("accept", zh=["接受换班", "同意换班"], en=["accept"], needs_number=True,
+                    group="rota")
+decline = on_command("decline", zh=["拒绝换班"], en=["decline"], needs_number=True, group="rota")
+take = on_command("take", zh=["接班"], en=["take"], needs_number=True, group="rota")
+away = on_command("away", zh=["请假"], en=["away"], group="rota")
+approve = on_command("approve", zh=["批准换班"], en=["approve"], roles=COORDINATORS,
+                     needs_number=True, group="rota")
+deny = on_command("deny", zh=["驳回换班"], en=["deny"], roles=COORDINATORS, needs_number=True,
+                  group="rota")
+rotaset = on_command("rotaset", zh=["排班"], en=["rotaset"], roles=COORDINATORS, group="rota")
+
+
+# --- who is on duty ------------------------------------------------------------------------------
+@rota_command.handle
+async def who_is_on_duty(ctx: Context) -> None:
+    """Anyone asks who is on duty (today and tomorrow, or a range, of one rota or all), now first."""
+    await sync_config_rotas(ctx)
+    words = ctx.args.split()
+    span = "soon"
+    if words and words[0].lower() in RANGES:
+        span = RANGES[words.pop(0).lower()]
+    rotas = await ctx.tx.rota.all()
+    if words:
+        rota = await ctx.tx.rota.named(" ".join(words))
+        if rota is None:
+            raise Refusal("rota.no_such_rota", name=" ".join(words)[:20],
+                          rotas=rota_names(ctx, rotas))
+        rotas = [rota]
+    start, end = span_of(ctx.now, span)
+    shifts = await ctx.tx.rota.shifts_between(start.timestamp(), end.timestamp(),
+                                              [r.id for r in rotas])
+    label = ctx.t(f"rota.span.{span}")
+    if not shifts:
+        await ctx.reply("rota.none", span=label)
+        return
+    names = {r.id: r.name for r in rotas}
+    lines = [ctx.t("rota.header", span=label)]
+    lines += await table_lines(ctx, shifts, names, ctx.lang, with_rota=len(rotas) > 1)
+    await ctx.reply_text("\n".join(lines))
+
+
+@my_shifts.handle
+async def list_my_shifts(ctx: Context) -> None:
+    """A member asks for their next shifts, or for all of them as a calendar file (日历/ical)."""
+    await sync_config_rotas(ctx)
+    if ctx.args.strip().lower() in CALENDAR_WORDS:
+        await send_calendar(ctx)
+        return
+    shifts = await ctx.tx.rota.shifts_of(ctx.person.id, ctx.ts, limit=10)
+    if not shifts:
+        await ctx.reply("rota.mine_none")
+        return
+    names = {r.id: r.name for r in await ctx.tx.rota.all()}
+    lines = [ctx.t("rota.mine_header", count=len(shifts))]
+    lines += [ctx.t("rota.mine_line", number=s.id, rota=names.get(s.rota_id, "?"),
+                    when=shift_span(ctx, s, ctx.lang)) for s in shifts]
+    lines.append(ctx.t("rota.mine_footer"))
+    await ctx.reply_text("\n".join(lines))
+
+
+async def send_calendar(ctx: Context) -> None:
+    """Send my shifts as an RFC 5545 .ics file (privately: it is a document of mine)."""
+    shifts = await ctx.tx.rota.shifts_of(ctx.person.id, ctx.ts - 30 * 86400, limit=500)
+    names = {r.id: r.name for r in await ctx.tx.rota.all()}
+    entries = [Entry(f"shift-{s.id}@linli", f"{names.get(s.rota_id, '?')} #{s.id}", s.starts_at,
+                     s.ends_at, ctx.t("rota.ical_description", number=s.id))
+               for s in shifts]
+    text = calendar_text(entries, name=ctx.t("rota.ical_name", compound=ctx.config.compound.name),
+                         timezone=ctx.config.compound.timezone, now=ctx.now)
+    attachment = Attachment(kind="document", filename="linli-shifts.ics", content=text,
+                            caption=ctx.t("rota.ical_caption", count=len(entries)))
+    await ctx.tell(ctx.person.id, "rota.ical_sent", attachments=(attachment,), count=len(entries))
+    await ctx.record("rota.ical", f"person:{ctx.person.id}", str(len(entries)))
+    if ctx.in_group:
+        await ctx.reply("rota.ical_in_private")
+
+
+# --- swaps ---------------------------------------------------------------------------------------
+@swap_command.handle
+async def ask_swap(ctx: Context) -> None:
+    """A member asks someone in the rota to take their shift N, or to trade it for their shift M."""
+    words = ctx.args.split()
+    if len(words) < 2:
+        raise Refusal("rota.usage.swap")
+    shift = await own_shift(ctx, words[0], "swap")
+    rota = await ctx.tx.rota.get(shift.rota_id)
+    other_person = await person_named(ctx, words[1])
+    if other_person is None:
+        raise Refusal("rota.no_such_person", name=words[1][:20])
+    members = await ctx.tx.rota.members(rota.id)
+    if other_person.id == ctx.person.id:
+        raise Refusal("rota.swap_with_self")
+    if other_person.id not in members:
+        raise Refusal("rota.not_in_rota", name=other_person.name, rota=rota.name,
+                      members=await names_text(ctx, members))
+    other = None
+    if len(words) > 2:
+        other = await shift_from_word(ctx, words[2], "swap")
+        if (other.person_id != other_person.id or other.rota_id != rota.id
+                or other.starts_at <= ctx.ts or other.status != "assigned"):
+            raise Refusal("rota.not_their_shift", number=other.id, name=other_person.name)
+    for number in (shift.id, other.id if other else None):
+        if number is not None and await ctx.tx.rota.open_swap_of(number):
+            raise Refusal("rota.swap_pending", number=number)
+    swap = await ctx.tx.rota.ask_swap(shift.id, other.id if other else None, ctx.person.id,
+                                      other_person.id, ctx.ts)
+    await ctx.record("rota.swap_ask", f"swap:{swap.id}", f"shift:{shift.id}")
+    lang = await ctx.language_of(other_person.id)
+    key = "rota.swap_asked_trade" if other else "rota.swap_asked"
+    await ctx.tell(other_person.id, key, ref=f"swap:{swap.id}",
+                   buttons=(ButtonSpec("rota.button.accept", "accept", str(swap.id)),
+                            ButtonSpec("rota.button.decline", "decline", str(swap.id))),
+                   name=ctx.person.name, rota=rota.name, when=shift_span(ctx, shift, lang),
+                   other=shift_span(ctx, other, lang) if other else "", swap=swap.id)
+    await ctx.reply("rota.swap_sent", name=other_person.name, number=shift.id,
+                    when=shift_span(ctx, shift, ctx.lang))
+
+
+@accept.handle
+async def accept_swap(ctx: Context) -> None:
+    """The person asked says yes: the shifts change hands (or wait for a coordinator's approval)."""
+    swap, shift, rota = await swap_for_answer(ctx, "accept")
+    if settings_of(ctx, rota).approval:
+        await ctx.tx.rota.decide_swap(swap.id, "accepted", ctx.ts, "asked")
+        await ctx.record("rota.swap_accept", f"swap:{swap.id}")
+        for person_id in await coordinator_ids(ctx):
+            lang = await ctx.language_of(person_id)
+            await ctx.tell(person_id, "rota.approval_needed", ref=f"swap:{swap.id}",
+                           buttons=(ButtonSpec("rota.button.approve", "approve", str(swap.id)),
+                                    ButtonSpec("rota.button.deny", "deny", str(swap.id))),
+                           swap=swap.id, rota=rota.name, when=shift_span(ctx, shift, lang),
+                           asker=await name_of(ctx, swap.from_id), name=ctx.person.name)
+        await ctx.tell(swap.from_id, "rota.swap_waits_approval", ref=f"swap:{swap.id}",
+                       name=ctx.person.name, number=shift.id)
+        await ctx.reply("rota.accepted_waiting", number=shift.id)
+        return
+    await carry_out(ctx, swap, "asked")
+    await ctx.record("rota.swap_accept", f"swap:{swap.id}")
+    await ctx.tell(swap.from_id, "rota.swap_done_asker", ref=f"swap:{swap.id}",
+                   name=ctx.person.name, number=shift.id)
+    await ctx.reply("rota.swap_done", number=shift.id, when=shift_span(ctx, shift, ctx.lang))
+
+
+@decline.handle
+async def decline_swap(ctx: Context) -> None:
+    """The person asked says no: a take-over request leaves the shift uncovered and announced."""
+    swap, shift, rota = await swap_for_answer(ctx, "decline")
+    await ctx.tx.rota.decide_swap(swap.id, "declined", ctx.ts, "asked")
+    await ctx.record("rota.swap_decline", f"swap:{swap.id}")
+    if swap.other_shift_id is not None:
+        await ctx.tell(swap.from_id, "rota.trade_declined", ref=f"swap:{swap.id}",
+                       name=ctx.person.name, number=shift.id)
+    else:
+        await ctx.tx.rota.release(shift.id, swap.from_id)
+        told = await announce_uncovered(ctx, await ctx.tx.rota.shift(shift.id), rota,
+                                        {swap.from_id, ctx.person.id})
+        await ctx.tell(swap.from_id, "rota.swap_declined", ref=f"swap:{swap.id}",
+                       name=ctx.person.name, number=shift.id, count=told)
+    await ctx.reply("rota.declined", number=shift.id)
+
+
+@approve.handle
+async def approve_swap(ctx: Context) -> None:
+    """A coordinator approves an accepted swap: the shifts change hands."""
+    swap, shift, _ = await swap_for_decision(ctx, "approve")
+    await carry_out(ctx, swap, "accepted")
+    await ctx.record("rota.swap_approve", f"swap:{swap.id}")
+    for person_id in (swap.from_id, swap.to_id):
+        await ctx.tell(person_id, "rota.swap_approved", ref=f"swap:{swap.id}", number=shift.id,
+                       who=ctx.person.name)
+    await ctx.reply("rota.approved", swap=swap.id)
+
+
+@deny.handle
+async def deny_swap(ctx: Context) -> None:
+    """A coordinator turns an accepted swap down: the shift stays where it was."""
+    swap, shift, _ = await swap_for_decision(ctx, "deny")
+    await ctx.tx.rota.decide_swap(swap.id, "refused", ctx.ts, "accepted")
+    await ctx.record("rota.swap_deny", f"swap:{swap.id}")
+    for person_id in (swap.from_id, swap.to_id):
+        await ctx.tell(person_id, "rota.swap_refused", ref=f"swap:{swap.id}", number=shift.id,
+                       who=ctx.person.name)
+    await ctx.reply("rota.denied", swap=swap.id)
+
+
+async def carry_out(ctx: Context, swap: Swap, was: str) -> None:
+    """Hand the shift over (and, in a trade, the other one back)."""
+    if not await ctx.tx.rota.decide_swap(swap.id, "done", ctx.ts, was):
+        raise Refusal("rota.swap_decided", swap=swap.id)
+    await ctx.tx.rota.assign(swap.shift_id, swap.to_id)
+    if swap.other_shift_id is not None:
+        await ctx.tx.rota.assign(swap.other_shift_id, swap.from_id)
+
+
+async def swap_for_answer(ctx: Context, command: str) -> tuple[Swap, Shift, Rota]:
+    """The swap the person asked is answering, still open and still possible."""
+    swap = await swap_from_args(ctx, command)
+    if swap.to_id != ctx.person.id:
+        raise Refusal("rota.not_your_swap", audit="denied", target=f"swap:{swap.id}",
+                      swap=swap.id)
+    if swap.status != "asked":
+        raise Refusal("rota.swap_decided", swap=swap.id)
+    return await still_possible(ctx, swap)
+
+
+async def swap_for_decision(ctx: Context, command: str) -> tuple[Swap, Shift, Rota]:
+    swap = await swap_from_args(ctx, command)
+    if swap.status != "accepted":
+        raise Refusal("rota.swap_decided", swap=swap.id)
+    return await still_possible(ctx, swap)
+
+
+async def still_possible(ctx: Context, swap: Swap) -> tuple[Swap, Shift, Rota]:
+    shift = await ctx.tx.rota.shift(swap.shift_id)
+    if shift.person_id != swap.from_id or shift.starts_at <= ctx.ts:
+        raise Refusal("rota.swap_stale", swap=swap.id, number=shift.id)
+    if swap.other_shift_id is not None:
+        other = await ctx.tx.rota.shift(swap.other_shift_id)
+        if other.person_id != swap.to_id or other.starts_at <= ctx.ts:
+            raise Refusal("rota.swap_stale", swap=swap.id, number=other.id)
+    return swap, shift, await ctx.tx.rota.get(shift.rota_id)
+
+
+async def swap_from_args(ctx: Context, command: str) -> Swap:
+    number = leading_number(ctx.args)
+    if number is None:
+        raise Refusal(f"rota.usage.{command}")
+    swap = await ctx.tx.rota.swap(number)
+    if swap is None:
+        raise Refusal("rota.no_such_swap", swap=number)
+    return swap
+
+
+# --- uncovered shifts and time away --------------------------------------------------------------
+@take.handle
+async def take_shift(ctx: Context) -> None:
+    """A rota member takes an uncovered shift: the first to answer gets it."""
+    shift = await shift_from_word(ctx, ctx.args.split()[0] if ctx.args.split() else "", "take")
+    rota = await ctx.tx.rota.get(shift.rota_id)
+    if shift.ends_at <= ctx.ts:
+        raise Refusal("rota.shift_over", number=shift.id)
+    if shift.status == "assigned":
+        if shift.person_id == ctx.person.id:
+            raise Refusal("rota.already_yours", number=shift.id)
+        raise Refusal("rota.already_taken", number=shift.id,
+                      name=await name_of(ctx, shift.person_id))
+    if ctx.person.id not in await ctx.tx.rota.members(rota.id):
+        raise Refusal("rota.members_only", rota=rota.name)
+    if not await ctx.tx.rota.take(shift.id, ctx.person.id):
+        raise Refusal("rota.already_taken", number=shift.id, name="?")
+    await ctx.record("rota.take", f"shift:{shift.id}")
+    if shift.released_by is not None:
+        await ctx.tell(shift.released_by, "rota.taken_by", ref=f"shift:{shift.id}",
+                       name=ctx.person.name, number=shift.id)
+    await ctx.reply("rota.took", name=ctx.person.name, number=shift.id, rota=rota.name,
+                    when=shift_span(ctx, shift, ctx.lang))
+
+
+@away.handle
+async def mark_away(ctx: Context) -> None:
+    """A member will be away (请假 12月3日 12月5日): their shifts then are offered to the others."""
+    text = ctx.args.strip()
+    if not text:
+        raise Refusal("rota.usage.away")
+    try:
+        first, rest = parse_day(text, ctx.now)
+        rest = re.sub(r"^\s*(?:-|–|~|～|到|至|to|until|till)\s*", "", rest, flags=re.IGNORECASE)
+        last = parse_day(rest, ctx.now)[0] if rest else first
+    except WhenProblem as problem:
+        raise Refusal(f"volunteers.when.{problem.reason}", **when_values(ctx, problem)) from None
+    if last < first:
+        raise Refusal("rota.away_backwards")
+    until = last + timedelta(days=1)
+    await ctx.tx.rota.add_away(ctx.person.id, first.timestamp(), until.timestamp(), ctx.ts)
+    shifts = await ctx.tx.rota.shifts_of_between(ctx.person.id, max(first.timestamp(), ctx.ts),
+                                                 until.timestamp())
+    for shift in shifts:
+        await ctx.tx.rota.release(shift.id, ctx.person.id)
+        rota = await ctx.tx.rota.get(shift.rota_id)
+        await announce_uncovered(ctx, await ctx.tx.rota.shift(shift.id), rota, {ctx.person.id})
+    await ctx.record("rota.away", f"person:{ctx.person.id}", f"{first:%Y-%m-%d}/{last:%Y-%m-%d}")
+    numbers = "、".join(f"#{s.id}" for s in shifts) or "-"
+    await ctx.reply("rota.away_done", start=day_text(ctx, first, ctx.lang),
+                    end=day_text(ctx, last, ctx.lang), count=len(shifts), numbers=numbers)
+
+
+async def announce_uncovered(ctx: Notifier, shift: Shift, rota: Rota, skip: set[int]) -> int:
+    """Tell every other member of the rota privately; the first to answer 接班 N takes it."""
+    told = 0
+    for person_id in await ctx.tx.rota.members(rota.id):
+        if person_id in skip:
+            continue
+        lang = await ctx.language_of(person_id)
+        if await ctx.tell(person_id, "rota.uncovered", ref=f"shift:{shift.id}",
+                          buttons=(ButtonSpec("rota.button.take", "take", str(shift.id)),),
+                          number=shift.id, rota=rota.name, when=shift_span(ctx, shift, lang)):
+            told += 1
+    await ctx.audit(None, None, "rota.uncovered", f"shift:{shift.id}", str(told))
+    return told
+
+
+# --- setting a rota up ---------------------------------------------------------------------------
+@rotaset.handle
+async def set_rota(ctx: Context) -> None:
+    """A coordinator creates or changes a rota: its days and hours, members in order, rotation."""
+    await sync_config_rotas(ctx)
+    name, _, rest = ctx.args.strip().partition(" ")
+    if not name:
+        raise Refusal("rota.usage.rotaset")
+    rota = await find_rota(ctx, name)
+    if not rest.strip():
+        if rota is None:
+            raise Refusal("rota.usage.rotaset")
+        await describe_rota(ctx, rota)
+        return
+    try:
+        repeat = parse_repeat(rest, ctx.config.tz)
+        until = parse_until(repeat.rest)
+    except WhenProblem as problem:
+        raise Refusal(f"volunteers.when.{problem.reason}", **when_values(ctx, problem)) from None
+    if repeat.hour < 0 or until is None:
+        raise Refusal("rota.need_hours")
+    end_hour, end_minute, rest = until
+    minutes = ((end_hour * 60 + end_minute) - (repeat.hour * 60 + repeat.minute)) % (24 * 60)
+    if minutes == 0:
+        raise Refusal("rota.need_hours")
+    rotation, weeks, member_ids, unknown = "daily", None, [], []
+    for word in re.split(r"[\s、，,]+", rest.strip()):
+        if not word:
+            continue
+        if word.lower() in ROTATIONS:
+            rotation = ROTATIONS[word.lower()]
+        elif _WEEKS.match(word):
+            weeks = int(_WEEKS.match(word).group("n"))
+        else:
+            person = await person_named(ctx, word)
+            if person is None:
+                unknown.append(word)
+            elif person.id not in member_ids:
+                member_ids.append(person.id)
+    if unknown:
+        raise Refusal("rota.unknown_members", names="、".join(unknown[:10]))
+    if not member_ids:
+        raise Refusal("rota.need_members")
+    if rota is None:
+        rota = await ctx.tx.rota.ensure(name[:30], name[:30], ctx.chat_building, ctx.ts)
+    settings = settings_of(ctx, rota)
+    weeks = weeks or settings.weeks_ahead
+    await ctx.tx.rota.set_members(rota.id, member_ids)
+    await ctx.tx.rota.drop_future(rota.id, ctx.ts)
+    rota = await ctx.tx.rota.set_schedule(rota.id, repeat_text(repeat), minutes, rotation, ctx.ts)
+    made = await make_shifts(ctx, rota, (ctx.now + timedelta(weeks=weeks)).timestamp())
+    await ctx.record("rota.set", f"rota:{rota.key}", f"{rota.repeat} {minutes}m {rotation}")
+    lines = [ctx.t("rota.set_done", rota=rota.name, count=len(made), weeks=weeks,
+                   members=await names_text(ctx, member_ids),
+                   rotation=ctx.t(f"rota.rotation.{rotation}"))]
+    lines += await table_lines(ctx, made[:7], {rota.id: rota.name}, ctx.lang, with_rota=False)
+    await ctx.reply_text("\n".join(lines))
+
+
+async def describe_rota(ctx: Context, rota: Rota) -> None:
+    members = await ctx.tx.rota.members(rota.id)
+    await ctx.reply("rota.describe", rota=rota.name, members=await names_text(ctx, members) or "-",
+                    rotation=ctx.t(f"rota.rotation.{rota.rotation}"),
+                    approval=ctx.t(f"rota.approval.{settings_of(ctx, rota).approval}"))
+
+
+async def find_rota(ctx: Notifier, name: str) -> Rota | None:
+    for key, settings in ctx.config.rota.items():
+        if name.lower() in (key.lower(), settings.name.lower()):
+            return await ctx.tx.rota.by_key(key)
+    return await ctx.tx.rota.named(name)
+
+
+async def make_shifts(ctx: Notifier, rota: Rota, until: float) -> list[Shift]:
+    """Make the rota's shifts from where they end up to ``until``, taking members in turn and
+    skipping anyone away; daily rotation moves on each shift, weekly rotation each week."""
+    members = await ctx.tx.rota.members(rota.id)
+    if not rota.repeat or not rota.minutes or not members:
+        return []
+    tz = ctx.config.tz
+    repeat = parse_repeat(rota.repeat, tz)
+    remind = settings_of(ctx, rota).remind_before
+    moment = datetime.fromtimestamp(rota.made_until or ctx.ts, tz)
+    week = moment.isocalendar()[:2]
+    index, made = rota.next_index, []
+    while True:
+        start = repeat.next_after(moment + timedelta(seconds=1))
+        if start is None or start.timestamp() > until:
+            break
+        end = start + timedelta(minutes=rota.minutes)
+        if rota.rotation == "weekly" and start.isocalendar()[:2] != week:
+            week, index = start.isocalendar()[:2], index + 1
+        person_id, position = None, index
+        for step in range(len(members)):
+            candidate = members[(index + step) % len(members)]
+            if not await ctx.tx.rota.is_away(candidate, start.timestamp(), end.timestamp()):
+                person_id, position = candidate, index + step
+                break
+        if rota.rotation == "daily":
+            index = position + 1
+        reminder = start - remind
+        shift = await ctx.tx.rota.add_shift(rota.id, start.timestamp(), end.timestamp(), person_id,
+                                            reminder.timestamp() if reminder > ctx.now else None)
+        if shift is not None:
+            made.append(shift)
+        moment = start
+    await ctx.tx.rota.advance(rota.id, index % len(members), moment.timestamp())
+    return made
+
+
+async def sync_config_rotas(ctx: Notifier) -> None:
+    """Bring the rotas of the config into the database (members and shifts too, if it names
+    them and the rota has none yet)."""
+    for key, settings in ctx.config.rota.items():
+        rota = await ctx.tx.rota.ensure(key, settings.name, settings.building, ctx.ts)
+        if rota.repeat is None and settings.members and settings.shifts:
+            ids = await ctx.core.person_ids(ctx.tx, settings.members)
+            repeat = parse_repeat(settings.shifts, ctx.config.tz)
+            until = parse_until(repeat.rest)
+            if repeat.hour < 0 or until is None or not ids:
+                continue
+            minutes = ((until[0] * 60 + until[1]) - (repeat.hour * 60 + repeat.minute)) % 1440
+            await ctx.tx.rota.set_members(rota.id, ids)
+            rota = await ctx.tx.rota.set_schedule(rota.id, repeat_text(repeat), minutes or 1440,
+                                                  settings.rotation, ctx.ts)
+            await make_shifts(ctx, rota, (ctx.now + timedelta(weeks=settings.weeks_ahead))
+                              .timestamp())
+
+
+# --- sweeps --------------------------------------------------------------------------------------
+@on_tick("rota.shifts")
+async def keep_shifts_ahead(core, now: datetime) -> None:
+    """Every rota always has its shifts made a few weeks ahead."""
+    async with core.db.transaction() as tx:
+        notifier = Notifier(core, tx, now)
+        await sync_config_rotas(notifier)
+        for rota in await tx.rota.all():
+            until = (now + timedelta(weeks=settings_of(notifier, rota).weeks_ahead)).timestamp()
+            if rota.repeat and (rota.made_until or 0) < until - 86400:
+                await make_shifts(notifier, rota, until)
+
+
+@on_tick("rota.reminders")
+async def remind_shifts(core, now: datetime) -> None:
+    """Each person on duty is reminded privately before their shift."""
+    async with core.db.transaction() as tx:
+        notifier = Notifier(core, tx, now)
+        for shift in await tx.rota.due_reminders(notifier.ts):
+            await tx.rota.reminded(shift.id)
+            if shift.status != "assigned" or shift.starts_at <= notifier.ts:
+                continue
+            rota = await tx.rota.get(shift.rota_id)
+            lang = await notifier.language_of(shift.person_id)
+            await notifier.tell(shift.person_id, "rota.reminder", ref=f"shift:{shift.id}",
+                                number=shift.id, rota=rota.name,
+                                when=shift_span(notifier, shift, lang))
+
+
+@on_tick("rota.broadcasts")
+async def post_broadcasts(core, now: datetime) -> None:
+    """Each rota's broadcasts, posted once per due moment (remembered across restarts)."""
+    async with core.db.transaction() as tx:
+        notifier = Notifier(core, tx, now)
+        for key, settings in core.config.rota.items():
+            rota = await tx.rota.by_key(key)
+            if rota is None:
+                continue
+            for kind in ("evening", "morning", "weekly"):
+                if getattr(settings.broadcasts, kind) is not None:
+                    await broadcast(notifier, rota, settings, kind)
+
+
+async def broadcast(ctx: Notifier, rota: Rota, settings: RotaSettings, kind: str) -> None:
+    """Post one broadcast of a rota if it is due, not posted yet, and has shifts to show."""
+    due = latest_due(ctx.now, settings, kind)
+    if ctx.now - due > settings.broadcasts.grace:
+        return
+    day = due.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = {"evening": day + timedelta(days=1), "morning": day,
+             "weekly": day + timedelta(days=7 - day.weekday())}[kind]
+    end = start + timedelta(days=7 if kind == "weekly" else 1)
+    shifts = await ctx.tx.rota.shifts_between(start.timestamp(), end.timestamp(), [rota.id])
+    shifts = [s for s in shifts if s.starts_at >= start.timestamp()]
+    if not shifts or not await ctx.tx.rota.claim_broadcast(rota.key, kind, due.timestamp(), ctx.ts):
+        return
+    for chat_key in rota_chats(ctx, rota, settings):
+        lang = ctx.core.language_of_chat(chat_key)
+        lines = [t(lang, f"rota.broadcast.{kind}", rota=rota.name,
+                   day=day_text(ctx, start, lang),
+                   last=day_text(ctx, end - timedelta(days=1), lang))]
+        lines += await table_lines(ctx, shifts, {rota.id: rota.name}, lang, with_rota=False,
+                                   days=kind == "weekly")
+        await ctx.post_text(chat_key, "\n".join(lines), ref=f"rota:{rota.key}:{kind}", lang=lang)
+
+
+def latest_due(now: datetime, settings: RotaSettings, kind: str) -> datetime:
+    """The most recent moment (at or before now) this kind of broadcast was due."""
+    if kind == "weekly":
+        weekday, at = settings.broadcasts.weekly
+        due = now.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+        due -= timedelta(days=(now.weekday() - weekday) % 7)
+        return due - timedelta(days=7) if due > now else due
+    at = getattr(settings.broadcasts, kind)
+    due = now.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+    return due - timedelta(days=1) if due > now else due
+
+
+# --- helpers -------------------------------------------------------------------------------------
+def settings_of(ctx: Notifier, rota: Rota) -> RotaSettings:
+    """The rota's config, or the defaults for a rota made in chat."""
+    return ctx.config.rota.get(rota.key) or RotaSettings(name=rota.name, building=rota.building)
+
+
+def rota_chats(ctx: Notifier, rota: Rota, settings: RotaSettings) -> list[str]:
+    if settings.chats:
+        return list(settings.chats)
+    if rota.building and ctx.core.chats_of_building(rota.building):
+        return ctx.core.chats_of_building(rota.building)
+    return [k for k, c in ctx.config.chats.items() if c.building is None]
+
+
+async def coordinator_ids(ctx: Notifier) -> list[int]:
+    ids = await ctx.core.person_ids(ctx.tx, ctx.core.people_with_role("coordinator"))
+    return ids or await ctx.core.person_ids(ctx.tx, ctx.core.people_with_role("admin"))
+
+
+async def own_shift(ctx: Context, word: str, command: str) -> Shift:
+    """A shift of the sender's that has not started, named by its number."""
+    shift = await shift_from_word(ctx, word, command)
+    if shift.person_id != ctx.person.id or shift.status != "assigned":
+        raise Refusal("rota.not_your_shift", number=shift.id)
+    if shift.starts_at <= ctx.ts:
+        raise Refusal("rota.shift_started", number=shift.id)
+    return shift
+
+
+async def shift_from_word(ctx: Context, word: str, command: str) -> Shift:
+    number = leading_number(word)
+    if number is None:
+        raise Refusal("rota.not_a_number", given=word[:20], usage=ctx.t(f"rota.usage.{command}"))
+    shift = await ctx.tx.rota.shift(number)
+    if shift is None or shift.status == "cancelled":
+        raise Refusal("rota.no_such_shift", number=number)
+    return shift
+
+
+def span_of(now: datetime, span: str) -> tuple[datetime, datetime]:
+    """The moments a 值班 range covers; ongoing shifts count from now."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    monday = today - timedelta(days=today.weekday())
+    return {"soon": (now, today + timedelta(days=2)), "today": (now, today + timedelta(days=1)),
+            "tomorrow": (today + timedelta(days=1), today + timedelta(days=2)),
+            "week": (now, monday + timedelta(days=7)),
+            "nextweek": (monday + timedelta(days=7), monday + timedelta(days=14))}[span]
+
+
+async def table_lines(ctx: Notifier, shifts: list[Shift], names: dict[int, str], lang: str, *,
+                      with_rota: bool, days: bool = True) -> list[str]:
+    """Shifts as lines, under a heading for each day."""
+    lines, last_day = [], None
+    for shift in shifts:
+        start = datetime.fromtimestamp(shift.starts_at, ctx.config.tz)
+        if days and start.date() != last_day:
+            last_day = start.date()
+            lines.append(day_text(ctx, start, lang))
+        who = (await name_of(ctx, shift.person_id) if shift.person_id is not None
+               else t(lang, "rota.uncovered_mark", number=shift.id))
+        end = datetime.fromtimestamp(shift.ends_at, ctx.config.tz)
+        lines.append(t(lang, "rota.line", time=f"{start:%H:%M}–{end:%H:%M}", who=who,
+                       rota=f"{names.get(shift.rota_id, '?')} " if with_rota else "",
+                       number=shift.id))
+    return lines
+
+
+def day_text(ctx: Notifier, moment: datetime, lang: str) -> str:
+    weekday = t(lang, f"volunteers.weekday.{moment.weekday()}")
+    return f"{moment.month}月{moment.day}日 {weekday}" if lang == "zh" else \
+        f"{weekday} {moment:%b} {moment.day}"
+
+
+def shift_span(ctx: Notifier, shift: Shift, lang: str) -> str:
+    end = datetime.fromtimestamp(shift.ends_at, ctx.config.tz)
+    return f"{moment_text(ctx, shift.starts_at, lang)}–{end:%H:%M}"
+
+
+def rota_names(ctx: Notifier, rotas: list[Rota]) -> str:
+    return "、".join(r.name for r in rotas) or "-"
+
+
+async def names_text(ctx: Notifier, person_ids: list[int]) -> str:
+    return "、".join([await name_of(ctx, p) for p in person_ids])

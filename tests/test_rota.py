@@ -1,0 +1,223 @@
+"""Scenarios of the duty rota: rotation, swaps, time away, uncovered shifts, reminders, the iCal
+file and the rota broadcasts — through the real core and a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from icalendar import Calendar
+
+from tests.harness import Compound
+
+# The demo starts on Tuesday 2026-12-01 09:00, so the first 08:00 shift is Wednesday 12-02.
+GATE = "排班 门岗值守 每天 8:00-12:00 孙老师 李阿姨 alice bob"
+
+
+async def gate(compound: Compound, command: str = GATE):
+    for name in ("alice", "bob", "carol"):
+        await compound.say("all", name, "大家好")  # residents become known by writing
+    return await compound.say("dm", "sun", command)
+
+
+async def holder(compound: Compound, shift_id: int) -> str | None:
+    async with compound.app.db.read() as tx:
+        shift = await tx.rota.shift(shift_id)
+        person = await tx.people.get(shift.person_id) if shift.person_id else None
+    return person.name if person else None
+
+
+async def test_a_coordinator_sets_a_rotation_and_anyone_can_ask_who_is_on_duty(compound):
+    sent = await gate(compound)
+    text = sent.to("sun")[0]
+    assert "已排 14 个班次" in text and "孙老师、李阿姨、alice、bob" in text
+    assert [await holder(compound, n) for n in range(1, 6)] == [
+        "孙老师", "李阿姨", "alice", "bob", "孙老师"]
+    sent = await compound.say("all", "carol", "值班 明天")
+    shown = sent.to_chat("all")[0]
+    assert "12月2日 周三" in shown and "08:00–12:00" in shown and "孙老师（#1）" in shown
+    sent = await compound.say("dm", "alice", "我的值班")
+    assert "#3 门岗值守 12月4日 周五 08:00–12:00" in sent.to("alice")[0]
+    sent = await compound.say("dm", "carol", "/rota tomorrow gate")
+    assert "On duty (tomorrow)" in sent.to("carol")[0]
+
+
+async def test_a_resident_cannot_set_a_rota_and_bad_input_changes_nothing(compound: Compound):
+    await gate(compound)
+    sent = await compound.say("dm", "alice", "排班 门岗值守 每天 8:00-12:00 alice")
+    assert "只有志愿者协调人" in sent.to("alice")[0]
+    sent = await compound.say("dm", "sun", "排班 门岗值守 每天 8:00-12:00 孙老师 nobody")
+    assert "找不到这些人：nobody" in sent.to("sun")[0]
+    sent = await compound.say("dm", "sun", "排班 门岗值守 每天 8点 孙老师")
+    assert "起止时间" in sent.to("sun")[0]
+    sent = await compound.say("dm", "alice", "换班 99 bob")
+    assert "没有编号为 #99 的班次" in sent.to("alice")[0]
+    sent = await compound.say("dm", "alice", "换班 1 bob")  # #1 is 孙老师's
+    assert "不是你的班次" in sent.to("alice")[0]
+    sent = await compound.say("dm", "alice", "换班 3 carol")
+    assert "carol 不在「门岗值守」的值班名单里" in sent.to("alice")[0]
+    sent = await compound.say("dm", "alice", "请假 2月30日")
+    assert "没有「2月30日」这一天" in sent.to("alice")[0]
+    sent = await compound.say("dm", "alice", "值班 巡逻队")
+    assert "没有「巡逻队」这个值班" in sent.to("alice")[0]
+    assert [await holder(compound, n) for n in range(1, 5)] == ["孙老师", "李阿姨", "alice", "bob"]
+    async with compound.app.db.read() as tx:
+        assert await tx.audit.count("denied") == 1
+
+
+async def test_a_swap_accepted_hands_the_shift_over(compound: Compound):
+    await gate(compound)
+    sent = await compound.say("dm", "alice", "换班 3 bob")
+    asked = sent.to("bob")[0]
+    assert "alice 想请你替 Ta 值「门岗值守」" in asked and "「接受换班 1」" in asked
+    assert "已向 bob 发出换班请求" in sent.to("alice")[0]
+    sent = await compound.say("dm", "carol", "接受换班 1")
+    assert "不是发给你的" in sent.to("carol")[0]
+    sent = await compound.say("dm", "bob", "接受换班 1")
+    assert "bob 同意了" in sent.to("alice")[0] and "换班成功" in sent.to("bob")[0]
+    assert await holder(compound, 3) == "bob"
+    sent = await compound.say("dm", "bob", "接受换班 1")
+    assert "已经处理过了" in sent.to("bob")[0]
+
+
+async def test_a_trade_swaps_both_shifts(compound: Compound):
+    await gate(compound)
+    sent = await compound.say("dm", "alice", "换班 3 bob 4")
+    assert "Ta 的 12月4日 周五 08:00–12:00 换你的 12月5日 周六 08:00–12:00" in sent.to("bob")[0]
+    await compound.say("dm", "bob", "接受换班 1")
+    assert (await holder(compound, 3), await holder(compound, 4)) == ("bob", "alice")
+
+
+async def test_a_declined_swap_leaves_the_shift_uncovered_and_the_first_to_reply_takes_it(
+        compound: Compound):
+    await gate(compound)
+    await compound.say("dm", "alice", "换班 3 bob")
+    sent = await compound.say("dm", "bob", "拒绝换班 1")
+    assert "已回复不换" in sent.to("bob")[0]
+    assert "没有同意替你值 #3" in sent.to("alice")[0]
+    for name in ("sun", "li"):
+        assert "有空缺" in sent.to(name)[0] and "「接班 3」" in sent.to(name)[0]
+    assert sent.to("bob") == ["好的，已回复不换（#3）。"]  # the decliner is not asked again
+    assert await holder(compound, 3) is None
+    sent = await compound.say("dm", "carol", "接班 3")
+    assert "只有「门岗值守」的值班成员可以接班" in sent.to("carol")[0]
+    sent = await compound.say("dm", "li", "接班 3")
+    assert "李阿姨 接下了 #3" in sent.to("li")[0]
+    assert "李阿姨 接下了你的班 #3" in sent.to("alice")[0]
+    sent = await compound.say("dm", "sun", "接班 3")
+    assert "已经被 李阿姨 接走了" in sent.to("sun")[0]
+    assert await holder(compound, 3) == "李阿姨"
+
+
+async def test_away_offers_the_shifts_in_that_range_and_later_rotations_skip_the_person(
+        compound: Compound):
+    await gate(compound)
+    sent = await compound.say("dm", "bob", "请假 12月5日 12月9日")
+    assert "其间你的 2 个班次（#4、#8）" in sent.to("bob")[0]
+    assert len(sent.to("alice")) == 2 and sent.to("bob")[1:] == []
+    sent = await compound.say("dm", "alice", "接班 4")
+    assert await holder(compound, 4) == "alice" and await holder(compound, 8) is None
+    sent = await compound.say("all", "carol", "值班 下周")
+    assert "【空缺】回复「接班 8」" in sent.to_chat("all")[0]
+    # A new rotation made while bob is away passes over him on those days.
+    await compound.say("dm", "sun", "排班 门岗值守 每天 8:00-12:00 bob alice")
+    async with compound.app.db.read() as tx:
+        start = datetime(2026, 12, 5, tzinfo=compound.config.tz).timestamp()
+        shifts = await tx.rota.shifts_between(start, start + 5 * 86400)
+        names = [(await tx.people.get(s.person_id)).name for s in shifts]
+    assert names == ["alice"] * 5
+
+
+async def test_swaps_on_a_rota_with_approval_wait_for_a_coordinator(compound: Compound):
+    for name in ("alice", "bob"):
+        await compound.say("b3", name, "大家好")
+    await compound.say("dm", "li", "排班 楼道巡查 每周六 19:00-20:00 alice bob")
+    await compound.say("dm", "alice", "换班 1 bob")
+    sent = await compound.say("dm", "bob", "同意换班 1")
+    assert "等协调人批准" in sent.to("bob")[0] and "等协调人批准" in sent.to("alice")[0]
+    assert "需要你批准" in sent.to("sun")[0] and "「批准换班 1」" in sent.to("sun")[0]
+    assert await holder(compound, 1) == "alice"
+    sent = await compound.say("dm", "bob", "批准换班 1")
+    assert "只有志愿者协调人" in sent.to("bob")[0]
+    sent = await compound.say("dm", "sun", "批准换班 1")
+    assert "已批准" in sent.to("sun")[0] and "批准生效" in sent.to("alice")[0]
+    assert await holder(compound, 1) == "bob"
+
+
+async def test_shift_reminders_come_once_before_each_shift(compound: Compound):
+    await gate(compound)
+    sent = await compound.advance(timedelta(hours=21, minutes=58))  # Wed 06:58
+    assert sent.to("sun") == []
+    sent = await compound.advance(timedelta(minutes=3))  # Wed 07:01 (1h before)
+    assert "值班提醒" in sent.to("sun")[0] and "#1" in sent.to("sun")[0]
+    sent = await compound.advance(timedelta(hours=2))
+    assert sent.to("sun") == []
+
+
+async def test_my_shifts_as_an_ical_file_parse_back(compound: Compound):
+    await gate(compound)
+    await compound.say("dm", "alice", "换班 3 bob")
+    await compound.say("dm", "bob", "接受换班 1")
+    sent = await compound.say("b3", "bob", "我的值班 日历")
+    assert "已私信" in sent.to_chat("b3")[0]
+    message = next(m for m in sent.messages if m.kind == "private" and m.address == "bob")
+    (attachment,) = message.attachments
+    assert attachment.kind == "document" and attachment.filename.endswith(".ics")
+    calendar = Calendar.from_ical(attachment.content)
+    assert str(calendar["VERSION"]) == "2.0" and calendar["PRODID"]
+    events = calendar.walk("VEVENT")
+    tz = compound.config.tz
+    starts = [e.decoded("DTSTART").astimezone(tz) for e in events]
+    assert starts == [datetime(2026, 12, 4, 8, 0, tzinfo=tz), datetime(2026, 12, 5, 8, 0, tzinfo=tz),
+                      datetime(2026, 12, 9, 8, 0, tzinfo=tz), datetime(2026, 12, 13, 8, 0, tzinfo=tz)]
+    assert all(e.decoded("DTEND") - e.decoded("DTSTART") == timedelta(hours=4) for e in events)
+    assert len({str(e["UID"]) for e in events}) == 4 and all("DTSTAMP" in e for e in events)
+    assert "门岗值守" in str(events[0]["SUMMARY"])
+    assert "\r\n" in attachment.content  # RFC 5545 line endings
+    sent = await compound.say("dm", "carol", "/myshifts ical")
+    carol = next(m for m in sent.messages if m.address == "carol")
+    assert Calendar.from_ical(carol.attachments[0].content).walk("VEVENT") == []
+
+
+async def test_rota_broadcasts_are_posted_once_each_even_across_a_restart(tmp_path):
+    compound = await Compound.open(tmp_path)
+    try:
+        await gate(compound)
+        sent = await compound.advance(timedelta(hours=10, minutes=59))  # Tue 19:59
+        assert sent.to_chat("all") == []
+        sent = await compound.advance(timedelta(minutes=2))  # Tue 20:01: tomorrow's list
+        (post,) = sent.to_chat("all")
+        assert "明日值班「门岗值守」（12月2日 周三）" in post and "孙老师（#1）" in post
+        sent = await compound.advance(timedelta(minutes=30))
+        assert sent.to_chat("all") == []
+    finally:
+        await compound.close()
+    compound = await Compound.open(tmp_path, start=datetime(2026, 12, 1, 20, 40))
+    try:
+        sent = await compound.advance(timedelta(minutes=1))
+        assert sent.to_chat("all") == []  # remembered in the database, not in memory
+        sent = await compound.advance(timedelta(hours=10, minutes=20))  # Wed 07:01
+        (post,) = sent.to_chat("all")
+        assert "今日值班「门岗值守」（12月2日 周三）" in post
+        sent = await compound.advance(timedelta(days=3, hours=13))  # Sat 20:01
+        posts = sent.to_chat("all")
+        weekly = next(p for p in posts if "下周值班表" in p)
+        assert "12月7日 周一 — 12月13日 周日" in weekly and weekly.count("08:00–12:00") == 7
+    finally:
+        await compound.close()
+
+
+async def test_a_broadcast_missed_by_more_than_the_grace_is_skipped(compound: Compound):
+    await gate(compound)
+    compound.clock.set(datetime(2026, 12, 1, 23, 0, tzinfo=compound.config.tz))
+    sent = await compound.advance(timedelta(minutes=1))
+    assert sent.to_chat("all") == []  # 20:00 was three hours ago, beyond the 2h grace
+
+
+async def test_shifts_covered_between_counts_for_the_digest(compound: Compound):
+    await gate(compound)
+    await compound.say("dm", "bob", "请假 12月5日")
+    tz = compound.config.tz
+    week = (datetime(2026, 11, 30, tzinfo=tz).timestamp(), datetime(2026, 12, 7, tzinfo=tz).timestamp())
+    async with compound.app.db.read() as tx:
+        assert await tx.rota.shifts_covered_between(*week) == (4, 5)
+        assert await tx.rota.shifts_covered_between(*week, building="3") == (0, 0)
