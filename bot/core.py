@@ -14,8 +14,10 @@ undoes the handler's changes and the sender still gets an answer.  ``Core.tick``
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
+import time
 from collections.abc import Iterable
 
 import handlers  # noqa: F401 - importing registers every command
@@ -190,6 +192,8 @@ class Core:
                 listener = REPLIES.get(prompt.kind) if prompt else None
                 if listener is None and msg.attachments:
                     listener = REPLIES.get("attachment")
+                if listener is None and msg.joined:
+                    listener = REPLIES.get("joined")  # someone joined a group (handlers/welcome.py)
                 if listener is None:
                     return
             if not await tx.inbound.claim(msg.platform, msg.chat_id, msg.message_id, ts,
@@ -254,6 +258,14 @@ class Core:
         if parsed is not None and parsed.word.isascii():
             return "en"  # "/help" from someone we know nothing about yet
         return self.config.compound.language
+
+    # --- adapters' health ----------------------------------------------------------------------
+    async def note_health(self, platform: str, state: str, detail: str = "") -> None:
+        """An adapter's connection state ("connected", "disconnected", …), kept for ``linli status``."""
+        value = json.dumps({"state": state, "detail": detail[:300], "at": time.time()},
+                           ensure_ascii=False)
+        async with self.db.transaction() as tx:
+            await tx.kv.put(f"health:{platform}", value)
 
     # --- time ----------------------------------------------------------------------------------
     async def tick(self) -> None:

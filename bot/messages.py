@@ -42,6 +42,7 @@ class Inbound:
     callback: bool = False  # True when the text came from pressing a button …
     button_message_id: str | None = None  # … on this message of the bot's (to edit it in place)
     chat_title: str = ""  # a group's name on the platform (WeChat rooms are matched by topic)
+    joined: tuple[str, ...] = ()  # a join event, not a message: the names of who joined the group
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,40 @@
+"""Welcome (欢迎): people who join a group the config knows hear three commands to try.
+
+An adapter that sees someone join a group (WeChat's room-join event; only when ``[wechat] welcome``
+is on) hands the core an :class:`~bot.messages.Inbound` with ``joined`` set to the newcomers' names,
+their platform ids in ``mentions``, and no text.  The core routes it here.  The welcome goes to the
+group in the group's language, starting with the newcomers' names so that the platform can make the
+first one a mention; it names the building of a building's group in its example.
+"""
+
+from __future__ import annotations
+
+from bot.commands import on_reply
+from bot.context import Context
+from bot.i18n import t
+from bot.messages import Outbound
+
+MAX_NAMES = 5  # a whole batch joining at once is greeted together, by the first few names
+
+
+@on_reply("joined")
+async def welcome(ctx: Context) -> None:
+    """Newcomers joined a configured group: greet them with the three commands to try."""
+    if not ctx.in_group or not ctx.msg.joined or ctx.chat_key is None:
+        return
+    lang = ctx.core.language_of_chat(ctx.chat_key)
+    names = [n.strip()[:32] for n in ctx.msg.joined if n.strip()][:MAX_NAMES]
+    if not names:
+        return
+    building = ctx.core.building(ctx.chat_building) or (ctx.core.buildings[0] if ctx.core.buildings
+                                                         else None)
+    chat = ctx.config.chats[ctx.chat_key]
+    text = t(lang, "welcome.hello", names=t(lang, "core.list_separator").join(names),
+             chat=chat.name or ctx.chat_key, bot=(ctx.config.compound.bot_names or ["Linli"])[0],
+             building=building.name if building else "")
+    mention_ids = ctx.msg.mentions[:1] or (ctx.msg.sender_id,)
+    await ctx.tx.outbox.add(
+        Outbound(ctx.msg.platform, ctx.msg.chat_id, "group", text, chat_key=ctx.chat_key,
+                 mention_ids=mention_ids, mention_name=names[0]),
+        ctx.ts, f"welcome:{ctx.chat_key}")
+    await ctx.record("welcome", f"chat:{ctx.chat_key}", str(len(ctx.msg.joined)))

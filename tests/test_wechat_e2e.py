@@ -1,0 +1,232 @@
+"""WeChat end to end: the real bot (``linli run``) against a real Wechaty puppet service.
+
+The peer is the npm ``wechaty-puppet-service`` gRPC server with ``wechaty-puppet-mock`` as its puppet,
+on 127.0.0.1 with TLS off and a fixed token (tests/peers/wechat_server.js); the bot is a subprocess
+with a real SQLite file; mock contacts talk through the peer's control API and the test reads what
+the bot asked the puppet to send.  Rate limits are set low in the test config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.privacy import redact
+from storage import Database
+from tests.wechat_peer import (
+    BOT,
+    ROOM3,
+    ROOM5,
+    ROOMX,
+    LinliProcess,
+    WechatPeer,
+    peer_problem,
+    wait_for,
+    write_config,
+)
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(peer_problem() is not None, reason=str(peer_problem()))]
+HANDLERS = Path(__file__).resolve().parents[1] / "handlers"
+M = "\u2005"  # WeChat ends an @mention with this space
+
+
+@pytest.fixture
+def wechat(tmp_path):
+    """A running peer and a running bot; both stopped afterwards, whatever happened."""
+    peer = WechatPeer(tmp_path).start()
+    bot = LinliProcess(write_config(tmp_path, peer), tmp_path / "linli.db")
+    try:
+        bot.start()
+        yield peer, bot
+    finally:
+        code = bot.stop()
+        peer.stop()
+    assert code == 0, f"linli run exited with {code}:\n{bot.text()[-3000:]}"
+    assert "Traceback" not in bot.text(), bot.text()[-5000:]
+
+
+def texts(messages: list[dict], where: str) -> list[str]:
+    return [m["text"] for m in messages if m["conversationId"] == where and m["kind"] == "text"]
+
+
+def registered_units(db: Path) -> set[str]:
+    async def read() -> set[str]:
+        database = Database(db)
+        await database.open(migrate=False)
+        try:
+            async with database.read() as tx:
+                return set(await tx.people.registered_units())
+        finally:
+            await database.close()
+    return asyncio.run(read())
+
+
+def test_repair_report_lifecycle_on_wechat(wechat, tmp_path):
+    peer, _bot = wechat
+    started = time.monotonic()
+
+    # A resident reports in the room for building 3 (mapped by its topic).
+    mark = peer.mark()
+    peer.say("alice", "报修 3栋电梯坏了", room=ROOM3)
+    sent = peer.wait_sent(mark, 2)
+    room = [m for m in sent if m["conversationId"] == ROOM3]
+    assert len(room) == 1 and "#1" in room[0]["text"]
+    assert room[0]["text"].startswith(f"@Alice{M}"), room[0]["text"]  # a reply @mentions the reporter
+    assert room[0]["mentionIds"] == ["wx-alice"]
+    ping = texts(sent, "wx-wang")  # the captain, privately: what to reply, since there are no buttons
+    assert len(ping) == 1 and "3栋电梯坏了" in ping[0] and "Alice" in ping[0]
+    assert "「受理 1」" in ping[0] and "「已解决 1」" in ping[0]
+
+    # A photo right after the report joins the ticket; the captain gets it too.
+    mark = peer.mark()
+    photo_id = peer.say("alice", image="lift.jpg", room=ROOM3)
+    sent = peer.wait_sent(mark, 3)
+    assert any("照片已加到报修 #1" in t for t in texts(sent, ROOM3))
+    assert any("#1" in t and "照片" in t for t in texts(sent, "wx-wang"))
+    assert [m for m in sent if m["conversationId"] == "wx-wang" and m["kind"] in ("file", "forward")]
+    assert photo_id
+
+    # The captain moves it along by private replies; the reporter hears each step privately.
+    for reply, update in (("受理 1 明天上午来修", "已受理"), ("处理中 1 已联系电梯公司", "正在处理"),
+                          ("已解决 1 换了门机", "已处理完成")):
+        mark = peer.mark()
+        peer.say("wang", reply)
+        sent = peer.wait_sent(mark, 1, where="wx-alice")
+        assert any(update in t and "#1" in t for t in texts(sent, "wx-alice")), sent
+        peer.wait_sent(mark, 1, where="wx-wang")  # and the captain is told it was done
+    assert any("「确认 1」" in t for t in texts(peer.sent(), "wx-alice"))  # the hint to confirm
+
+    mark = peer.mark()
+    peer.say("alice", "确认 1")
+    sent = peer.wait_sent(mark, 1, where="wx-alice")
+    assert any("#1 已结案" in t for t in texts(sent, "wx-alice"))
+
+    # English words in a room need the bot's @mention; the mention comes in as mention ids.
+    mark = peer.mark()
+    peer.say("bob", "mine", room=ROOM3)
+    peer.say("bob", f"@{BOT['name']}{M}mine", room=ROOM3, mentions=(BOT["id"],))
+    sent = peer.wait_sent(mark, 1, where=ROOM3)
+    time.sleep(0.5)
+    assert len(texts(peer.sent(mark), ROOM3)) == 1, peer.sent(mark)
+    assert sent[0]["text"].startswith(f"@Bob{M}") and sent[0]["mentionIds"] == ["wx-bob"]
+
+    # A room mapped by its id works as well (building 5).
+    mark = peer.mark()
+    peer.say("bob", "报修 门口太吵", room=ROOM5)
+    sent = peer.wait_sent(mark, 1, where=ROOM5)
+    assert "#2" in sent[0]["text"] and "5栋" in sent[0]["text"]
+    peer.wait_sent(mark, 1, where="wx-li")  # building 5's captain
+
+    # Registering a unit privately; the unit never shows in a room.
+    mark = peer.mark()
+    peer.say("alice", "登记 3栋 1202")
+    peer.wait_sent(mark, 1, where="wx-alice")
+    mark = peer.mark()
+    peer.say("alice", "报修 楼道垃圾没人收", room=ROOM3)
+    sent = peer.wait_sent(mark, 2)
+    assert any("1202" in t for t in texts(sent, "wx-wang"))  # the captain may see it …
+    units = registered_units(tmp_path / "linli.db")
+    assert "1202" in units
+    for message in peer.sent():
+        if message["room"]:  # … no room ever does
+            assert redact(message["text"], "<>", units) == message["text"], message
+
+    # Nothing here was slow: the whole lifecycle, with real gRPC round trips.
+    assert time.monotonic() - started < 60
+
+
+def test_unknown_room_is_ignored_and_logged_once(wechat):
+    peer, bot = wechat
+    mark = peer.mark()
+    peer.say("stranger", "报修 电梯坏了", room=ROOMX)
+    peer.say("alice", "帮助", room=ROOMX)
+    peer.say("alice", "我的报修", room=ROOM3)  # a known room, to know the two before were handled
+    peer.wait_sent(mark, 1, where=ROOM3)
+    assert texts(peer.sent(mark), ROOMX) == []
+    assert bot.count(f"ignoring wechat chat {ROOMX}") == 1, bot.text()[-3000:]
+
+
+def test_newcomers_get_a_welcome(wechat):
+    peer, _bot = wechat
+    mark = peer.mark()
+    peer.join(ROOM3, "newbie")
+    sent = peer.wait_sent(mark, 1, where=ROOM3)
+    text = sent[0]["text"]
+    assert text.startswith(f"@小新{M}") and sent[0]["mentionIds"] == ["wx-newbie"]
+    assert "3栋邻里群" in text and "报修 3栋" in text and "我的报修" in text and "帮助" in text
+    # The newcomer can go straight on: the welcome's first example works.
+    mark = peer.mark()
+    peer.say("newbie", "报修 3栋电梯坏了", room=ROOM3)
+    assert "#1" in peer.wait_sent(mark, 1, where=ROOM3)[0]["text"]
+
+
+@pytest.mark.skipif(not (HANDLERS / "volunteers.py").exists(), reason="volunteers not built yet")
+def test_volunteer_sign_up_on_wechat(wechat):
+    peer, _bot = wechat
+    mark = peer.mark()
+    peer.say("li", "新活动 美化家园 2026-12-20 9点 2小时 中心花园 30人")  # li coordinates, privately
+    created = peer.wait_sent(mark, 1, where="wx-li")[0]["text"]
+    match = re.search(r"#(\d+)", created)
+    assert match and "美化家园" in created, created
+    number = match.group(1)
+    mark = peer.mark()
+    peer.say("bob", f"报名 {number}", room=ROOM5)
+    sent = peer.wait_sent(mark, 1)
+    answer = " ".join(m["text"] for m in sent)
+    assert f"#{number}" in answer and "1/30" in answer, sent
+    assert sent[0]["conversationId"] in (ROOM5, "wx-bob")
+
+
+@pytest.mark.skipif(not (HANDLERS / "rota.py").exists(), reason="rota not built yet")
+def test_rota_query_on_wechat(wechat):
+    peer, _bot = wechat
+    mark = peer.mark()
+    peer.say("bob", "值班", room=ROOM5)
+    sent = peer.wait_sent(mark, 1, where=ROOM5)
+    assert sent[0]["text"].startswith(f"@Bob{M}")
+
+
+def test_the_bot_reconnects_after_the_service_restarts_and_sends_what_waited(tmp_path):
+    """The puppet service dies between two sends; the one that waited arrives after the restart."""
+    peer = WechatPeer(tmp_path).start()
+    config = write_config(tmp_path, peer, send_interval_seconds=1.5, send_jitter_seconds=0.0)
+    bot = LinliProcess(config, tmp_path / "linli.db")
+    restarted = None
+    try:
+        bot.start()
+        code, status = bot.status()
+        assert code == 0 and status["platforms"]["wechat"]["state"] == "connected", status
+        peer.say("alice", "报修 3栋电梯坏了", room=ROOM3)  # → an ack in the room and a ping to wang
+        first = peer.wait_sent(0, 1, timeout=10)
+        peer.kill()  # the second message is held back by the 1.5 s gap: it is still in the outbox
+        wait_for(lambda: bot.count("wechat: disconnected"), 15, "the bot to notice")
+        code, status = bot.status()
+        assert code == 1 and status["platforms"]["wechat"]["state"] in (
+            "disconnected", "connecting"), status
+        time.sleep(2.5)  # the waiting message is due now, and fails: the outbox keeps it
+        assert status["pending"]["wechat"] >= 1 or bot.count("not connected"), status
+
+        restarted = WechatPeer(tmp_path, peer.grpc_port, peer.http_port).start()
+        wait_for(lambda: bot.count("wechat: connected") >= 2, 30, "the bot to reconnect")
+        second = restarted.wait_sent(0, 1, timeout=20)
+        delivered = {m["conversationId"] for m in first + second}
+        assert delivered == {ROOM3, "wx-wang"}, (first, second)
+        code, status = bot.status()
+        assert code == 0 and status["pending"]["wechat"] == 0, status
+
+        # And the conversation goes on over the new connection.
+        mark = restarted.mark()
+        restarted.say("wang", "受理 1")
+        assert restarted.wait_sent(mark, 1, where="wx-alice")
+    finally:
+        code = bot.stop()
+        peer.stop()
+        if restarted is not None:
+            restarted.stop()
+    assert code == 0
+    assert "Traceback" not in bot.text(), bot.text()[-5000:]
