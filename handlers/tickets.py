@@ -226,6 +226,13 @@ async def resolved(ctx: Context) -> None:
 async def rejected(ctx: Context) -> None:
     """A captain turns a ticket down, with a reason (驳回); "duplicate of #M" links the two."""
     ticket = await ticket_from_args(ctx, "reject")
+    if not may_handle(ctx, ticket):  # before asking why: an outsider is refused, not questioned
+        raise Refusal("tickets.not_your_building", audit="denied", target=f"ticket:{ticket.id}",
+                      number=ticket.id, who=ctx.core.describe_roles(STAFF, ctx.lang))
+    if ticket.status not in MOVES["rejected"]:
+        raise Refusal("tickets.cannot_move", number=ticket.id,
+                      status=ctx.t(f"tickets.status.{ticket.status}"),
+                      target=ctx.t("tickets.status.rejected"))
     if not _has_content(note_of(ctx.args)):
         await ctx.ask("tickets.reject_reason", {"ticket": ticket.id}, minutes=30)
         await ctx.reply("tickets.reject_why", number=ticket.id)
