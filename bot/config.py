@@ -145,19 +145,12 @@ class TelegramSettings(_Strict):
 
 
 class WechatSettings(_Strict):
-    """``[wechat]``: a Wechaty puppet service (see docs/wechat.md)."""
-
-    endpoint: str = ""  # host:port of the puppet service
-    token: str = ""  # its token (or LINLI_WECHAT_TOKEN)
-    tls: bool = False  # the service speaks TLS (the Wechaty default off loopback)
-    tls_ca_cert: str = ""  # a CA file to check the service's certificate; empty: not checked
-    tls_server_name: str = ""  # TLS server name (SNI); default: the token up to its last "_"
-    send_interval_seconds: float = Field(default=2.0, ge=0)  # at least this long between sends …
-    send_jitter_seconds: float = Field(default=1.0, ge=0)  # … plus up to this much at random
-    daily_cap: int = Field(default=500, ge=0)  # at most this many sends a day (0: no cap)
-    welcome: bool = True  # greet people who join a configured room, with three commands to try
-    reconnect_max_seconds: float = Field(default=60.0, gt=0)  # the backoff between reconnects
-    ping_seconds: float = Field(default=30.0, gt=0)  # check the connection this often
+    endpoint: str = ""
+    token: str = ""
+    send_interval_seconds: float = 2.0
+    send_jitter_seconds: float = 1.0
+    daily_cap: int = 2000
+    welcome_new_members: bool = True
 
 
 def parse_time_of_day(value: object) -> time:
@@ -213,6 +206,23 @@ class RotaSettings(_Strict):
     remind_before: Duration = timedelta(hours=2)
     weeks_ahead: int = Field(default=2, ge=1, le=12)
     broadcasts: RotaBroadcasts = RotaBroadcasts()
+
+    @field_validator("shifts")
+    @classmethod
+    def _readable_shifts(cls, value: str | None) -> str | None:
+        from bot.when import WhenProblem, parse_repeat, parse_until
+
+        if value is None:
+            return value
+        try:
+            repeat = parse_repeat(value, ZoneInfo("UTC"))
+            until = parse_until(repeat.rest)
+        except WhenProblem:
+            until = None
+        if until is None:
+            raise ValueError(f"not days and hours of shifts: {value!r} "
+                             "(write it like \"每天 08:00-12:00\" or \"every Saturday 19:00-20:00\")")
+        return value
 
 
 class AnnouncementSettings(_Strict):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from icalendar import Calendar
 
-from tests.harness import Compound
+from bot.config import ConfigError, load_config
+from tests.harness import EXAMPLE_CONFIG, Compound
 
 # The demo starts on Tuesday 2026-12-01 09:00, so the first 08:00 shift is Wednesday 12-02.
 GATE = "排班 门岗值守 每天 8:00-12:00 孙老师 李阿姨 alice bob"
@@ -221,3 +223,43 @@ async def test_shifts_covered_between_counts_for_the_digest(compound: Compound):
     async with compound.app.db.read() as tx:
         assert await tx.rota.shifts_covered_between(*week) == (4, 5)
         assert await tx.rota.shifts_covered_between(*week, building="3") == (0, 0)
+
+
+async def test_a_rota_given_in_the_config_rotates_weekly_and_posts_to_its_building(tmp_path):
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
+        "[rota.b3patrol]\n",
+        '[rota.b3patrol]\nmembers = ["wang", "li"]\nshifts = "每周六日 19:00-20:00"\n'
+        'rotation = "weekly"\n')
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    compound = await Compound.open(tmp_path, config=load_config(tmp_path / "config.toml"))
+    try:
+        sent = await compound.say("b3", "alice", "值班 本周 楼道巡查")
+        shown = sent.to_chat("b3")[0]
+        assert "12月5日 周六" in shown and "12月6日 周日" in shown and shown.count("王师傅") == 2
+        sent = await compound.say("b3", "alice", "值班 下周 楼道巡查")
+        assert sent.to_chat("b3")[0].count("李阿姨") == 2
+        sent = await compound.advance(timedelta(days=3, hours=11, minutes=31))  # Fri 20:31
+        (post,) = sent.to_chat("b3")
+        assert "明日值班「楼道巡查」（12月5日 周六）" in post and "19:00–20:00 王师傅" in post
+        assert sent.to_chat("all") == []
+    finally:
+        await compound.close()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[rota.g]\nname = 'x'\nshifts = 'sometimes'\n", "rota.g.shifts: not days and hours"),
+    ("[rota.g]\nname = 'x'\n[rota.g.broadcasts]\nweekly = 'someday 20:00'\n",
+     "rota.g.broadcasts.weekly: not a day and time"),
+    ("[rota.g]\nname = 'x'\n[rota.g.broadcasts]\nevening = '25:00'\n", "not a time of day"),
+    ("[rota.g]\nname = 'x'\nmembers = ['nobody']\n", "[rota.g] members: 'nobody': no such person"),
+    ("[rota.g]\nname = 'x'\nchats = ['zz']\n", "[rota.g] chats: 'zz': no such chat"),
+    ("[rota.g]\nshifts = '每天 8:00-9:00'\n", "rota.g.name: Field required"),
+    ("[volunteers]\nremind_before = 'soon'\n", "volunteers.remind_before: not a duration"),
+    ("[volunteers]\nremind_evening = '8pm'\n", "volunteers.remind_evening: not a time of day"),
+])
+def test_bad_rota_and_volunteer_settings_are_named(tmp_path, text, expected):
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert expected in str(error.value)
