@@ -145,12 +145,19 @@ class TelegramSettings(_Strict):
 
 
 class WechatSettings(_Strict):
-    endpoint: str = ""
-    token: str = ""
-    send_interval_seconds: float = 2.0
-    send_jitter_seconds: float = 1.0
-    daily_cap: int = 2000
-    welcome_new_members: bool = True
+    """``[wechat]``: a Wechaty puppet service (see docs/wechat.md)."""
+
+    endpoint: str = ""  # host:port of the puppet service
+    token: str = ""  # its token (or LINLI_WECHAT_TOKEN)
+    tls: bool = False  # the service speaks TLS (the Wechaty default off loopback)
+    tls_ca_cert: str = ""  # a CA file to check the service's certificate; empty: not checked
+    tls_server_name: str = ""  # TLS server name (SNI); default: the token up to its last "_"
+    send_interval_seconds: float = Field(default=2.0, ge=0)  # at least this long between sends …
+    send_jitter_seconds: float = Field(default=1.0, ge=0)  # … plus up to this much at random
+    daily_cap: int = Field(default=500, ge=0)  # at most this many sends a day (0: no cap)
+    welcome: bool = True  # greet people who join a configured room, with three commands to try
+    reconnect_max_seconds: float = Field(default=60.0, gt=0)  # the backoff between reconnects
+    ping_seconds: float = Field(default=30.0, gt=0)  # check the connection this often
 
 
 def parse_time_of_day(value: object) -> time:
