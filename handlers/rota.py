@@ -325,8 +325,9 @@ async def mark_away(ctx: Context) -> None:
         await announce_uncovered(ctx, await ctx.tx.rota.shift(shift.id), rota, {ctx.person.id})
     await ctx.record("rota.away", f"person:{ctx.person.id}", f"{first:%Y-%m-%d}/{last:%Y-%m-%d}")
     numbers = "、".join(f"#{s.id}" for s in shifts) or "-"
-    await ctx.reply("rota.away_done", start=day_text(ctx, first, ctx.lang),
-                    end=day_text(ctx, last, ctx.lang), count=len(shifts), numbers=numbers)
+    span = day_text(ctx, first, ctx.lang) if last == first else ctx.t(
+        "rota.days", start=day_text(ctx, first, ctx.lang), end=day_text(ctx, last, ctx.lang))
+    await ctx.reply("rota.away_done", span=span, count=len(shifts), numbers=numbers)
 
 
 async def announce_uncovered(ctx: Notifier, shift: Shift, rota: Rota, skip: set[int]) -> int:

@@ -4,6 +4,7 @@ real core and a real SQLite file."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tests.harness import START, Compound, Sent
@@ -272,3 +273,12 @@ async def test_a_weekly_template_keeps_events_made_two_weeks_ahead(compound: Com
         starts = [datetime.fromtimestamp(e.starts_at, compound.config.tz).date().isoformat()
                   for e in await tx.volunteers.upcoming(compound.clock.now().timestamp())]
     assert starts == ["2026-12-12", "2026-12-19"]
+
+
+async def test_a_button_pressed_under_a_group_post_is_answered_privately(compound: Compound):
+    await create(compound, 5)
+    press = replace(compound.inbound("all", "alice", "报名 1"), callback=True,
+                    button_message_id="1")
+    sent = await compound.deliver(press)
+    assert sent.to_chat("all") == []  # the post stays as it is for everyone else
+    assert "alice 报名成功" in sent.to("alice")[0]
