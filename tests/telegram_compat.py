@@ -44,6 +44,15 @@ no privacy mode                           with ``privacy_mode=True``, group mess
                                           neither /commands nor @mentions of the bot nor
                                           replies to it are withheld, as Telegram does
 errors as ``{"message": …}``, HTTP 500    ``{"ok": false, "error_code", "description"}``
+accepts any token                         401 Unauthorized for any token but the peer's
+accepts any file id                       400 "wrong file identifier" for a file id Telegram never
+                                          issued (users' photos and the bot's uploads are known)
+no flood control, no group migration      on request (``state.flood``, ``state.migrated``): 429
+                                          with ``retry_after``; 400 with ``migrate_to_chat_id``
+getChatMember → HTTP 500                  the bot is a member, or an admin of ``state.admins``
+webhook deliveries skip all of the above  setWebhook is handled here: updates are POSTed, with
+(and a failing one crashes the emulator:  the secret token header, until the bot answers 200;
+an unhandled promise rejection)           getUpdates answers 409 meanwhile, as Telegram does
 ========================================  ===================================================
 
 Stdlib only (a threaded HTTP server and urllib), so a synchronous benchmark script can use it too.
@@ -206,6 +215,8 @@ class CompatState:
     # retry_after (0: let that send through)
     migrated: dict[int, int] = field(default_factory=dict)  # group → the supergroup it became
     requests: list[tuple[str, dict]] = field(default_factory=list)  # (method, parameters)
+    webhook: dict | None = None  # {"url", "secret", "token"} while a webhook is set
+    webhook_posts: list[tuple[int, int]] = field(default_factory=list)  # (update_id, HTTP status)
     uploads: itertools.count = field(default_factory=lambda: itertools.count(1))
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -238,6 +249,8 @@ class CompatProxy:
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
                                         name="telegram-compat")
+        self._stopping = threading.Event()
+        self._pusher: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -248,8 +261,11 @@ class CompatProxy:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self.server.shutdown()
         self.server.server_close()
+        if self._pusher is not None:
+            self._pusher.join(5)
 
     # --- HTTP plumbing ---------------------------------------------------------------------------
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
@@ -347,7 +363,58 @@ class CompatProxy:
                 "can_read_all_group_messages": not self.state.privacy_mode,
                 "supports_inline_queries": False}
 
+    def api_setWebhook(self, token: str, params: dict) -> bool:
+        """Webhooks are delivered from here (the emulator's own would skip the patches above):
+        each update is POSTed with the secret token header until the bot answers 200."""
+        url = str(params.get("url") or "")
+        if url and not url.startswith(("http://", "https://")):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        if str(params.get("drop_pending_updates", "")).lower() == "true":
+            self._fetch(token)
+            with self.state.lock:
+                self.state.pending.clear()
+        with self.state.lock:
+            self.state.webhook = {"url": url, "secret": str(params.get("secret_token") or ""),
+                                  "token": token} if url else None
+            if url and self._pusher is None:
+                self._pusher = threading.Thread(target=self._push_updates, daemon=True,
+                                                name="telegram-compat-webhook")
+                self._pusher.start()
+        return True
+
+    def _push_updates(self) -> None:
+        while not self._stopping.is_set():
+            hook = self.state.webhook
+            update = None
+            if hook is not None:
+                self._fetch(hook["token"])
+                with self.state.lock:
+                    update = self.state.pending[0] if self.state.pending else None
+            if update is None:
+                self._stopping.wait(self.poll_interval)
+                continue
+            headers = {"Content-Type": "application/json"}
+            if hook["secret"]:
+                headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret"]
+            request = urllib.request.Request(hook["url"], data=json.dumps(update).encode(),
+                                             method="POST", headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    status = response.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            except OSError:
+                status = 0
+            with self.state.lock:
+                self.state.webhook_posts.append((update["update_id"], status))
+                if status == 200 and self.state.pending and self.state.pending[0] is update:
+                    self.state.confirmed.append(self.state.pending.pop(0))
+            if status != 200:
+                self._stopping.wait(0.2)  # Telegram retries a failing webhook, more slowly
+
     def api_deleteWebhook(self, token: str, params: dict) -> bool:
+        with self.state.lock:
+            self.state.webhook = None
         if str(params.get("drop_pending_updates", "")).lower() == "true":
             with self.state.lock:
                 self.state.pending.clear()
@@ -357,10 +424,14 @@ class CompatProxy:
         return True
 
     def api_getWebhookInfo(self, token: str, params: dict) -> dict:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count":
-                len(self.state.pending)}
+        hook = self.state.webhook or {}
+        return {"url": hook.get("url", ""), "has_custom_certificate": False,
+                "pending_update_count": len(self.state.pending)}
 
     def api_getUpdates(self, token: str, params: dict) -> list[dict]:
+        if self.state.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
         offset = int(params.get("offset") or 0)
         limit = max(1, min(100, int(params.get("limit") or 100)))
         timeout = max(0.0, min(50.0, float(params.get("timeout") or 0)))

@@ -15,6 +15,7 @@ import pytest
 from bot.adapters.base import PermanentError, TemporaryError
 from bot.app import App
 from bot.config import load_config
+from bot.dispatcher import Dispatcher
 from bot.messages import Attachment, Button, Outbound
 from bot.textsplit import utf16_length
 from tests.telegram_compat import TelegramPeer, node_available, start_telegram_peer
@@ -55,6 +56,18 @@ async def test_a_long_text_that_looks_like_markup_goes_out_verbatim_in_pieces(pe
     assert " ".join(p.text for p in pieces).split() == text.split()
     assert [bool(p.buttons) for p in pieces] == [False, False, True]
     assert not any("parse_mode" in params for params in sent(peer))
+
+
+async def test_the_dispatcher_sends_a_long_outbox_message_in_pieces(peer, adapter) -> None:
+    core = adapter.core
+    text = "三号楼电梯今天停运检修。" * 900  # 10,800 characters, no spaces to break at
+    async with core.db.transaction() as tx:
+        await tx.outbox.add(Outbound("telegram", str(B3.id), "group", text,
+                                     buttons=(Button("同问", "同问 1"),)), 0.0, "")
+    await Dispatcher(core, {"telegram": adapter}).drain()
+    pieces = peer.bot_messages(B3.id)
+    assert len(pieces) == 3 and "".join(p.text for p in pieces) == text
+    assert [bool(p.buttons) for p in pieces] == [False, False, True]
 
 
 async def test_a_mention_covers_the_name_in_utf16_units(peer, adapter) -> None:

@@ -6,6 +6,7 @@ residents and captains through the emulator's own client endpoints.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -14,6 +15,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,7 @@ from tests.telegram_compat import (
     TelegramPeer,
     TgChat,
     TgUser,
+    free_port,
     node_available,
     start_telegram_peer,
 )
@@ -41,6 +46,7 @@ STRANGERS = TgChat(-1009999, "别的群")  # a group the bot is in but the confi
 WANG = TgUser(301, "王师傅", "wang_shifu")  # captain of 3栋
 LI = TgUser(305, "李阿姨")  # captain of 5栋; never opened a private chat with the bot
 ADMIN = TgUser(901, "社区办")
+SUN = TgUser(401, "孙老师")  # volunteer coordinator
 ALICE = TgUser(201, "Alice 张", "alice")  # a resident of 3栋
 BOB = TgUser(202, "Bob", language_code="en")  # another resident
 
@@ -68,6 +74,7 @@ token = "{token}"
 api_base_url = "{api}"
 api_base_file_url = "{files}"
 poll_timeout = 1
+{telegram_extra}
 
 [chats.all]
 name = "测试小区业主群"
@@ -92,6 +99,11 @@ telegram = {wang}
 name = "李阿姨"
 roles = ["captain:5"]
 telegram = {li}
+
+[people.sun]
+name = "孙老师"
+roles = ["coordinator"]
+telegram = {sun}
 
 [people.admin]
 name = "社区办"
@@ -147,11 +159,11 @@ class Linli:
         return proc.returncode
 
 
-def write_config(folder: Path, peer: TelegramPeer) -> Path:
+def write_config(folder: Path, peer: TelegramPeer, telegram_extra: str = "") -> Path:
     path = folder / "linli.toml"
-    path.write_text(CONFIG.format(
+    path.write_text(CONFIG.format(telegram_extra=telegram_extra,
         token=peer.token, api=peer.api_base_url, files=peer.api_base_file_url, all=ALL.id,
-        b3=B3.id, b5=B5.id, wang=WANG.id, li=LI.id, admin=ADMIN.id), encoding="utf-8")
+        b3=B3.id, b5=B5.id, wang=WANG.id, li=LI.id, sun=SUN.id, admin=ADMIN.id), encoding="utf-8")
     return path
 
 
@@ -284,6 +296,13 @@ def test_photo_report_reaches_the_captain(peer: TelegramPeer, linli: Linli) -> N
                           what="forwarding the photo to the captain")
     assert photo.photo == "AgACAgQAAxk-photo-1"
     assert attachments(linli.db) == [(1, "photo", "AgACAgQAAxk-photo-1")]
+    # A second photo, without a caption, soon after: added to the same report and forwarded.
+    mark = peer.last_id()
+    peer.send(ALICE, B3, photo="AgACAgQAAxk-photo-2")
+    peer.wait_for(in_chat(B3, "照片已加到报修 #1"), after=mark, what="confirming the added photo")
+    peer.wait_for(lambda m: m.chat_id == WANG.id and m.photo == "AgACAgQAAxk-photo-2", after=mark,
+                  what="forwarding the added photo to the captain")
+    assert attachments(linli.db)[-1] == (1, "photo", "AgACAgQAAxk-photo-2")
 
 
 def test_private_ping_refused_falls_back_to_the_group(peer: TelegramPeer, linli: Linli) -> None:
@@ -386,6 +405,97 @@ def test_odd_input_gets_an_answer_or_silence_never_a_traceback(peer: TelegramPee
     texts = [t for (_, _, _, t) in tickets(linli.db)]
     assert len(texts) == 2 and len(texts[1]) <= 1000
     assert not any("别的群" in t for t in texts)
+    # The log names what an admin needs for the config: the unknown group's id, people's ids.
+    assert any(f"'别的群' is chat id {STRANGERS.id}" in line for line in linli.lines), linli.log()
+    assert any(f"(user id {ALICE.id}) opened a private chat" in line for line in linli.lines)
     # Still alive and well.
     peer.send(ALICE, B3, "/report 3栋 楼梯灯不亮")
     peer.wait_for(in_chat(B3, "#3"), what="acknowledging #3")
+
+
+@pytest.mark.skipif(not (ROOT / "handlers" / "volunteers.py").exists(), reason="volunteers not built")
+def test_volunteer_sign_up_by_button_on_an_event_post(peer: TelegramPeer, linli: Linli) -> None:
+    for person in (SUN, ALICE):
+        peer.send(person, None, "/start")
+        peer.wait_for(in_chat(person), what="answering /start")
+    day = (date.today() + timedelta(days=10)).isoformat()
+    mark = peer.last_id()
+    peer.send(SUN, None, f"新活动 美化家园 {day} 9点 2小时 中心花园 30人")
+    created = peer.wait_for(in_chat(SUN, "美化家园"), after=mark, what="confirming the new event")
+    number = re.search(r"#(\d+)", created.text).group(1)
+    post = peer.wait_for(lambda m: m.chat_id == ALL.id and "美化家园" in m.text and m.buttons,
+                         after=mark, what="posting the event with buttons to the compound group")
+    assert [label for label, _ in post.buttons] == ["报名", "取消报名"]
+
+    mark = peer.last_id()
+    answered = len(peer.state.answered)
+    peer.press(ALICE, post, "报名")
+    joined = peer.wait_for(in_chat(ALICE, f"#{number}", "1/30"), after=mark,
+                           what="confirming the sign-up privately")
+    assert "报名成功" in joined.text
+    assert len(peer.state.answered) > answered
+    assert next(m for m in peer.bot_messages(ALL.id) if m.message_id == post.message_id).text == \
+        post.text, "the post everyone sees was changed by one person's press"
+    # Pressing again does not sign her up twice.
+    mark = peer.last_id()
+    peer.press(ALICE, post, "报名")
+    again = peer.wait_for(lambda m: m.chat_id in (ALICE.id, ALL.id) and "不用重复" in m.text,
+                          after=mark, what="saying she is in already")
+    if again.chat_id == ALL.id:  # answered in the group: as a reply to the post, the post intact
+        assert again.raw["message"]["reply_parameters"]["message_id"] == post.message_id
+    with sqlite3.connect(linli.db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM signups").fetchone()[0] == 1
+
+
+@pytest.mark.skipif(not (ROOT / "handlers" / "announcements.py").exists(),
+                    reason="announcements not built")
+def test_an_announcement_reaches_every_group(peer: TelegramPeer, linli: Linli) -> None:
+    peer.send(ADMIN, None, "/start")
+    peer.wait_for(in_chat(ADMIN), what="answering /start")
+    mark = peer.last_id()
+    # 紧急 (urgent): goes out now even in the quiet hours of the compound's evening
+    peer.send(ADMIN, None, "通知 全部 紧急 明天上午9点到11点停水，请提前储水。<b>不是标记</b>")
+    for chat in (ALL, B3, B5):
+        posted = peer.wait_for(in_chat(chat, "停水"), after=mark, what=f"the announcement in {chat.title}")
+        assert "<b>不是标记</b>" in posted.text  # sent as plain text: nothing to escape, nothing lost
+    peer.wait_for(in_chat(ADMIN, "3 个群"), after=mark, what="telling the admin where it went")
+    # A resident may not broadcast.
+    mark = peer.last_id()
+    peer.send(BOB, B3, "通知 全部 我家猫丢了")
+    peer.wait_for(in_chat(B3, "通知"), after=mark, what="refusing a resident's 通知")
+    assert not [m for m in peer.bot_messages(ALL.id) if "猫" in m.text]
+
+
+def test_webhook_mode(tmp_path, peer: TelegramPeer) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/tg-hook"
+    config = write_config(tmp_path, peer, telegram_extra="\n".join((
+        'mode = "webhook"', 'webhook_listen = "127.0.0.1"', f"webhook_port = {port}",
+        'webhook_path = "tg-hook"', f'webhook_url = "{url}"', 'webhook_secret = "s3cret-Token_1"')))
+    bot = Linli(config, tmp_path / "linli.db")
+    bot.start()
+    try:
+        assert peer.state.webhook == {"url": url, "secret": "s3cret-Token_1", "token": peer.token}
+        peer.send(WANG, None, "/start")
+        peer.send(ALICE, B3, "/report 3栋 地库积水")
+        peer.wait_for(in_chat(B3, "#1"), what="acknowledging a report that came by webhook")
+        ping = peer.wait_for(in_chat(WANG, "新报修 #1"), what="pinging the captain")
+        peer.press(WANG, ping, "受理")
+        wait_edit(peer, ping, "已受理")
+        assert peer.state.webhook_posts and all(s == 200 for _, s in peer.state.webhook_posts)
+        # Someone who does not know the secret cannot inject updates.
+        forged = {"update_id": 999999, "message": {
+            "message_id": 1, "date": int(time.time()), "chat": B3.as_dict(),
+            "from": ALICE.as_dict(), "text": "/report 3栋 伪造的报修"}}
+        request = urllib.request.Request(url, data=json.dumps(forged).encode(), method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  "X-Telegram-Bot-Api-Secret-Token": "guess"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 403
+        time.sleep(0.5)
+        assert len(tickets(bot.db)) == 1
+    finally:
+        code = bot.stop()
+    assert code == 0, bot.log()
+    assert not [line for line in bot.lines if "Traceback" in line], bot.log()

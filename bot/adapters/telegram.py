@@ -100,6 +100,7 @@ class TelegramAdapter:
         # outbox id → Bot API calls of that message already made (a retry goes on from there,
         # so a photo that failed does not send the text before it twice)
         self._progress: dict[int, tuple[int, str | None]] = {}
+        self._groups_named: set[int] = set()
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -172,6 +173,10 @@ class TelegramAdapter:
         private = chat.type == ChatType.PRIVATE
         if private:
             await self.release_held(str(user.id))
+        elif chat.id not in self._groups_named and \
+                self.core.chat_key_of(self.platform, str(chat.id)) is None:
+            self._groups_named.add(chat.id)  # what an admin needs for [chats.<key>] telegram = …
+            log.info("telegram: group %r is chat id %s (not in the config)", chat.title, chat.id)
         text = message.text or message.caption or ""
         attachments = ()
         if message.photo:
@@ -182,6 +187,9 @@ class TelegramAdapter:
             .lower() == self.username.lower()
             for entity in (message.entities or message.caption_entities or ()))
         if private and text.startswith("/start"):
+            # what an admin needs for [people.<key>] telegram = …, and nothing more
+            log.info("telegram: %s (user id %s) opened a private chat with the bot",
+                     user.full_name, user.id)
             text = text.replace("/start", "/help", 1) if not text[6:].strip() else ""
             if not text:
                 return  # a deep link back from the group: releasing held messages was the point
