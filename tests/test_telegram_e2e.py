@@ -220,12 +220,15 @@ def test_report_button_press_and_updates(peer: TelegramPeer, linli: Linli) -> No
     peer.wait_for(in_chat(WANG), what="answering /start")
     peer.wait_for(in_chat(ALICE), what="answering /start")
 
-    # A resident reports in the 3栋 group with a plain /command.
+    # Alice registers her unit privately, then reports in the 3栋 group with a plain /command.
     mark = peer.last_id()
-    peer.send(ALICE, B3, "/report 3栋电梯坏了，困人了")
+    peer.send(ALICE, None, "登记 3栋 1203")
+    peer.wait_for(in_chat(ALICE, "已登记"), after=mark, what="registering Alice's unit")
+    peer.send(ALICE, B3, "/report 3栋电梯坏了，困人了 电话13812345678")
     ack = peer.wait_for(in_chat(B3, "#1"), after=mark, what="acknowledging #1 in the group")
     assert "电梯" in ack.text
     ping = peer.wait_for(in_chat(WANG, "#1", "电梯坏了"), after=mark, what="pinging the captain")
+    assert "1203" in ping.text and "13812345678" in ping.text  # the captain sees it all, privately
     assert [label for label, _ in ping.buttons] == ["受理", "处理中", "已解决", "驳回"]
     assert all(data.endswith(" 1") for _, data in ping.buttons)
 
@@ -268,10 +271,16 @@ def test_report_button_press_and_updates(peer: TelegramPeer, linli: Linli) -> No
     peer.wait_for(in_chat(ALICE, "#1", "正在处理", "师傅下午到"), after=mark,
                   what="the reporter hearing about 处理中")
 
+    # Linking identities: /link gives a one-time code in private (and only in private).
+    mark = peer.last_id()
+    peer.send(ALICE, None, "/link")
+    code = peer.wait_for(in_chat(ALICE, "绑定码"), after=mark, what="giving a /link code")
+    assert re.search(r"绑定 \S+", code.text)
+
     # Privacy: no registered unit or phone number ever reached a group.
     for message in peer.bot_messages():
         if message.chat_id < 0:
-            assert not re.search(r"1[3-9]\d{9}", message.text), message.text
+            assert "1203" not in message.text and "13812345678" not in message.text, message.text
 
 
 def wait_edit(peer: TelegramPeer, message: BotMessage, needle: str, timeout: float = 10.0) -> BotMessage:
@@ -499,3 +508,23 @@ def test_webhook_mode(tmp_path, peer: TelegramPeer) -> None:
         code = bot.stop()
     assert code == 0, bot.log()
     assert not [line for line in bot.lines if "Traceback" in line], bot.log()
+
+
+def test_with_privacy_mode_on_only_commands_reach_the_bot(tmp_path) -> None:
+    """What check-config warns about, as it happens: Telegram withholds 报修 typed as text in a
+    group where the bot is a plain member, and delivers it where the bot is an admin."""
+    with start_telegram_peer(privacy_mode=True) as peer:
+        peer.state.admins.add(B5.id)
+        bot = Linli(write_config(tmp_path, peer), tmp_path / "linli.db")
+        bot.start()
+        try:
+            assert any("privacy mode is on" in line for line in bot.lines), bot.log()
+            peer.send(ALICE, B3, "报修 3栋 楼道堆满杂物")
+            peer.send(ALICE, B3, "/report 3栋 楼道灯坏了")
+            peer.wait_for(in_chat(B3, "#1", "✅"), what="acknowledging the /report")
+            peer.send(ALICE, B5, "报修 5栋 门禁坏了")
+            peer.wait_for(in_chat(B5, "#2", "✅"), what="acknowledging 报修 where the bot is admin")
+            assert [m["message"]["text"] for m in peer.state.withheld] == ["报修 3栋 楼道堆满杂物"]
+            assert [t for (_, _, _, t) in tickets(bot.db)] == ["3栋 楼道灯坏了", "5栋 门禁坏了"]
+        finally:
+            assert bot.stop() == 0, bot.log()

@@ -6,11 +6,16 @@ the command menu with setMyCommands (zh and en, private chats and groups), and h
 and button press to ``core.handle`` as an :class:`~bot.messages.Inbound`.  ``send()`` turns an
 :class:`~bot.messages.Outbound` into Bot API calls: text split at 4,096 characters, inline buttons
 whose callback data is the command they stand for, photos by file id, generated files as documents,
-and an edit in place when the message answers a button press.  Errors are classified for the
-dispatcher: flood control (429) → ``TemporaryError`` with exactly the wait Telegram asked for;
-network trouble → ``TemporaryError``; Forbidden (the person never started the bot, or blocked it) →
+and an edit in place when the message answers a button press in a private chat (in a group the
+post is everyone's: the answer is a reply to it).  Errors are classified for the dispatcher: flood
+control (429) → ``TemporaryError`` with exactly the wait Telegram asked for; network trouble →
+``TemporaryError`` (a retry goes on after the calls that already went through, so a failed photo
+never repeats the text before it); Forbidden (the person never started the bot, or blocked it) →
 ``PermanentError``, which ``on_permanent_failure`` turns into a short mention in the person's group
-with a deep link, holding the message until they open the private chat.
+with a deep link, holding the message until they open the private chat; any other BadRequest →
+``PermanentError`` (the same request will never work).  A group upgraded to a supergroup gets the
+message at its new id, and the log says which id to put in the config.  A photo Telegram does not
+know (another platform's file id) is left out, not retried.
 
 Text goes out without a parse mode, so user text never needs escaping and can never break the
 markup; a mention is a ``text_mention`` entity over the person's name, not markup.
@@ -22,6 +27,7 @@ import base64
 import contextlib
 import logging
 import os
+import re
 import warnings
 from collections import OrderedDict
 from datetime import timedelta
@@ -65,6 +71,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 64
+START = re.compile(r"^/start(?:@\w+)?(?=\s|$)", re.IGNORECASE)  # /start, /start@Bot, /start <payload>
 MAX_PRESSED = 500  # button presses remembered until their answer edits the message
 
 
@@ -182,15 +189,14 @@ class TelegramAdapter:
         if message.photo:
             attachments = (Attachment("photo", message.photo[-1].file_id,
                                       caption=message.caption or ""),)
-        mentioned = any(
-            entity.type == "mention" and text[entity.offset + 1:entity.offset + entity.length]
-            .lower() == self.username.lower()
-            for entity in (message.entities or message.caption_entities or ()))
-        if private and text.startswith("/start"):
+        found = message.parse_entities([MessageEntity.MENTION]) if message.text else \
+            message.parse_caption_entities([MessageEntity.MENTION])  # offsets are UTF-16 units
+        mentioned = any(name[1:].lower() == self.username.lower() for name in found.values())
+        if private and START.match(text):
             # what an admin needs for [people.<key>] telegram = …, and nothing more
             log.info("telegram: %s (user id %s) opened a private chat with the bot",
                      user.full_name, user.id)
-            text = text.replace("/start", "/help", 1) if not text[6:].strip() else ""
+            text = "/help" if not START.sub("", text, count=1).strip() else ""
             if not text:
                 return  # a deep link back from the group: releasing held messages was the point
         await self.core.handle(Inbound(
