@@ -339,6 +339,16 @@ def test_private_ping_refused_falls_back_to_the_group(peer: TelegramPeer, linli:
     ping1 = peer.wait_for(in_chat(LI, "#1", "充电桩坏了"), what="the held ping #1, released")
     ping2 = peer.wait_for(in_chat(LI, "#2", "路灯不亮"), what="the held ping #2, released")
     assert ping1.buttons and ping2.buttons
+    # Bob, who never opened a private chat either, reported in 5栋: his update goes on hold, and the
+    # notice goes to the group where he wrote (where he surely is), not to the compound's group.
+    mark = peer.last_id()
+    peer.send(BOB, B5, "/report 5栋 信箱坏了")
+    ping3 = peer.wait_for(in_chat(LI, "#3", "信箱坏了"), after=mark, what="pinging 李阿姨 for #3")
+    peer.press(LI, ping3, "受理")
+    peer.wait_for(in_chat(B5, "Bob", f"t.me/{me}?start="), after=mark, what="asking Bob in 5栋")
+    assert not [m for m in peer.bot_messages(ALL.id) if m.message_id > mark]
+    peer.send(BOB, None, f"/start {start}")
+    peer.wait_for(in_chat(BOB, "#3", "已受理"), what="Bob's held update, released")
     # Nothing was lost or given up on.
     with sqlite3.connect(linli.db) as conn:
         states = dict(conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())

@@ -73,6 +73,7 @@ log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 64
 START = re.compile(r"^/start(?:@\w+)?(?=\s|$)", re.IGNORECASE)  # /start, /start@Bot, /start <payload>
 MAX_PRESSED = 500  # button presses remembered until their answer edits the message
+MAX_REMEMBERED = 10_000  # users whose last group is remembered (for the "start me" notice)
 
 
 class TelegramAdapter:
@@ -108,6 +109,7 @@ class TelegramAdapter:
         # so a photo that failed does not send the text before it twice)
         self._progress: dict[int, tuple[int, str | None]] = {}
         self._groups_named: set[int] = set()
+        self._last_group: dict[str, str] = {}  # user id → the group they last wrote in
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -180,7 +182,11 @@ class TelegramAdapter:
         private = chat.type == ChatType.PRIVATE
         if private:
             await self.release_held(str(user.id))
-        elif chat.id not in self._groups_named and \
+        else:
+            self._last_group[str(user.id)] = str(chat.id)
+            while len(self._last_group) > MAX_REMEMBERED:
+                self._last_group.pop(next(iter(self._last_group)))
+        if not private and chat.id not in self._groups_named and \
                 self.core.chat_key_of(self.platform, str(chat.id)) is None:
             self._groups_named.add(chat.id)  # what an admin needs for [chats.<key>] telegram = …
             log.info("telegram: group %r is chat id %s (not in the config)", chat.title, chat.id)
@@ -239,6 +245,8 @@ class TelegramAdapter:
         now = self.core.clock.now().timestamp()
         async with self.core.db.transaction() as tx:
             released = await tx.outbox.release(self.platform, user_id, now)
+            if released and await tx.kv.get(f"telegram:asked-start:{user_id}"):
+                await tx.kv.put(f"telegram:asked-start:{user_id}", "")  # ask again if it recurs
         if released:
             log.info("telegram: released %s held message(s) for %s", released, user_id)
             self.core.outbox_changed.set()
@@ -362,7 +370,13 @@ class TelegramAdapter:
             person = await tx.people.get(message.person_id)
             name = (person.name if person else "") or "?"
             link = f"https://t.me/{self.username}?start=hello"
-            for chat_key in await self.core.home_chats(tx, message.person_id):
+            # a mention reaches them best in a group they are surely in: where they last wrote
+            last = self.core.chat_key_of(self.platform, self._last_group.get(message.address, ""))
+            chat_keys = [last] if last else await self.core.home_chats(tx, message.person_id)
+            if not any(p == self.platform for k in chat_keys for p, _ in self.core.group_addresses(k)):
+                log.warning("telegram: %s has not started the bot and is in no configured Telegram "
+                            "group; their private messages wait until they do", message.address)
+            for chat_key in chat_keys:
                 lang = self.core.language_of_chat(chat_key)
                 for platform, address in self.core.group_addresses(chat_key):
                     if platform == self.platform:
