@@ -47,6 +47,7 @@ errors as ``{"message": …}``, HTTP 500    ``{"ok": false, "error_code", "descr
 accepts any token                         401 Unauthorized for any token but the peer's
 accepts any file id                       400 "wrong file identifier" for a file id Telegram never
                                           issued (users' photos and the bot's uploads are known)
+never fails                               on request (``state.failing``): 502 Bad Gateway
 no flood control, no group migration      on request (``state.flood``, ``state.migrated``): 429
                                           with ``retry_after``; 400 with ``migrate_to_chat_id``
 getChatMember → HTTP 500                  the bot is a member, or an admin of ``state.admins``
@@ -216,6 +217,7 @@ class CompatState:
     migrated: dict[int, int] = field(default_factory=dict)  # group → the supergroup it became
     requests: list[tuple[str, dict]] = field(default_factory=list)  # (method, parameters)
     webhook: dict | None = None  # {"url", "secret", "token"} while a webhook is set
+    failing: set[str] = field(default_factory=set)  # methods answering 502 Bad Gateway ("*": all)
     webhook_posts: list[tuple[int, int]] = field(default_factory=list)  # (update_id, HTTP status)
     uploads: itertools.count = field(default_factory=lambda: itertools.count(1))
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -343,6 +345,10 @@ class CompatProxy:
                 self.state.requests.append((method, params))
         if self.token and token != self.token:
             raise ApiError(401, "Unauthorized")
+        if method in self.state.failing or "*" in self.state.failing:
+            if method == "getUpdates":
+                time.sleep(self.poll_interval)  # a dead upstream does not answer at once
+            raise ApiError(502, "Bad Gateway")
         handler = getattr(self, f"api_{method}", None)
         if handler is None:
             with self.state.lock:

@@ -538,3 +538,33 @@ def test_with_privacy_mode_on_only_commands_reach_the_bot(tmp_path) -> None:
             assert [t for (_, _, _, t) in tickets(bot.db)] == ["3栋 楼道灯坏了", "5栋 门禁坏了"]
         finally:
             assert bot.stop() == 0, bot.log()
+
+
+def test_telegram_down_for_a_while_loses_and_repeats_nothing(peer: TelegramPeer, linli: Linli) -> None:
+    for person in (WANG, ALICE):
+        peer.send(person, None, "/start")
+        peer.wait_for(in_chat(person), what="answering /start")
+    # Sending fails (502) while reading works: the report is taken, its answers wait and retry.
+    peer.state.failing.add("sendMessage")
+    peer.send(ALICE, B3, "/report 3栋 地下车库漏水")
+    deadline = time.monotonic() + 10
+    while not tickets(linli.db) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert tickets(linli.db), "the report was not taken while sending failed"
+    time.sleep(1.5)
+    refused = sum(1 for name, _ in peer.state.requests if name == "sendMessage")
+    assert refused >= 2, "the bot did not try (and retry) while Telegram failed"
+    peer.state.failing.clear()
+    peer.wait_for(in_chat(B3, "#1"), what="the acknowledgement, once Telegram is back")
+    peer.wait_for(in_chat(WANG, "新报修 #1"), what="the ping, once Telegram is back")
+    # Everything down (polling too) for a while: polling resumes by itself.
+    peer.state.failing.add("*")
+    time.sleep(2)
+    peer.send(ALICE, B3, "/report 3栋 电梯异响")
+    time.sleep(0.5)
+    peer.state.failing.clear()
+    peer.wait_for(in_chat(B3, "#2"), what="a report sent during the outage, answered after it")
+    time.sleep(1.0)
+    group = [m.text for m in peer.bot_messages(B3.id)]
+    assert len([t for t in group if "#1" in t]) == 1 and len([t for t in group if "#2" in t]) == 1, group
+    assert len(peer.bot_messages(WANG.id)) == 3  # /start's help, and one ping each

@@ -143,7 +143,7 @@ class TelegramAdapter:
         else:
             await self.application.updater.start_polling(
                 timeout=int(settings.poll_timeout), allowed_updates=["message", "callback_query"],
-                drop_pending_updates=False)
+                drop_pending_updates=False, error_callback=polling_failed)
         log.info("telegram: running as @%s (%s)", self.username, settings.mode)
 
     async def stop(self) -> None:
@@ -387,6 +387,14 @@ class TelegramAdapter:
                         await tx.outbox.add(notice, now, ref=f"start-me:{message.address}")
         self.core.outbox_changed.set()
         return True
+
+
+def polling_failed(error: TelegramError) -> None:
+    """getUpdates failed (PTB retries with backoff by itself): one line, not a traceback."""
+    if isinstance(error, InvalidToken):
+        log.error("telegram: the token was revoked or is wrong (%s); new messages are not read", error)
+    else:
+        log.warning("telegram: reading updates failed (%s); trying again", error)
 
 
 def mention(message: Outbound, part: str, index: int) -> list[MessageEntity] | None:
