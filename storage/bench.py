@@ -84,8 +84,7 @@ class BenchData(Repo):
     async def generate(self, *, tickets: int, residents: int = 9000, buildings: int = 20,
                        start: float, end: float, seed: int = 1, batch: int = 50_000) -> None:
         """Add ``residents`` people and ``tickets`` tickets created between ``start`` and ``end``."""
-        await self.conn._execute(_generate, self.conn._conn, tickets, residents, buildings, start,
-                                 end, seed, batch)
+        await self._call(_generate, tickets, residents, buildings, start, end, seed, batch)
 
     async def some_residents(self, count: int, seed: int = 1) -> list[int]:
         """Ids of ``count`` residents who reported something (for timing look-ups)."""

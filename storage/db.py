@@ -30,8 +30,11 @@ class Ran(NamedTuple):
     rowcount: int
 
 
-def _fetch(conn: sqlite3.Connection, sql: str, params: tuple, every: bool) -> Any:
+def _fetch(conn: sqlite3.Connection, sql: str, params: tuple, every: bool,
+           deferred: tuple[str, ...] = ()) -> Any:
     """Run a query on aiosqlite's thread and fetch its first row (or every row)."""
+    for statement in deferred:
+        conn.execute(statement)
     cursor = conn.execute(sql, params)
     try:
         return cursor.fetchall() if every else cursor.fetchone()
@@ -39,13 +42,56 @@ def _fetch(conn: sqlite3.Connection, sql: str, params: tuple, every: bool) -> An
         cursor.close()
 
 
-def _change(conn: sqlite3.Connection, sql: str, params: tuple) -> Ran:
+def _change(conn: sqlite3.Connection, sql: str, params: tuple, deferred: tuple[str, ...] = ()) -> Ran:
     """Run a change statement on aiosqlite's thread."""
+    for statement in deferred:
+        conn.execute(statement)
     cursor = conn.execute(sql, params)
     try:
         return Ran(cursor.lastrowid, cursor.rowcount)
     finally:
         cursor.close()
+
+
+# Statements with no answer (BEGIN, SAVEPOINT, RELEASE) wait on the connection until the next trip
+# to aiosqlite's thread, which runs them first: a command saves three trips (P1 in
+# docs/bench-results.md).  Only the event loop's thread touches the list.
+def _defer(conn: aiosqlite.Connection, statement: str) -> None:
+    conn.linli_deferred = [*getattr(conn, "linli_deferred", ()), statement]
+
+
+def _take(conn: aiosqlite.Connection) -> tuple[str, ...]:
+    deferred = tuple(getattr(conn, "linli_deferred", ()))
+    conn.linli_deferred = []
+    return deferred
+
+
+def _cancel(conn: aiosqlite.Connection, statement: str) -> bool:
+    """Drop ``statement`` if it is the last one still waiting (nothing ran after it)."""
+    deferred = getattr(conn, "linli_deferred", [])
+    if deferred and deferred[-1] == statement:
+        conn.linli_deferred = deferred[:-1]
+        return True
+    return False
+
+
+def _finish(conn: sqlite3.Connection, deferred: tuple[str, ...], last: str) -> None:
+    """Run what waits, then ``last`` (COMMIT, ROLLBACK) if a transaction is open."""
+    if deferred and deferred[0].startswith("BEGIN") and not conn.in_transaction and all(
+            s.startswith(("BEGIN", "SAVEPOINT", "RELEASE")) for s in deferred):
+        return  # nothing ran inside: no transaction to take or end
+    if last == "ROLLBACK":
+        deferred = ()  # undo: what waited need not run
+    for statement in deferred:
+        conn.execute(statement)
+    if conn.in_transaction:
+        conn.execute(last)
+
+
+def _call(conn: sqlite3.Connection, deferred: tuple[str, ...], fn, args: tuple) -> Any:
+    for statement in deferred:
+        conn.execute(statement)
+    return fn(conn, *args)
 
 
 class Repo:
@@ -59,13 +105,20 @@ class Repo:
     # Each helper is one trip to aiosqlite's thread (execute, fetch and close together there):
     # the trip, not SQLite, is what a command costs (see docs/bench-results.md, P1).
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        return await self.conn._execute(_fetch, self.conn._conn, sql, tuple(params), False)
+        return await self.conn._execute(_fetch, self.conn._conn, sql, tuple(params), False,
+                                        _take(self.conn))
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        return await self.conn._execute(_fetch, self.conn._conn, sql, tuple(params), True)
+        return await self.conn._execute(_fetch, self.conn._conn, sql, tuple(params), True,
+                                        _take(self.conn))
 
     async def _run(self, sql: str, params: Iterable[Any] = ()) -> Ran:
-        return await self.conn._execute(_change, self.conn._conn, sql, tuple(params))
+        return await self.conn._execute(_change, self.conn._conn, sql, tuple(params),
+                                        _take(self.conn))
+
+    async def _call(self, fn, *args: Any) -> Any:
+        """Run ``fn(sqlite3_connection, *args)`` on aiosqlite's thread, inside the transaction."""
+        return await self.conn._execute(_call, self.conn._conn, _take(self.conn), fn, args)
 
     async def _value(self, sql: str, params: Iterable[Any] = ()) -> Any:
         row = await self._one(sql, params)
@@ -104,14 +157,15 @@ class Tx:
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """Changes inside are undone if the block raises (the transaction goes on)."""
-        await self.conn.execute("SAVEPOINT handler")
+        _defer(self.conn, "SAVEPOINT handler")
         try:
             yield
         except BaseException:
-            await self.conn.execute("ROLLBACK TO handler")
-            await self.conn.execute("RELEASE handler")
+            if not _cancel(self.conn, "SAVEPOINT handler"):  # it ran: undo on the thread
+                await self.conn._execute(_call, self.conn._conn, _take(self.conn), _undo_savepoint, ())
             raise
-        await self.conn.execute("RELEASE handler")
+        if not _cancel(self.conn, "SAVEPOINT handler"):
+            _defer(self.conn, "RELEASE handler")
 
 
 class Database:
@@ -184,13 +238,14 @@ class Database:
     async def transaction(self) -> AsyncIterator[Tx]:
         """A write transaction: everything inside commits together, or nothing does."""
         async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            _take(self.conn)
+            _defer(self.conn, "BEGIN IMMEDIATE")  # runs with the first statement (same trip)
             try:
                 yield Tx(self.conn)
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self.conn._execute(_finish, self.conn._conn, _take(self.conn), "ROLLBACK")
                 raise
-            await self.conn.execute("COMMIT")
+            await self.conn._execute(_finish, self.conn._conn, _take(self.conn), "COMMIT")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
@@ -206,6 +261,11 @@ class Database:
                 await self.conn.backup(dest)
             finally:
                 await dest.close()
+
+
+def _undo_savepoint(conn: sqlite3.Connection) -> None:
+    conn.execute("ROLLBACK TO handler")
+    conn.execute("RELEASE handler")
 
 
 def _statements(script: str) -> list[str]:

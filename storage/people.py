@@ -46,10 +46,9 @@ class People(Repo):
 
     async def create(self, name: str, now: float, key: str | None = None,
                      lang: str | None = None) -> Person:
-        cursor = await self._run(
-            "INSERT INTO people (key, name, lang, created_at) VALUES (?, ?, ?, ?)",
-            (key, name, lang, now))
-        return await self.get(cursor.lastrowid)
+        return _person(await self._one(  # RETURNING: one trip to aiosqlite's thread, not two
+            "INSERT INTO people (key, name, lang, created_at) VALUES (?, ?, ?, ?) RETURNING *",
+            (key, name, lang, now)))
 
     async def upsert_listed(self, key: str, name: str, lang: str | None, now: float) -> int:
         """Create or refresh a person listed in the config; return their id."""

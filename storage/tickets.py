@@ -57,13 +57,12 @@ class Tickets(Repo):
     async def create(self, *, building: str | None, category: str, text: str, status: str,
                      reporter_id: int, platform: str, chat_id: str, chat_key: str | None,
                      now: float, escalate_at: float | None) -> Ticket:
-        cursor = await self._run(
+        return _ticket(await self._one(  # RETURNING: one trip to aiosqlite's thread, not two
             "INSERT INTO tickets (building, category, text, status, reporter_id, platform, chat_id, "
             "chat_key, created_at, updated_at, awaiting_since, escalate_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (building, category, text, status, reporter_id, platform, chat_id, chat_key, now, now,
-             now, escalate_at))
-        return await self.get(cursor.lastrowid)
+             now, escalate_at)))
 
     async def get(self, ticket_id: int) -> Ticket | None:
         return _ticket(await self._one("SELECT * FROM tickets WHERE id = ?", (ticket_id,)))
@@ -74,9 +73,9 @@ class Tickets(Repo):
             if name not in _FIELDS:
                 raise ValueError(f"not a ticket field: {name}")
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        await self._run(f"UPDATE tickets SET {assignments}, updated_at = ? WHERE id = ?",
-                        (*fields.values(), now, ticket_id))
-        return await self.get(ticket_id)
+        return _ticket(await self._one(
+            f"UPDATE tickets SET {assignments}, updated_at = ? WHERE id = ? RETURNING *",
+            (*fields.values(), now, ticket_id)))
 
     async def add_event(self, ticket_id: int, now: float, actor_id: int | None, action: str,
                         note: str = "", platform: str | None = None) -> None:
