@@ -68,6 +68,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -373,8 +374,11 @@ class CompatProxy:
         """Webhooks are delivered from here (the emulator's own would skip the patches above):
         each update is POSTed with the secret token header until the bot answers 200."""
         url = str(params.get("url") or "")
-        if url and not url.startswith(("http://", "https://")):
+        if url and not url.startswith(("http://", "https://")):  # plain http: it is loopback
             raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = str(params.get("secret_token") or "")
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
         if str(params.get("drop_pending_updates", "")).lower() == "true":
             self._fetch(token)
             with self.state.lock:

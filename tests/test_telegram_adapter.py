@@ -18,7 +18,7 @@ from bot.config import load_config
 from bot.dispatcher import Dispatcher
 from bot.messages import Attachment, Button, Outbound
 from bot.textsplit import utf16_length
-from tests.telegram_compat import TelegramPeer, node_available, start_telegram_peer
+from tests.telegram_compat import TelegramPeer, free_port, node_available, start_telegram_peer
 from tests.test_telegram_e2e import ALICE, B3, WANG, linli_command, write_config
 
 pytestmark = pytest.mark.skipif(not node_available(), reason="needs node and tests/peers/node_modules")
@@ -177,3 +177,13 @@ def test_an_unreachable_api_is_a_clear_message_not_a_traceback(tmp_path) -> None
     assert ran.returncode == 1 and "cannot reach" in ran.stderr
     assert "Traceback" not in checked.stderr + ran.stderr
     assert run_linli("check-config", "--offline", "--config", str(config)).returncode == 0
+
+
+def test_a_webhook_telegram_refuses_is_a_clear_message(tmp_path) -> None:
+    with start_telegram_peer() as peer:
+        config = write_config(tmp_path, peer, telegram_extra="\n".join((
+            'mode = "webhook"', f"webhook_port = {free_port()}",
+            'webhook_url = "http://127.0.0.1:1/hook"', 'webhook_secret = "not allowed!"')))
+        ran = run_linli("run", "--config", str(config), "--db", str(tmp_path / "x.db"))
+    assert ran.returncode == 2, ran.stderr
+    assert "webhook_secret" in ran.stderr and "Traceback" not in ran.stderr

@@ -113,6 +113,7 @@ class TelegramAdapter:
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
+        quiet_ptb_tracebacks()
         try:
             await self.application.initialize()
         except InvalidToken as exc:
@@ -135,11 +136,21 @@ class TelegramAdapter:
         await self.application.start()
         settings = self.config.telegram
         if settings.mode == "webhook":
-            await self.application.updater.start_webhook(
-                listen=settings.webhook_listen, port=settings.webhook_port,
-                url_path=settings.webhook_path, webhook_url=settings.webhook_url or None,
-                secret_token=settings.webhook_secret or None,
-                allowed_updates=["message", "callback_query"])
+            try:
+                await self.application.updater.start_webhook(
+                    listen=settings.webhook_listen, port=settings.webhook_port,
+                    url_path=settings.webhook_path, webhook_url=settings.webhook_url or None,
+                    secret_token=settings.webhook_secret or None,
+                    allowed_updates=["message", "callback_query"])
+            except BadRequest as exc:  # setWebhook refused the URL or the secret
+                raise ConfigError(
+                    f"{self.config.path}: [telegram] webhook_url / webhook_secret: Telegram refused "
+                    f"the webhook ({exc}). webhook_url must be the public https:// address (port "
+                    "443, 80, 88 or 8443); webhook_secret only A-Z a-z 0-9 _ -") from exc
+            except OSError as exc:  # the port is taken, or the address is not ours
+                raise ConnectionError(
+                    f"telegram: cannot listen on {settings.webhook_listen}:{settings.webhook_port} "
+                    f"for the webhook ({exc})") from exc
         else:
             await self.application.updater.start_polling(
                 timeout=int(settings.poll_timeout), allowed_updates=["message", "callback_query"],
@@ -387,6 +398,27 @@ class TelegramAdapter:
                         await tx.outbox.add(notice, now, ref=f"start-me:{message.address}")
         self.core.outbox_changed.set()
         return True
+
+
+class TelegramErrorsInOneLine(logging.Filter):
+    """PTB logs Telegram's refusals (a bad webhook, a network failure while bootstrapping) with a
+    traceback; they are answers from the server, not bugs here: one line says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, TelegramError):
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_ptb_tracebacks() -> None:
+    for name in ("telegram.ext", "telegram.ext.Updater", "telegram.ext.Application"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, TelegramErrorsInOneLine) for f in logger.filters):
+            logger.addFilter(TelegramErrorsInOneLine())
 
 
 def polling_failed(error: TelegramError) -> None:

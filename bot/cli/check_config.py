@@ -66,6 +66,9 @@ async def check_telegram(config: Config) -> int:
             me = bot.bot
             print(f"  telegram: @{me.username} (id {me.id}), {settings.mode}, "
                   f"API {settings.api_base_url}")
+            if settings.mode == "webhook" and not settings.webhook_url.startswith("https://"):
+                print("  telegram: mode = \"webhook\" needs webhook_url = the public https:// address "
+                      "Telegram should call (ports 443, 80, 88 or 8443), e.g. behind a reverse proxy")
             if me.can_join_groups is False:
                 print("  telegram: the bot cannot be added to groups (@BotFather → /setjoingroups "
                       "→ Enable)")
