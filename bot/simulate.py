@@ -33,9 +33,14 @@ def telegram_id(key: str) -> int:
 
 
 def compound_toml(buildings: int = 20, *, telegram_token: str = "", api_base_url: str = "",
-                  telegram_ids: bool = False) -> str:
+                  telegram_ids: bool = False, rotas: bool = True) -> str:
     """The TOML text of the simulated compound.  Without a token it runs headless; with
-    ``telegram_ids`` every chat and listed person gets a Telegram id (see :func:`telegram_id`)."""
+    ``telegram_ids`` every chat and listed person gets a Telegram id (see :func:`telegram_id`).
+
+    With ``rotas``: two volunteers per building (vol<2n-1>, vol<2n>) take turns on their building's
+    evening corridor patrol (楼道巡查, 19:00-20:00; tomorrow's duty posted to the building's group at
+    20:30), and four more keep the compound gate (门岗值守, 08:00-12:00; posted to the compound-wide
+    group at 07:00, next week's table on Saturdays at 20:00)."""
     def ids(key: str) -> list[str]:
         return [f"telegram = {telegram_id(key)}"] if telegram_ids or telegram_token else []
 
@@ -59,6 +64,17 @@ def compound_toml(buildings: int = 20, *, telegram_token: str = "", api_base_url
     lines += ["[people.chen]", 'name = "陈主任"', 'roles = ["committee"]', *ids("chen"), ""]
     lines += ["[people.coord]", 'name = "孙老师"', 'roles = ["coordinator"]', *ids("coord"), ""]
     lines += ["[people.office]", 'name = "社区办"', 'roles = ["admin"]', *ids("office"), ""]
+    if rotas:
+        for v in range(1, 2 * buildings + 5):
+            lines += [f"[people.vol{v}]", f'name = "志愿者{v}"', ""]
+        for n in range(1, buildings + 1):
+            lines += [f"[rota.patrol{n}]", f'name = "{n}栋楼道巡查"', f'building = "{n}"',
+                      f'members = ["vol{2 * n - 1}", "vol{2 * n}"]', 'shifts = "每天 19:00-20:00"',
+                      'remind_before = "2h"', "", f"[rota.patrol{n}.broadcasts]", 'evening = "20:30"', ""]
+        gate = ", ".join(f'"vol{v}"' for v in range(2 * buildings + 1, 2 * buildings + 5))
+        lines += ["[rota.gate]", 'name = "门岗值守"', 'chats = ["all"]', f"members = [{gate}]",
+                  'shifts = "每天 08:00-12:00"', 'remind_before = "1h"', "", "[rota.gate.broadcasts]",
+                  'morning = "07:00"', 'weekly = "sat 20:00"', ""]
     return "\n".join(lines)
 
 
@@ -139,6 +155,8 @@ class Report:
     broadcasts_due: int = 0
     broadcasts_sent: int = 0
     broadcasts_note: str = ""
+    broadcasts_extra: int = 0  # posted twice, or posted when not due
+    signups: int = 0
     delivered: int = 0
     duplicates: int = 0
     undelivered: int = 0
@@ -152,6 +170,18 @@ class Report:
     @staticmethod
     def pct(part: int, whole: int) -> str:
         return f"{100 * part / whole:.1f}%" if whole else "—"
+
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华"
+
+
+def display_name(user: str) -> str:
+    """A resident's name as a platform shows it (no digits: a unit number must not hide in it)."""
+    if not user.startswith("r") or not user[1:].isdigit():
+        return user
+    n = int(user[1:])
+    return SURNAMES[n % len(SURNAMES)] + GIVEN[(n // 20) % len(GIVEN)] + GIVEN[(n // 500) % len(GIVEN)]
 
 
 class RecordingTransport:
@@ -258,7 +288,8 @@ class Simulation:
         private = chat == "dm"
         message = Inbound(platform="console", chat_id=user if private else chat,
                           chat_kind="private" if private else "group", sender_id=user,
-                          sender_name=user, text=text, message_id=f"s{next(self.message_ids)}")
+                          sender_name=display_name(user), text=text,
+                          message_id=f"s{next(self.message_ids)}")
         self.report.messages_in += 1
         self.report.commands[text.split()[0]] += 1
         await self.app.core.handle(message)
@@ -410,12 +441,59 @@ class Simulation:
                 self.report.reports_sent += 1
             hour += timedelta(hours=1)
 
+    def plan_community(self) -> None:
+        """Volunteering and duty: a weekly Sunday event residents sign up for, people asking who
+        is on duty, volunteers checking their shifts."""
+        rng = self.rng
+        self.at(self.start + timedelta(hours=9), "say", "dm", "coord",
+                "新活动 美化家园 每周日 上午9点 2小时 中心花园 40人")
+        day = self.start
+        while day < self.end:
+            for _ in range(rng.randint(10, 25)):  # sign-ups to the next Sundays' events
+                moment = day + timedelta(hours=rng.uniform(9.5, 22))
+                resident = self.resident()
+                self.at(moment, "say", "all", resident, f"报名 {rng.randint(1, 3)}")
+                self.report.signups += 1
+            for _ in range(rng.randint(5, 15)):  # who is on duty tonight?
+                moment = day + timedelta(hours=rng.uniform(7, 22))
+                resident = self.resident()
+                self.at(moment, "say", f"b{self.building_of(resident)}", resident, "值班")
+            for _ in range(rng.randint(1, 4)):
+                volunteer = f"vol{rng.randint(1, 2 * self.plan.buildings + 4)}"
+                self.at(day + timedelta(hours=rng.uniform(8, 21)), "say", "dm", volunteer, "我的值班")
+            day += timedelta(days=1)
+
+    def rota_due(self) -> list[tuple[str, str, datetime]]:
+        """Every rota post due in the simulated span: (rota ref, chat key, due moment)."""
+        due = []
+        day = self.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        while day < self.end:
+            for key, settings in self.config.rota.items():
+                chats = settings.chats or [k for k, c in self.config.chats.items()
+                                           if c.building == settings.building]
+                b = settings.broadcasts
+                moments = []
+                if b.evening is not None:
+                    moments.append(("evening", day.replace(hour=b.evening.hour, minute=b.evening.minute)))
+                if b.morning is not None:
+                    moments.append(("morning", day.replace(hour=b.morning.hour, minute=b.morning.minute)))
+                if b.weekly is not None and day.weekday() == b.weekly[0]:
+                    at = b.weekly[1]
+                    moments.append(("weekly", day.replace(hour=at.hour, minute=at.minute)))
+                for kind, moment in moments:
+                    if self.start <= moment <= self.end:
+                        due += [(f"rota:{key}:{kind}", chat, moment) for chat in chats]
+            day += timedelta(days=1)
+        return due
+
     # --- running ------------------------------------------------------------------------------
     async def run(self) -> Report:
         started = time.perf_counter()
         plan = self.plan
         await self.open_app()
         self.plan_reports()
+        if self.config.rota:
+            self.plan_community()
         restarts = plan.restarts if plan.restarts is not None else max(1, int(plan.days // 10))
         for _ in range(restarts):
             self.at(self.start + timedelta(days=self.rng.uniform(0.3, plan.days - 0.2)), "restart")
@@ -490,7 +568,19 @@ class Simulation:
                 ticket_row = await tx.tickets.get(ticket)
                 if ticket_row is None or person is None or ticket_row.reporter_id != person:
                     report.acks_missing.append(ticket)
-        report.broadcasts_note = "rota not landed: no broadcasts simulated"
+            posts = await tx.simfacts.rota_posts()
+        due = self.rota_due()
+        report.broadcasts_due = len(due)
+        sent: Counter[tuple[str, str, object]] = Counter()
+        for outbox_id, ref, chat, created in posts:
+            if outbox_id in delivered:
+                sent[(ref, chat, datetime.fromtimestamp(created, self.config.tz).date())] += 1
+        wanted = {(ref, chat, moment.date()) for ref, chat, moment in due}
+        report.broadcasts_sent = sum(1 for key in sent if key in wanted)
+        report.broadcasts_extra = sum(n - 1 for n in sent.values()) + sum(
+            1 for key in sent if key not in wanted)
+        if not self.config.rota:
+            report.broadcasts_note = "no rotas configured"
 
     def orphaned(self, fact: dict) -> bool:
         """A ticket nobody will ever come back to: open with no escalation pending below the top
@@ -531,12 +621,14 @@ def format_report(report: Report, seed: int | None = None) -> str:
         + (f" {report.orphaned[:10]}" if report.orphaned else ""),
         f"  acknowledged reports that exist:    {report.acks_seen - len(report.acks_missing):,}"
         f" of {report.acks_seen:,}",
-        "  broadcasts sent vs due:             "
-        + (f"{report.broadcasts_sent} of {report.broadcasts_due}" if report.broadcasts_due
-           else "—") + (f" ({report.broadcasts_note})" if report.broadcasts_note else ""),
+        "  rota broadcasts sent vs due:        "
+        + (f"{report.broadcasts_sent:,} of {report.broadcasts_due:,} "
+           f"({report.broadcasts_extra} extra)" if report.broadcasts_due else "—")
+        + (f" ({report.broadcasts_note})" if report.broadcasts_note else ""),
         f"  messages delivered:                 {report.delivered:,}; duplicate sends: "
         f"{report.duplicates}; undelivered at the end: {report.undelivered}",
         f"  group messages with a unit number:  {report.privacy_leaks}",
+        f"  volunteer sign-ups (报名) sent:      {report.signups:,}",
         f"  restarts:                           {report.restarts}",
         "  ticket statuses at the end:         "
         + ", ".join(f"{k} {v}" for k, v in sorted(report.statuses.items())),

@@ -139,3 +139,10 @@ class SimulationFacts(Repo):
         return await self._value(
             "SELECT person_id FROM identities WHERE platform = ? AND external_id = ?",
             (platform, external_id))
+
+    async def rota_posts(self) -> list[tuple[int, str, str, float]]:
+        """Every rota broadcast written to the outbox: (outbox id, ref, chat key, created at)."""
+        rows = await self._all(
+            "SELECT id, ref, chat_key, created_at FROM outbox WHERE kind = 'group' "
+            "AND ref LIKE 'rota:%' ORDER BY id")
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
