@@ -299,8 +299,8 @@ class Config(_Strict):
     rota: dict[str, RotaSettings] = Field(default_factory=dict)  # duty rotas by key
     # Sections owned by capabilities (announcements, digest) are free-form tables
     # that those capabilities check themselves.
-    announcements: dict[str, object] = Field(default_factory=dict)
-    digest: dict[str, object] = Field(default_factory=dict)
+    announcements: AnnouncementSettings = AnnouncementSettings()  # quiet hours, missed runs
+    digest: DigestSettings = DigestSettings()  # the weekly digest: when, to whom
 
     @property
     def tz(self) -> ZoneInfo:
@@ -344,6 +344,8 @@ def _cross_check(config: Config) -> list[str]:
                      if c not in config.chats]
         problems += [f"[rota.{rota_key}] members: {m!r}: no such person in [people]"
                      for m in rota.members if m not in config.people]
+    problems += [f"[digest] chart_chats: {c!r}: no such chat"
+                 for c in config.digest.chart_chats or () if c not in config.chats]
     for section, table in (("chats", config.chats), ("people", config.people)):
         for platform in ("telegram", "wechat"):
             seen: dict[object, str] = {}

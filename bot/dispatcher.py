@@ -49,6 +49,8 @@ class Dispatcher:
         self.limiters = limiters or {
             name: PlatformLimiter(adapter.limits) for name, adapter in adapters.items()
         }
+        # what the core may promise about delivery times (e.g. the announce reply's estimate)
+        core.send_limits = {name: adapter.limits for name, adapter in adapters.items()}
         self._monotonic = monotonic
         self._stopping = asyncio.Event()
         self.sent = 0
@@ -152,6 +154,10 @@ class Dispatcher:
         try:
             return await adapter.send(piece)
         except TemporaryError as exc:
+            if not getattr(exc, "count", True):  # offline, not tried: wait without counting
+                at = self.core.clock.now().timestamp() + (exc.retry_after or 5.0)
+                await self._retry(message, at, str(exc), count=False)
+                return False
             await self._temporary(message, exc.retry_after, str(exc) or type(exc).__name__)
             return False
         except PermanentError as exc:

@@ -14,9 +14,10 @@ text): ``acquire(..., cost=n)`` waits until ``n`` more fit in every window and c
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 
 from bot.adapters.base import SendLimits
@@ -94,7 +95,7 @@ class PlatformLimiter:
         chat's own window is waited on outside the lock; the platform-wide limits inside it.
         """
         chat = self._chat_window(kind, address)
-        while (wait := chat.wait_time(cost)) > 0:
+        while (wait := chat.wait_time(cost)) > 1e-9:
             await self._sleep(wait)
         async with self._lock:
             if self.daily_capped(day, cost):
@@ -103,7 +104,7 @@ class PlatformLimiter:
             while True:
                 gap = self.limits.min_interval + extra - (self._monotonic() - self._last_send)
                 wait = max(self._overall.wait_time(cost), gap, 0.0)
-                if wait <= 0:
+                if wait <= 1e-9:  # float dust from the subtraction above is no reason to wait
                     break
                 await self._sleep(wait)
             chat.take(cost)
@@ -111,3 +112,21 @@ class PlatformLimiter:
             self._last_send = self._monotonic()
             self._day = (day, self.sent_today(day) + cost)
             return True
+
+
+def estimate_seconds(limits: SendLimits, sends: Counter[tuple[str, str]], queued: int = 0) -> float:
+    """About how long ``sends`` (platform messages per (kind, address)) take to go out behind
+    ``queued`` others, keeping ``limits``: the slowest of the platform-wide window, each chat's own
+    window and the minimum gap with its average jitter."""
+    total = queued + sum(sends.values())
+    if total == 0:
+        return 0.0
+    seconds = math.floor((total - 1) / max(1, int(limits.overall_per_second)))
+    for (kind, _address), count in sends.items():
+        if kind == "group":
+            need = math.floor((count - 1) / max(1, int(limits.group_per_minute))) * 60.0
+        else:
+            need = math.floor((count - 1) / max(1, int(limits.private_per_second)))
+        seconds = max(seconds, need)
+    gap = limits.min_interval + limits.jitter / 2
+    return max(seconds, (total - 1) * gap)

@@ -20,6 +20,8 @@ test, while the real dispatcher and limiter code runs unchanged::
 Interface (stable; ``bench/`` imports it):
 
 * ``FastTime(speed)`` — ``monotonic()`` (virtual seconds) and ``async sleep(virtual_seconds)``;
+  ``SimTime()`` — the same interface, but virtual time passes only while waiters sleep (a
+  discrete-event clock: deterministic spans, whatever the machine's load);
 * ``FakeTelegram(time, *, limits=TELEGRAM, tolerance=0.002, latency=0.0)`` — an adapter
   (``platform``, ``limits``, ``start``, ``stop``, ``send``); ``limiter()`` a real
   ``PlatformLimiter`` on the same virtual time;
@@ -33,6 +35,8 @@ Interface (stable; ``bench/`` imports it):
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import math
 import time as _time
 from collections import Counter, defaultdict, deque
@@ -59,6 +63,41 @@ class FastTime:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+
+class SimTime:
+    """Virtual seconds that pass only while the waiters sleep: a discrete-event clock.
+
+    ``sleep(d)`` waits until the virtual clock reaches now + d; the clock moves to the earliest
+    sleeper's target once that sleeper has let everything else that can run go first (database round
+    trips included).  Work between sleeps takes no virtual time, so a span measured on it is exactly
+    what the limiter's waits add up to, however loaded the machine running the test is.
+    """
+
+    def __init__(self, yields: int = 4) -> None:
+        self.now = 0.0
+        self._yields = yields
+        self._sleepers: list[tuple[float, int]] = []
+        self._seq = itertools.count()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        entry = (self.now + seconds, next(self._seq))
+        if entry[0] <= self.now:
+            await asyncio.sleep(0)
+            return
+        heapq.heappush(self._sleepers, entry)
+        try:
+            while self.now < entry[0]:
+                for _ in range(self._yields):
+                    await asyncio.sleep(0.0002)  # let ready work (and thread round trips) finish
+                if self._sleepers[0] == entry:
+                    self.now = max(self.now, entry[0])
+        finally:
+            self._sleepers.remove(entry)
+            heapq.heapify(self._sleepers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +140,7 @@ class FakeTelegram:
 
     platform = "telegram"
 
-    def __init__(self, time: FastTime | None = None, *, limits: SendLimits = TELEGRAM,
+    def __init__(self, time: FastTime | SimTime | None = None, *, limits: SendLimits = TELEGRAM,
                  tolerance: float = 0.002, latency: float = 0.0) -> None:
         self.time = time or FastTime()
         self.limits = limits
