@@ -168,7 +168,7 @@ class WechatPeer:
                                          f"(so far: {self.sent(since)!r})")
 
 
-def write_config(folder: Path, peer: WechatPeer, **wechat) -> Path:
+def write_config(folder: Path, peer: WechatPeer, delivery: dict | None = None, **wechat) -> Path:
     """config.example.toml with [wechat] pointing at the peer, and WeChat ids for rooms and people."""
     raw = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
     raw["wechat"] = {"endpoint": f"127.0.0.1:{peer.grpc_port}", "token": TOKEN,
@@ -177,7 +177,7 @@ def write_config(folder: Path, peer: WechatPeer, **wechat) -> Path:
     if peer.tls:
         raw["wechat"]["tls"] = True
     raw.setdefault("delivery", {}).update(retry_base_seconds=0.3, retry_max_seconds=1.0,
-                                          max_attempts=50)
+                                          **(delivery or {}))
     raw.setdefault("scheduler", {})["tick_seconds"] = 1
     raw.pop("telegram", None)
     raw["chats"]["b3"]["wechat"] = "3栋邻里群"

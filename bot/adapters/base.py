@@ -26,11 +26,17 @@ class DeliveryError(Exception):
 
 
 class TemporaryError(DeliveryError):
-    """Try again later; ``retry_after`` is the wait the platform asked for, in seconds."""
+    """Try again later; ``retry_after`` is the wait the platform asked for, in seconds.
 
-    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+    ``count=False`` says the message was not even tried (the adapter is offline, e.g. reconnecting):
+    it waits without using up one of its ``[delivery] max_attempts``, so a long outage loses nothing.
+    """
+
+    def __init__(self, message: str = "", retry_after: float | None = None, *,
+                 count: bool = True) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.count = count
 
 
 class PermanentError(DeliveryError):

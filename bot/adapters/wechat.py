@@ -24,8 +24,8 @@ Sending is gentle (``limits``: one message every ``send_interval_seconds`` plus 
 ``send_jitter_seconds`` at random, and ``daily_cap`` a day, all from ``[wechat]``) because bursts get
 WeChat accounts restricted.  The connection is watched: a lost event stream or a failed ``ding`` ends
 the session and the adapter reconnects with exponential backoff (up to ``reconnect_max_seconds``);
-while it is down ``send`` raises :class:`TemporaryError`, so the outbox keeps every message and the
-dispatcher retries, and on reconnecting the waiting messages are made due at once.  The state goes to
+while it is down ``send`` raises :class:`TemporaryError` with ``count=False`` (not an attempt), so the
+outbox keeps every message however long the outage, and on reconnecting what waits is due at once.  The state goes to
 the log and, through :meth:`Core.note_health`, to ``linli status``.
 
 The client's own ``start()`` checks the endpoint with a blocking TCP "telnet" probe and logs the token
@@ -466,9 +466,9 @@ class WechatAdapter:
         client = self.client
         if client is None or not self._logged_in.is_set():
             down = time.monotonic() - self._down_since if self._down_since is not None else 0.0
-            # Retry soon at first, then less often: each retry counts towards [delivery] max_attempts.
+            # Not tried, so not counted as an attempt; on reconnecting, what waits is due at once.
             raise TemporaryError(f"wechat: not connected ({self.state})",
-                                 retry_after=min(max(5.0, down), self.config.delivery.retry_max_seconds))
+                                 retry_after=min(30.0, max(2.0, down)), count=False)
         text, mention_ids = await self.mention_text(message)
         last_id: str | None = None
         try:
