@@ -49,6 +49,8 @@ class Dispatcher:
         self.limiters = limiters or {
             name: PlatformLimiter(adapter.limits) for name, adapter in adapters.items()
         }
+        # what the core may promise about delivery times (e.g. the announce reply's estimate)
+        core.send_limits = {name: adapter.limits for name, adapter in adapters.items()}
         self._monotonic = monotonic
         self._stopping = asyncio.Event()
         self.sent = 0
