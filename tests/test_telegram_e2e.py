@@ -312,6 +312,18 @@ def test_photo_report_reaches_the_captain(peer: TelegramPeer, linli: Linli) -> N
     peer.wait_for(lambda m: m.chat_id == WANG.id and m.photo == "AgACAgQAAxk-photo-2", after=mark,
                   what="forwarding the added photo to the captain")
     assert attachments(linli.db)[-1] == (1, "photo", "AgACAgQAAxk-photo-2")
+    # A photo sent "as a file" (an image document) with the /report caption.
+    mark = peer.last_id()
+    caption = "/report 3栋 外墙砖掉了"
+    peer.send_raw(ALICE, B3, caption=caption, caption_entities=[
+        {"type": "bot_command", "offset": 0, "length": 7}], document={
+        "file_id": "BQACAgQ-document-3", "file_unique_id": "d3", "file_name": "IMG_0042.JPG",
+        "mime_type": "image/jpeg"})
+    peer.wait_for(in_chat(B3, "#2"), after=mark, what="acknowledging the image-file report")
+    forwarded = peer.wait_for(lambda m: m.chat_id == WANG.id and m.document, after=mark,
+                              what="forwarding the image file to the captain")
+    assert forwarded.document == "BQACAgQ-document-3"
+    assert attachments(linli.db)[-1] == (2, "document", "BQACAgQ-document-3")
 
 
 def test_private_ping_refused_falls_back_to_the_group(peer: TelegramPeer, linli: Linli) -> None:

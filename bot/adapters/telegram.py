@@ -98,7 +98,8 @@ class TelegramAdapter:
             .build())
         self.application.add_handler(CallbackQueryHandler(self.on_button))
         self.application.add_handler(MessageHandler(
-            (filters.TEXT | filters.PHOTO | filters.CAPTION) & ~filters.UpdateType.EDITED,
+            (filters.TEXT | filters.PHOTO | filters.CAPTION | filters.Document.IMAGE)
+            & ~filters.UpdateType.EDITED,
             self.on_message))
         self.username = ""
         self.can_read_groups: bool | None = None
@@ -205,6 +206,10 @@ class TelegramAdapter:
         attachments = ()
         if message.photo:
             attachments = (Attachment("photo", message.photo[-1].file_id,
+                                      caption=message.caption or ""),)
+        elif message.document and (message.document.mime_type or "").startswith("image/"):
+            # a photo sent "as a file" (uncompressed): forwarded as the document it is
+            attachments = (Attachment("document", message.document.file_id,
                                       caption=message.caption or ""),)
         found = message.parse_entities([MessageEntity.MENTION]) if message.text else \
             message.parse_caption_entities([MessageEntity.MENTION])  # offsets are UTF-16 units
