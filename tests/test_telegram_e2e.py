@@ -49,6 +49,7 @@ ADMIN = TgUser(901, "社区办")
 SUN = TgUser(401, "孙老师")  # volunteer coordinator
 ALICE = TgUser(201, "Alice 张", "alice")  # a resident of 3栋
 BOB = TgUser(202, "Bob", language_code="en")  # another resident
+CAROL = TgUser(203, "Carol 13912345678")  # a resident whose display name holds her phone number
 
 CONFIG = """
 [compound]
@@ -351,16 +352,19 @@ def test_private_ping_refused_falls_back_to_the_group(peer: TelegramPeer, linli:
     ping1 = peer.wait_for(in_chat(LI, "#1", "充电桩坏了"), what="the held ping #1, released")
     ping2 = peer.wait_for(in_chat(LI, "#2", "路灯不亮"), what="the held ping #2, released")
     assert ping1.buttons and ping2.buttons
-    # Bob, who never opened a private chat either, reported in 5栋: his update goes on hold, and the
-    # notice goes to the group where he wrote (where he surely is), not to the compound's group.
+    # Carol, who never opened a private chat either, reported in 5栋: her update goes on hold, and
+    # the notice goes to the group where she wrote (where she surely is), not to the compound's
+    # group — without the phone number her display name holds.
     mark = peer.last_id()
-    peer.send(BOB, B5, "/report 5栋 信箱坏了")
+    peer.send(CAROL, B5, "/report 5栋 信箱坏了")
     ping3 = peer.wait_for(in_chat(LI, "#3", "信箱坏了"), after=mark, what="pinging 李阿姨 for #3")
     peer.press(LI, ping3, "受理")
-    peer.wait_for(in_chat(B5, "Bob", f"t.me/{me}?start="), after=mark, what="asking Bob in 5栋")
+    asked = peer.wait_for(in_chat(B5, "Carol", f"t.me/{me}?start="), after=mark,
+                          what="asking Carol in 5栋")
+    assert "13912345678" not in asked.text and asked.entities[0]["user"]["id"] == CAROL.id
     assert not [m for m in peer.bot_messages(ALL.id) if m.message_id > mark]
-    peer.send(BOB, None, f"/start {start}")
-    peer.wait_for(in_chat(BOB, "#3", "已受理"), what="Bob's held update, released")
+    peer.send(CAROL, None, f"/start {start}")
+    peer.wait_for(in_chat(CAROL, "#3", "已受理"), what="Carol's held update, released")
     # Nothing was lost or given up on.
     with sqlite3.connect(linli.db) as conn:
         states = dict(conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())

@@ -63,6 +63,7 @@ from bot.commands import COMMANDS
 from bot.config import ConfigError
 from bot.i18n import has, t
 from bot.messages import Attachment, Inbound, Outbound
+from bot.privacy import redact
 from bot.textsplit import split_text
 
 if TYPE_CHECKING:
@@ -384,7 +385,7 @@ class TelegramAdapter:
                 return True  # asked already; the held message goes once they start the bot
             await tx.kv.put(flag, str(now))
             person = await tx.people.get(message.person_id)
-            name = (person.name if person else "") or "?"
+            units = await tx.people.registered_units()
             link = f"https://t.me/{self.username}?start=hello"
             # a mention reaches them best in a group they are surely in: where they last wrote
             last = self.core.chat_key_of(self.platform, self._last_group.get(message.address, ""))
@@ -394,6 +395,8 @@ class TelegramAdapter:
                             "group; their private messages wait until they do", message.address)
             for chat_key in chat_keys:
                 lang = self.core.language_of_chat(chat_key)
+                # a display name can hold a phone or unit number: never into a group
+                name = redact((person.name if person else "") or "?", t(lang, "core.hidden"), units)
                 for platform, address in self.core.group_addresses(chat_key):
                     if platform == self.platform:
                         notice = Outbound(self.platform, address, "group",
