@@ -12,8 +12,8 @@ Repeating ones (``parse_repeat``), as APScheduler ``CronTrigger`` s::
 
 Both return what they understood *and* the text after it (``定时通知 明天8点 b3 停水通知``), and
 refuse rather than guess: a date that does not exist (2月30日) or a moment in the past is a
-``WhenProblem``; an hour from 1 to 6 with no 上午/下午/am/pm is ambiguous and also a problem, so the
-bot can ask.  General-purpose parsers (dateparser) guess silently on exactly these inputs, and do not
+``WhenProblem``; an hour from 1 to 6 with no 上午/下午/am/pm (and no leading zero: 02:00 is clear) is
+ambiguous and also a problem, so the bot can ask.  General-purpose parsers (dateparser) guess silently on exactly these inputs, and do not
 know 礼拜天 or 后天下午, so this small grammar is ours.
 """
 
@@ -127,7 +127,11 @@ def _time_at_start(text: str, lang_hint: str | None = None) -> tuple[int, int, s
     match = _ZH_TIME.match(stripped)
     if match and (match.group("part") or re.match(r"\s*\S+?\s*(点|时)", stripped)
                   or ":" in match.group(0) or "：" in match.group(0)):
-        hour = _hour_of(_cn_number(match.group("h")), match.group("part"), None)
+        raw = match.group("h")
+        if len(raw) == 2 and raw.startswith("0") and not match.group("part"):
+            hour = int(raw)  # "02:00" is the 24-hour clock: not ambiguous
+        else:
+            hour = _hour_of(_cn_number(raw), match.group("part"), None)
         minute = 30 if match.group("half") else int(match.group("m") or 0)
         rest = stripped[match.end():]
         if minute > 59:

@@ -2,7 +2,8 @@
 
 A coordinator sets a rota up in one line — ``排班 门岗值守 每天 8:00-12:00 孙老师 李阿姨 alice bob``
 — and shifts are made from the rotation a few weeks ahead (a sweep keeps them that far ahead),
-skipping anyone away (请假).  Rotas may also come from the config (``[rota.<key>]``), which adds
+skipping anyone away (请假); ``排班 门岗值守 12月24日 18:00-22:00 [who]`` adds a one-off shift.
+Rotas may also come from the config (``[rota.<key>]``), which adds
 their chats, reminder lead time, whether swaps need a coordinator's approval, and broadcasts.
 Anyone asks who is on duty (值班 明天); members see their own shifts (我的值班), or get them as an
 .ics calendar file (我的值班 日历).  A member asks someone in the rota to take or trade a shift
@@ -26,7 +27,7 @@ from bot.i18n import t
 from bot.ical import Entry, calendar_text
 from bot.messages import Attachment
 from bot.parser import leading_number
-from bot.when import WhenProblem, parse_day, parse_repeat, parse_until
+from bot.when import WhenProblem, parse_day, parse_moment, parse_repeat, parse_until
 from handlers.volunteers import moment_text, name_of, person_named, repeat_text, when_values
 from storage.rota import Rota, Shift, Swap
 
@@ -363,6 +364,9 @@ async def set_rota(ctx: Context) -> None:
         repeat = parse_repeat(rest, ctx.config.tz)
         until = parse_until(repeat.rest)
     except WhenProblem as problem:
+        if problem.reason == "not_a_repeat":
+            await add_one_off(ctx, name, rota, rest)
+            return
         raise Refusal(f"volunteers.when.{problem.reason}", **when_values(ctx, problem)) from None
     if repeat.hour < 0 or until is None:
         raise Refusal("rota.need_hours")
@@ -402,6 +406,47 @@ async def set_rota(ctx: Context) -> None:
                    rotation=ctx.t(f"rota.rotation.{rotation}"))]
     lines += await table_lines(ctx, made[:7], {rota.id: rota.name}, ctx.lang, with_rota=False)
     await ctx.reply_text("\n".join(lines))
+
+
+async def add_one_off(ctx: Context, name: str, rota: Rota | None, text: str) -> None:
+    """An explicit one-off shift (排班 门岗值守 12月24日 18:00-22:00 [who]); with nobody named it
+    is uncovered and offered to the rota's members."""
+    try:
+        moment = parse_moment(text, ctx.now)
+        until = parse_until(moment.rest)
+    except WhenProblem as problem:
+        raise Refusal(f"volunteers.when.{problem.reason}", **when_values(ctx, problem)) from None
+    if until is None:
+        raise Refusal("rota.need_hours")
+    start = moment.at
+    end = start.replace(hour=until[0], minute=until[1])
+    if end <= start:
+        end += timedelta(days=1)
+    who = until[2].split()[0] if until[2].split() else ""
+    person = await person_named(ctx, who) if who else None
+    if who and person is None:
+        raise Refusal("rota.unknown_members", names=who[:20])
+    if rota is None:
+        rota = await ctx.tx.rota.ensure(name[:30], name[:30], ctx.chat_building, ctx.ts)
+    remind = start - settings_of(ctx, rota).remind_before
+    shift = await ctx.tx.rota.add_shift(rota.id, start.timestamp(), end.timestamp(),
+                                        person.id if person else None,
+                                        remind.timestamp() if remind > ctx.now else None)
+    if shift is None:
+        raise Refusal("rota.shift_exists", rota=rota.name, when=moment_text(ctx, start.timestamp(),
+                                                                           ctx.lang))
+    await ctx.record("rota.one_off", f"shift:{shift.id}", rota.key)
+    when = shift_span(ctx, shift, ctx.lang)
+    if person is None:
+        count = await announce_uncovered(ctx, shift, rota, set())
+        await ctx.reply("rota.one_off_open", number=shift.id, rota=rota.name, when=when,
+                        count=count)
+        return
+    lang = await ctx.language_of(person.id)
+    await ctx.tell(person.id, "rota.assigned_to_you", ref=f"shift:{shift.id}", number=shift.id,
+                   rota=rota.name, when=shift_span(ctx, shift, lang), who=ctx.person.name)
+    await ctx.reply("rota.one_off_added", number=shift.id, rota=rota.name, when=when,
+                    name=person.name)
 
 
 async def describe_rota(ctx: Context, rota: Rota) -> None:

@@ -67,6 +67,9 @@ class Rotas(Repo):
     # --- rotas and members ---------------------------------------------------------------------
     async def ensure(self, key: str, name: str, building: str | None, now: float) -> Rota:
         """The rota with this key, created if it does not exist yet (name and building refreshed)."""
+        rota = await self.by_key(key)
+        if rota is not None and (rota.name, rota.building) == (name, building):
+            return rota  # nothing to write: sweeps call this every tick
         await self._run(
             "INSERT INTO rotas (key, name, building, created_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(key) DO UPDATE SET name = excluded.name, building = excluded.building",

@@ -263,3 +263,19 @@ def test_bad_rota_and_volunteer_settings_are_named(tmp_path, text, expected):
     with pytest.raises(ConfigError) as error:
         load_config(path)
     assert expected in str(error.value)
+
+
+async def test_one_off_shifts_are_assigned_or_offered_to_the_members(compound: Compound):
+    await gate(compound)
+    sent = await compound.say("dm", "sun", "排班 门岗值守 12月24日 18:00-22:00 bob")
+    assert "由 bob 值班" in sent.to("sun")[0]
+    assert "孙老师 给你安排了「门岗值守」值班：12月24日 周四 18:00–22:00" in sent.to("bob")[0]
+    number = int(sent.to("sun")[0].split("#")[1].split("：")[0])
+    assert await holder(compound, number) == "bob"
+    sent = await compound.say("dm", "sun", "排班 门岗值守 12月31日 20:00-02:00")
+    assert "空缺班次" in sent.to("sun")[-1] and "已通知 4 位" in sent.to("sun")[-1]
+    assert "12月31日 周四 20:00–02:00" in sent.to("alice")[0]
+    sent = await compound.say("dm", "sun", "排班 门岗值守 12月24日 18:00-22:00 alice")
+    assert "已经有班次了" in sent.to("sun")[0]
+    sent = await compound.say("dm", "sun", "排班 门岗值守 12月24日 3点-5点 alice")
+    assert "3点是上午还是下午" in sent.to("sun")[0]

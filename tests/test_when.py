@@ -25,6 +25,7 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=TZ)  # a Tuesday morning
     ("周日 9点2小时", datetime(2026, 12, 6, 9, 0), "2小时"),
     ("周日 9点30分 x", datetime(2026, 12, 6, 9, 30), "x"),
     ("12月6日 09:00 30人", datetime(2026, 12, 6, 9, 0), "30人"),
+    ("明天 02:00", datetime(2026, 12, 2, 2, 0), ""),  # a leading zero: the 24-hour clock
 ])
 def test_moments_people_type(text, expected, rest):
     moment = parse_moment(text, NOW)
