@@ -27,6 +27,7 @@ from bot.context import Context, Refusal
 from bot.i18n import t
 from bot.messages import Inbound
 from bot.parser import Parsed, Parser
+from bot.privacy import redact
 from storage import Database, Tx
 from storage.people import Person
 
@@ -214,16 +215,25 @@ class Core:
                 if parsed is None:
                     await listener(ctx)
                 elif parsed.command is None:
-                    await ctx.reply("core.unknown_command", word=parsed.word)
+                    await ctx.reply("core.unknown_command", **await self.echo(ctx, word=parsed.word))
                 else:
                     await self._command(ctx, parsed.command)
         except Refusal as refusal:
             if refusal.audit:
                 await ctx.record(refusal.audit, str(refusal.values.get("target", "")), refusal.key)
-            await ctx.reply(refusal.key, **refusal.values)
+            await ctx.reply(refusal.key, **await self.echo(ctx, **refusal.values))
         except Exception:
             log.exception("handler failed on %r", ctx.msg.text[:200])
             await ctx.reply("core.oops")
+
+    async def echo(self, ctx: Context, **values: object) -> dict[str, object]:
+        """What a refusal repeats of the sender's words: in a group, without phone or unit numbers
+        (whatever a resident typed, the bot does not repeat those to the group)."""
+        if not ctx.in_group or not any(isinstance(v, str) for v in values.values()):
+            return values
+        units = await ctx.tx.people.registered_units()
+        hidden = ctx.t("core.hidden")
+        return {k: redact(v, hidden, units) if isinstance(v, str) else v for k, v in values.items()}
 
     async def _command(self, ctx: Context, command: Command) -> None:
         if command.roles is not None and not any(ctx.has_role(r) for r in command.roles):
