@@ -514,8 +514,8 @@ class CompatProxy:
         reply = message.get("reply_to_message") or {}
         return (reply.get("from") or {}).get("id") == self.me(token)["id"]
 
-    def _check_may_send(self, params: dict) -> int:
-        chat_id = int(params.get("chat_id") or 0)
+    def _flood_or_moved(self, chat_id: int) -> None:
+        """Flood control and group migration, when a test asked for them (any call to a chat)."""
         with self.state.lock:
             waits = self.state.flood.get(chat_id)
             wait = waits.pop(0) if waits else None
@@ -527,6 +527,10 @@ class CompatProxy:
         if moved is not None:
             raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
                            {"migrate_to_chat_id": moved})
+
+    def _check_may_send(self, params: dict) -> int:
+        chat_id = int(params.get("chat_id") or 0)
+        self._flood_or_moved(chat_id)
         if chat_id > 0:
             with self.state.lock:
                 refusal = (FORBIDDEN_BLOCKED if chat_id in self.state.blocked else
@@ -584,6 +588,7 @@ class CompatProxy:
         return None
 
     def _edit(self, token: str, params: dict, method: str) -> dict:
+        self._flood_or_moved(int(params.get("chat_id") or 0))
         entry = self._stored(token, params.get("chat_id"), params.get("message_id"))
         if entry is None:
             raise ApiError(400, "Bad Request: message to edit not found")

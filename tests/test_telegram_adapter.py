@@ -6,6 +6,7 @@ and the command line's answers about the bot (check-config, a wrong token).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 from pathlib import Path
@@ -187,3 +188,26 @@ def test_a_webhook_telegram_refuses_is_a_clear_message(tmp_path) -> None:
         ran = run_linli("run", "--config", str(config), "--db", str(tmp_path / "x.db"))
     assert ran.returncode == 2, ran.stderr
     assert "webhook_secret" in ran.stderr and "Traceback" not in ran.stderr
+
+
+async def test_an_edit_held_back_by_flood_control_is_an_edit_when_retried(peer, adapter) -> None:
+    peer.state.started.add(WANG.id)
+    await adapter.send(Outbound("telegram", str(WANG.id), "private", "🔔 新报修 #9",
+                                buttons=(Button("受理", "受理 9"),)))
+    (ping,) = peer.bot_messages(WANG.id)
+    peer.press(WANG, ping, "受理")  # the adapter polls it and hands it to the core
+    answer = None
+    for _ in range(200):
+        async with adapter.core.db.read() as tx:
+            pending = await tx.outbox.pending(["telegram"])
+        answer = next((m for m, _, _ in pending if m.edit_of == str(ping.message_id)), None)
+        if answer is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert answer is not None, "the press was not answered"
+    peer.state.flood[WANG.id] = [2]
+    with pytest.raises(TemporaryError):
+        await adapter.send(answer)
+    assert await adapter.send(answer) == str(ping.message_id)
+    (edited,) = peer.bot_messages(WANG.id)  # still one message: edited, not a second one
+    assert edited.text.startswith("🔔 新报修 #9\n\n➡️ ") and edited.buttons

@@ -321,25 +321,30 @@ class TelegramAdapter:
 
     async def _edit(self, message: Outbound, chat_id: int) -> str | None:
         """The answer to a button press: edit the pressed message in place (None: send instead)."""
-        pressed = self._pressed.pop((message.address, message.edit_of or ""), None)
+        key = (message.address, message.edit_of or "")
+        pressed = self._pressed.get(key)
         if pressed is None or not message.edit_of or message.attachments or \
                 message.kind != "private":
+            self._pressed.pop(key, None)
             return None  # a post in a group is everyone's: answer a press there as a reply
         original, buttons = pressed
         original = original.split("\n\n➡️ ", 1)[0]
         edited = f"{original}\n\n➡️ {message.text}"
         if len(edited.encode("utf-16-le")) // 2 > MessageLimit.MAX_TEXT_LENGTH:
+            self._pressed.pop(key, None)
             return None
-        try:
+        try:  # a retry after flood control or a network error edits again (kept until done)
             await self.application.bot.edit_message_text(
                 edited, chat_id=chat_id, message_id=int(message.edit_of),
                 reply_markup=keyboard(message) or buttons)
         except BadRequest as exc:
+            self._pressed.pop(key, None)
             if "not modified" in str(exc).lower():
                 return message.edit_of
             log.info("telegram: cannot edit message %s in %s (%s); sending a new one",
                      message.edit_of, chat_id, exc)
             return None
+        self._pressed.pop(key, None)
         return message.edit_of
 
     async def _send_attachment(self, chat_id: int, attachment: Attachment) -> str | None:
