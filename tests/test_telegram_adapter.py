@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import subprocess
 from pathlib import Path
 
@@ -211,3 +212,16 @@ async def test_an_edit_held_back_by_flood_control_is_an_edit_when_retried(peer, 
     assert await adapter.send(answer) == str(ping.message_id)
     (edited,) = peer.bot_messages(WANG.id)  # still one message: edited, not a second one
     assert edited.text.startswith("🔔 新报修 #9\n\n➡️ ") and edited.buttons
+
+
+def test_the_token_can_come_from_the_environment(tmp_path) -> None:
+    with start_telegram_peer() as peer:
+        config = write_config(tmp_path, peer)
+        config.write_text(config.read_text().replace(f'token = "{peer.token}"\n', ""))
+        without = run_linli("check-config", "--config", str(config))
+        with_env = subprocess.run(
+            [*linli_command(), "check-config", "--config", str(config)], capture_output=True,
+            text=True, timeout=60, env={**os.environ, "LINLI_TELEGRAM_TOKEN": peer.token})
+    assert "platforms: none" in without.stdout
+    assert with_env.returncode == 0, with_env.stdout + with_env.stderr
+    assert "platforms: telegram" in with_env.stdout and f"@{peer.bot_username}" in with_env.stdout
