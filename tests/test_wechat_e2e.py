@@ -235,3 +235,36 @@ def test_the_bot_reconnects_after_the_service_restarts_and_sends_what_waited(tmp
             restarted.stop()
     assert code == 0
     assert "Traceback" not in bot.text(), bot.text()[-5000:]
+
+
+def test_tls_to_a_service_with_wechatys_certificate(tmp_path):
+    """``tls = true``: the service's TLS (Wechaty's shared self-signed certificate), token sent as
+    ``authorization: Wechaty <token>``."""
+    peer = WechatPeer(tmp_path, tls=True).start()
+    bot = LinliProcess(write_config(tmp_path, peer), tmp_path / "linli.db")
+    try:
+        bot.start()
+        mark = peer.mark()
+        peer.say("alice", "报修 3栋电梯坏了", room=ROOM3)
+        assert "#1" in peer.wait_sent(mark, 1, where=ROOM3)[0]["text"]
+    finally:
+        code = bot.stop()
+        peer.stop()
+    assert code == 0
+
+
+def test_a_wrong_token_is_reported_not_crashed_on(tmp_path):
+    peer = WechatPeer(tmp_path).start()
+    bot = LinliProcess(write_config(tmp_path, peer, token="not_the_token"), tmp_path / "linli.db")
+    try:
+        bot.start()  # start-up goes on: the bot keeps trying, the outbox keeps what is to be sent
+        wait_for(lambda: bot.count("UNAUTHENTICATED"), 15, "the refusal in the log")
+        code, status = bot.status()
+        assert code == 1 and "UNAUTHENTICATED" in status["platforms"]["wechat"]["detail"], status
+        assert not peer.state()["loggedIn"] or peer.state()["starts"] == 0
+    finally:
+        code = bot.stop()
+        peer.stop()
+    assert code == 0
+    assert "Traceback" not in bot.text()
+    assert "not_the_token" not in bot.text()  # the token never goes to the log

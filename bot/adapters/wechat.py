@@ -25,8 +25,8 @@ Sending is gentle (``limits``: one message every ``send_interval_seconds`` plus 
 WeChat accounts restricted.  The connection is watched: a lost event stream or a failed ``ding`` ends
 the session and the adapter reconnects with exponential backoff (up to ``reconnect_max_seconds``);
 while it is down ``send`` raises :class:`TemporaryError` with ``count=False`` (not an attempt), so the
-outbox keeps every message however long the outage, and on reconnecting what waits is due at once.  The state goes to
-the log and, through :meth:`Core.note_health`, to ``linli status``.
+outbox keeps every message however long the outage, and on reconnecting what waits is due at once.
+The state goes to the log and, through :meth:`Core.note_health`, to ``linli status``.
 
 The client's own ``start()`` checks the endpoint with a blocking TCP "telnet" probe and logs the token
 in clear; this adapter sets up the gRPC channel itself instead (with TLS when configured) and keeps
@@ -270,7 +270,7 @@ class WechatAdapter:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # network trouble, the service restarting, a bad token …
-                reason = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+                reason = self.explain(exc)
             await self._close_client()
             if self._stopping:
                 return
@@ -282,6 +282,13 @@ class WechatAdapter:
             await self._health("disconnected", f"{reason}; reconnecting in {wait:.0f} s")
             await asyncio.sleep(wait)
             delay = min(delay * 2, self.settings.reconnect_max_seconds)
+
+    def explain(self, exc: BaseException) -> str:
+        """Why a session ended, for the log and ``linli status`` (never with the token in it)."""
+        text = str(classify(exc))
+        if "UNAUTHENTICATED" in text:
+            text += " (the service refused the token: check [wechat] token)"
+        return text.replace(self.token, "<token>") if self.token else text
 
     async def _session(self, client: Any) -> None:
         """One connection: the service's Stop and Start (as the client does), then the event stream,
@@ -399,6 +406,9 @@ class WechatAdapter:
         elif kind != "TEXT":
             return None
         room = payload.room_id or ""
+        log.debug("wechat: %s message %s in %s (%s) from %s (%s)", kind.lower(), payload.id,
+                  room or "private", await self.room_topic(room) if room else "-", talker,
+                  await self.member_name(room, talker))
         mentions = tuple(payload.mention_ids or ())
         mentions_bot = bool(self.self_id) and self.self_id in mentions
         if room:
