@@ -104,7 +104,7 @@ ARGS = st.one_of(
 @st.composite
 def message(draw) -> tuple[str, str, str, str, str]:
     """(persona, chat, whole text, command word, arguments)."""
-    name, word = draw(st.sampled_from(WORDS))
+    _, word = draw(st.sampled_from(WORDS))
     if draw(st.booleans()) and word != word.upper():
         word = word.upper() if word.isascii() else word
     args = draw(ARGS)
@@ -213,8 +213,8 @@ class Fuzz:
             return
         if parsed.lang is not None:
             self.language[user] = parsed.lang
-        answers = [m for m in sent if m.address == user and m.kind == "private"
-                   or m.kind == "group" and m.address == chat and user in m.mention_ids]
+        answers = [m for m in sent if (m.kind == "private" and m.address == user)
+                   or (m.kind == "group" and m.address == chat and user in m.mention_ids)]
         for m in answers:
             found = language_of_answer(m.text)
             self.stats["answers"] += 1
