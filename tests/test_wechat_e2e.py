@@ -31,7 +31,6 @@ from tests.wechat_peer import (
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(peer_problem() is not None, reason=str(peer_problem()))]
-HANDLERS = Path(__file__).resolve().parents[1] / "handlers"
 M = "\u2005"  # WeChat ends an @mention with this space
 
 
@@ -165,7 +164,6 @@ def test_newcomers_get_a_welcome(wechat):
     assert "#1" in peer.wait_sent(mark, 1, where=ROOM3)[0]["text"]
 
 
-@pytest.mark.skipif(not (HANDLERS / "volunteers.py").exists(), reason="volunteers not built yet")
 def test_volunteer_sign_up_on_wechat(wechat):
     peer, _bot = wechat
     mark = peer.mark()
@@ -182,13 +180,21 @@ def test_volunteer_sign_up_on_wechat(wechat):
     assert sent[0]["conversationId"] in (ROOM5, "wx-bob")
 
 
-@pytest.mark.skipif(not (HANDLERS / "rota.py").exists(), reason="rota not built yet")
 def test_rota_query_on_wechat(wechat):
     peer, _bot = wechat
     mark = peer.mark()
-    peer.say("bob", "值班", room=ROOM5)
-    sent = peer.wait_sent(mark, 1, where=ROOM5)
-    assert sent[0]["text"].startswith(f"@Bob{M}")
+    peer.say("sun", "排班 门岗值守 每天 8:00-12:00 孙老师 李阿姨")  # sun coordinates, privately
+    set_up = peer.wait_sent(mark, 1, where="wx-sun")[0]["text"]
+    assert "门岗值守" in set_up, set_up
+    mark = peer.mark()
+    peer.say("bob", "值班", room=ROOM3)  # who is on duty, asked in a room
+    answer = peer.wait_sent(mark, 1, where=ROOM3)[0]
+    assert answer["text"].startswith(f"@Bob{M}") and answer["mentionIds"] == ["wx-bob"]
+    assert "门岗值守" in answer["text"] and ("孙老师" in answer["text"] or "李阿姨" in answer["text"])
+    mark = peer.mark()
+    peer.say("li", "我的值班")  # a member's own shifts, privately
+    mine = peer.wait_sent(mark, 1, where="wx-li")[0]["text"]
+    assert "门岗值守" in mine and "08:00" in mine, mine
 
 
 def test_the_bot_reconnects_after_the_service_restarts_and_sends_what_waited(tmp_path):

@@ -34,7 +34,8 @@ def register(subparsers, common) -> None:
 def describe(record: str | None, now: float, fresh: float) -> dict:
     """A health record (JSON text from the kv table) as a dict with ``ok``."""
     if not record:
-        return {"state": "unknown", "detail": "no health written yet (has `linli run` started?)",
+        return {"state": "unknown", "detail": "no health record (the bot has not run here, or this "
+                "platform's adapter does not report its health)",
                 "at": None, "ok": False}
     try:
         value = json.loads(record)
