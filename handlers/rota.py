@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot.commands import on_command, on_tick
+from bot.commands import on_command, on_reply, on_tick
 from bot.config import RotaSettings
 from bot.context import ButtonSpec, Context, Notifier, Refusal
 from bot.i18n import t
@@ -39,6 +39,9 @@ RANGES = {"今天": "today", "今日": "today", "today": "today", "明天": "tom
 ROTATIONS = {"按天": "daily", "每天轮换": "daily", "daily": "daily", "按周": "weekly",
              "每周轮换": "weekly", "weekly": "weekly"}
 CALENDAR_WORDS = {"日历", "ical", "ics", "calendar"}
+YES = {"好", "好的", "好啊", "可以", "行", "没问题", "我来", "我可以", "同意", "接受", "ok", "okay", "yes",
+       "sure", "y", "illtakeit", "i'lltakeit"}
+NO = {"不行", "不可以", "不了", "没空", "不换", "拒绝", "不", "no", "n", "sorry", "cant", "can't"}
 _WEEKS = re.compile(r"^(?P<n>[0-9]{1,2})\s*(?:周|个星期|weeks?)$", re.IGNORECASE)
 
 rota_command = on_command("rota", zh=["值班", "值班表"], en=["rota", "duty"], group="rota")
@@ -158,6 +161,7 @@ async def ask_swap(ctx: Context) -> None:
                             ButtonSpec("rota.button.decline", "decline", str(swap.id))),
                    name=ctx.person.name, rota=rota.name, when=shift_span(ctx, shift, lang),
                    other=shift_span(ctx, other, lang) if other else "", swap=swap.id)
+    await expect_answer(ctx, other_person.id, {"swap": swap.id})
     await ctx.reply("rota.swap_sent", name=other_person.name, number=shift.id,
                     when=shift_span(ctx, shift, ctx.lang))
 
@@ -342,8 +346,51 @@ async def announce_uncovered(ctx: Notifier, shift: Shift, rota: Rota, skip: set[
                           buttons=(ButtonSpec("rota.button.take", "take", str(shift.id)),),
                           number=shift.id, rota=rota.name, when=shift_span(ctx, shift, lang)):
             told += 1
+            await expect_answer(ctx, person_id, {"shift": shift.id})
     await ctx.audit(None, None, "rota.uncovered", f"shift:{shift.id}", str(told))
     return told
+
+
+async def expect_answer(ctx: Notifier, person_id: int, payload: dict) -> None:
+    """Let a plain 好/不行 in the person's private chat answer a swap request or an uncovered
+    shift (the latest of them), unless they are in the middle of another question."""
+    address = await ctx.core.private_address(ctx.tx, person_id)
+    if address is None:
+        return
+    pending = await ctx.tx.prompts.pending(person_id, *address, ctx.ts)
+    if pending is not None and pending.kind != "rota.answer":
+        return  # the latest rota question wins; any other question is left alone
+    await ctx.tx.prompts.ask(person_id, *address, "rota.answer", payload, ctx.ts + 86400)
+
+
+@on_reply("rota.answer")
+async def plain_answer(ctx: Context) -> None:
+    """A plain 好/可以 or 不行 to a swap request or an uncovered shift does what the buttons do."""
+    prompt = await ctx.tx.prompts.pending(ctx.person.id, ctx.msg.platform, ctx.msg.chat_id, ctx.ts)
+    await ctx.done_asking()
+    if prompt is None or ctx.in_group:
+        return
+    word = re.sub(r"[\s。，,.!！~～]+", "", ctx.msg.text).lower()
+    yes, no = word in YES, word in NO
+    if "swap" in prompt.payload:
+        number, handler = prompt.payload["swap"], accept_swap if yes else decline_swap
+        hint = ctx.t("rota.answer_swap", swap=number)
+    else:
+        number, handler = prompt.payload["shift"], take_shift
+        hint = ctx.t("rota.answer_shift", number=number)
+        no = False if yes else no
+    if not (yes or no):
+        await ctx.reply_text(hint)
+        return
+    if no and handler is take_shift:
+        await ctx.reply("rota.not_taking", number=number)
+        return
+    ctx.args = str(number)
+    try:
+        async with ctx.tx.savepoint():
+            await handler(ctx)
+    except Refusal as refusal:  # answered here, so the prompt stays cleared
+        await ctx.reply(refusal.key, **refusal.values)
 
 
 # --- setting a rota up ---------------------------------------------------------------------------

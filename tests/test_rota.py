@@ -279,3 +279,23 @@ async def test_one_off_shifts_are_assigned_or_offered_to_the_members(compound: C
     assert "已经有班次了" in sent.to("sun")[0]
     sent = await compound.say("dm", "sun", "排班 门岗值守 12月24日 3点-5点 alice")
     assert "3点是上午还是下午" in sent.to("sun")[0]
+
+
+async def test_a_plain_reply_answers_a_swap_request_or_takes_an_uncovered_shift(compound):
+    await gate(compound)
+    await compound.say("dm", "alice", "换班 3 bob")
+    sent = await compound.say("dm", "bob", "好的！")
+    assert "换班成功" in sent.to("bob")[0] and "bob 同意了" in sent.to("alice")[0]
+    assert await holder(compound, 3) == "bob"
+    await compound.say("dm", "alice", "换班 7 li")
+    sent = await compound.say("dm", "li", "不行")
+    assert "已回复不换" in sent.to("li")[0] and "有空缺" in sent.to("bob")[0]
+    sent = await compound.say("dm", "sun", "明天再说吧")  # neither yes nor no: told how to answer
+    assert "「接班 7」" in sent.to("sun")[0]
+    sent = await compound.say("dm", "bob", "我来")
+    assert "bob 接下了 #7" in sent.to("bob")[0]
+    assert await holder(compound, 7) == "bob"
+    sent = await compound.say("dm", "sun", "我来")  # the prompt was cleared above
+    assert len(sent) == 0
+    sent = await compound.say("dm", "li", "我的值班")  # a command is still a command
+    assert "你接下来的值班" in sent.to("li")[0]
