@@ -13,8 +13,11 @@ Repeating ones (``parse_repeat``), as APScheduler ``CronTrigger`` s::
 Both return what they understood *and* the text after it (``定时通知 明天8点 b3 停水通知``), and
 refuse rather than guess: a date that does not exist (2月30日) or a moment in the past is a
 ``WhenProblem``; an hour from 1 to 6 with no 上午/下午/am/pm (and no leading zero: 02:00 is clear) is
-ambiguous and also a problem, so the bot can ask.  General-purpose parsers (dateparser) guess silently on exactly these inputs, and do not
-know 礼拜天 or 后天下午, so this small grammar is ours.
+ambiguous and also a problem, so the bot can ask.  General-purpose parsers (dateparser) guess
+silently on exactly these inputs, and do not know 礼拜天 or 后天下午, so this small grammar is ours.
+
+For rotas and time away there are also ``parse_day`` (a date alone), ``parse_until`` (the end of a
+span: ``-20:00``, ``到下午5点``) and ``parse_length`` (``2小时``, ``90分钟``, ``1.5h``).
 """
 
 from __future__ import annotations
