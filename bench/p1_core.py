@@ -29,7 +29,7 @@ RESIDENTS = 9000
 
 
 def volunteers_landed() -> bool:
-    return "volunteer_signup" in COMMANDS or any("报名" in c.zh for c in COMMANDS.values())
+    return any("报名" in c.zh for c in COMMANDS.values())
 
 
 def rota_landed() -> bool:
@@ -90,6 +90,12 @@ async def open_app(path: Path):
     clock = ManualClock(config.tz, START)
     app = App.create(config, path, ["console"], clock=clock, adapters={"console": RecordingAdapter()})
     await app.open()
+    if volunteers_landed():  # the event residents sign up for (报名 1)
+        from bot.messages import Inbound
+
+        await app.core.handle(Inbound("console", "coord", "private", "coord", "coord",
+                                      "新活动 美化家园 周日 上午9点 2小时 中心花园 200人", "setup-1"))
+        await app.core.tick()  # the rotas' shifts are made (值班 has someone to show)
     return app
 
 
