@@ -26,7 +26,7 @@ from bot.context import ButtonSpec, Context, Notifier, Refusal
 from bot.i18n import t
 from bot.ical import Entry, calendar_text
 from bot.messages import Attachment
-from bot.parser import leading_number
+from bot.parser import guess_language, leading_number
 from bot.when import WhenProblem, parse_day, parse_moment, parse_repeat, parse_until
 from handlers.volunteers import moment_text, name_of, person_named, repeat_text, when_values
 from storage.rota import Rota, Shift, Swap
@@ -348,6 +348,11 @@ async def announce_uncovered(ctx: Notifier, shift: Shift, rota: Rota, skip: set[
             told += 1
             await expect_answer(ctx, person_id, {"shift": shift.id})
     await ctx.audit(None, None, "rota.uncovered", f"shift:{shift.id}", str(told))
+    if told == 0:  # nobody else on the rota: the coordinators must find someone
+        for person_id in await coordinator_ids(ctx):
+            lang = await ctx.language_of(person_id)
+            await ctx.tell(person_id, "rota.uncovered_nobody", ref=f"shift:{shift.id}",
+                           number=shift.id, rota=rota.name, when=shift_span(ctx, shift, lang))
     return told
 
 
@@ -370,6 +375,7 @@ async def plain_answer(ctx: Context) -> None:
     await ctx.done_asking()
     if prompt is None or ctx.in_group:
         return
+    ctx.lang = guess_language(ctx.msg.text) or ctx.lang  # "no" is answered in English
     word = re.sub(r"[\s。，,.!！~～]+", "", ctx.msg.text).lower()
     yes, no = word in YES, word in NO
     if "swap" in prompt.payload:

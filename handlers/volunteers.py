@@ -247,7 +247,7 @@ async def cancel_whole_event(ctx: Context) -> None:
 @new_event.handle
 async def create_event(ctx: Context) -> None:
     """A coordinator creates an event; whatever the words leave out is asked for step by step."""
-    draft: dict = {"building": ctx.chat_building}
+    draft: dict = {"building": ctx.chat_building, "lang": ctx.lang}
     problem = None
     try:
         read_event_words(ctx, ctx.args, draft)
@@ -263,6 +263,7 @@ async def dialogue_answer(ctx: Context) -> None:
     """The coordinator answers one question of the 新活动 dialogue."""
     prompt = await ctx.tx.prompts.pending(ctx.person.id, ctx.msg.platform, ctx.msg.chat_id, ctx.ts)
     draft = dict(prompt.payload) if prompt else {}
+    ctx.lang = draft.get("lang") or ctx.lang  # the dialogue goes on in the language it began in
     text = ctx.msg.text.strip()
     if text.lower() in _CANCEL_WORDS:
         await ctx.done_asking()

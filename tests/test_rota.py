@@ -299,3 +299,12 @@ async def test_a_plain_reply_answers_a_swap_request_or_takes_an_uncovered_shift(
     assert len(sent) == 0
     sent = await compound.say("dm", "li", "我的值班")  # a command is still a command
     assert "你接下来的值班" in sent.to("li")[0]
+
+
+async def test_an_uncovered_shift_nobody_else_on_the_rota_can_take_goes_to_the_coordinators(
+        compound: Compound):
+    await gate(compound, "排班 门岗值守 每天 8:00-12:00 alice bob")
+    await compound.say("dm", "alice", "换班 1 bob")
+    sent = await compound.say("dm", "bob", "no")
+    assert sent.to("bob") == ["All right, declined (#1)."]  # answered in the reply's language
+    assert "没人值班" in sent.to("sun")[0] and "接班 1" in sent.to("sun")[0]

@@ -282,3 +282,12 @@ async def test_a_button_pressed_under_a_group_post_is_answered_privately(compoun
     sent = await compound.deliver(press)
     assert sent.to_chat("all") == []  # the post stays as it is for everyone else
     assert "alice 报名成功" in sent.to("alice")[0]
+
+
+async def test_the_dialogue_goes_on_in_the_language_it_began_in(compound: Compound):
+    sent = await compound.say("dm", "sun", "/newevent")
+    assert "What is it called?" in sent.to("sun")[0]
+    sent = await compound.say("dm", "sun", "Clean-up")
+    assert 'When does "Clean-up" start?' in sent.to("sun")[0]
+    sent = await compound.say("dm", "sun", "Sunday 3")
+    assert "Please say at what time" in sent.to("sun")[0]
