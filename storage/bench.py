@@ -1,8 +1,9 @@
 """Generated data for the benchmarks and the simulation: many residents and tickets, fast.
 
 ``tx.bench.generate(...)`` writes residents (with a console identity each) and tickets with a
-realistic spread of buildings, categories, reporters, statuses and times, in one trip to aiosqlite's
-thread using ``executemany``.  Nothing in the bot calls it; ``python -m bench`` does.
+realistic spread of buildings, categories, reporters, statuses and times, with their history
+(reported, acknowledged, resolved, confirmed …), in one trip to aiosqlite's thread using
+``executemany``.  Nothing in the bot calls it; ``python -m bench`` does.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def _generate(conn: sqlite3.Connection, tickets: int, residents: int, buildings:
                 return status
         return "closed"
 
-    rows = []
+    first_ticket = (conn.execute("SELECT COALESCE(MAX(id), 0) FROM tickets").fetchone()[0]) + 1
+    rows, events = [], []
     for n in range(tickets):
         created = start + n * step + rng.random() * step
         reporter = first + rng.randrange(residents)
@@ -65,18 +67,28 @@ def _generate(conn: sqlite3.Connection, tickets: int, residents: int, buildings:
                      closed or resolved or acked or created, created, acked, resolved, closed,
                      created + 4 * HOUR if status == "open" else None,
                      resolved + 3 * 86400 if status == "resolved" else None))
+        ticket = first_ticket + n
+        events.append((ticket, created, reporter, "reported"))
+        if acked:
+            events.append((ticket, acked, None, "rejected" if status == "rejected" else "acknowledged"))
+        if resolved:
+            events.append((ticket, resolved, None, "resolved"))
+        if status == "closed" and closed:
+            events.append((ticket, closed, None, "confirmed" if n % 3 else "auto_closed"))
         if len(rows) >= batch:
-            _insert_tickets(conn, rows)
-            rows = []
+            _insert_tickets(conn, rows, events)
+            rows, events = [], []
     if rows:
-        _insert_tickets(conn, rows)
+        _insert_tickets(conn, rows, events)
 
 
-def _insert_tickets(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+def _insert_tickets(conn: sqlite3.Connection, rows: list[tuple], events: list[tuple]) -> None:
     conn.executemany(
         "INSERT INTO tickets (building, category, text, status, reporter_id, platform, chat_id, "
         "chat_key, created_at, updated_at, awaiting_since, acknowledged_at, resolved_at, closed_at, "
         "escalate_at, close_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany("INSERT INTO ticket_events (ticket_id, at, actor_id, action) VALUES (?, ?, ?, ?)",
+                     events)
 
 
 @repository("bench")
