@@ -670,13 +670,31 @@ async def coordinator_ids(ctx: Notifier) -> list[int]:
 
 
 async def own_shift(ctx: Context, word: str, command: str) -> Shift:
-    """A shift of the sender's that has not started, named by its number."""
-    shift = await shift_from_word(ctx, word, command)
+    """A shift of the sender's that has not started, named by its number or its day (明天)."""
+    shift = await shift_on_day(ctx, word) or await shift_from_word(ctx, word, command)
     if shift.person_id != ctx.person.id or shift.status != "assigned":
         raise Refusal("rota.not_your_shift", number=shift.id)
     if shift.starts_at <= ctx.ts:
         raise Refusal("rota.shift_started", number=shift.id)
     return shift
+
+
+async def shift_on_day(ctx: Context, word: str) -> Shift | None:
+    """The sender's one shift on the day a word names (``换班 明天 bob``), if it names a day."""
+    if re.fullmatch(r"[#＃]?\s*[0-9０-９]+", word):
+        return None
+    try:
+        day = parse_day(word, ctx.now)[0]
+    except WhenProblem:
+        return None
+    shifts = await ctx.tx.rota.shifts_of_between(ctx.person.id, day.timestamp(),
+                                                 (day + timedelta(days=1)).timestamp())
+    if not shifts:
+        raise Refusal("rota.no_shift_that_day", day=day_text(ctx, day, ctx.lang))
+    if len(shifts) > 1:
+        raise Refusal("rota.several_that_day", day=day_text(ctx, day, ctx.lang),
+                      numbers="、".join(f"#{s.id}" for s in shifts))
+    return shifts[0]
 
 
 async def shift_from_word(ctx: Context, word: str, command: str) -> Shift:

@@ -308,3 +308,11 @@ async def test_an_uncovered_shift_nobody_else_on_the_rota_can_take_goes_to_the_c
     sent = await compound.say("dm", "bob", "no")
     assert sent.to("bob") == ["All right, declined (#1)."]  # answered in the reply's language
     assert "没人值班" in sent.to("sun")[0] and "接班 1" in sent.to("sun")[0]
+
+
+async def test_a_shift_to_swap_can_be_named_by_its_day(compound: Compound):
+    await gate(compound)
+    sent = await compound.say("dm", "alice", "换班 12月4日 bob")  # alice's #3
+    assert "#3" in sent.to("alice")[0] and "alice 想请你替 Ta 值" in sent.to("bob")[0]
+    sent = await compound.say("dm", "alice", "换班 明天 bob")
+    assert "你在 12月2日 周三 没有班次" in sent.to("alice")[0]
