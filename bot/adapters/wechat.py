@@ -333,7 +333,10 @@ class WechatAdapter:
         await self._health("connected", f"as {name or self.self_id}")
         if down_for is not None:
             log.info("wechat: back after %.0f s", down_for)
-        await self._resume_outbox()
+        try:
+            await self._resume_outbox()
+        except Exception:
+            log.exception("wechat: could not make the waiting messages due (they go at their time)")
 
     async def _on_logout(self, payload: Any) -> None:
         self._logged_in.clear()
