@@ -1,7 +1,8 @@
 """The suite-wide privacy check (tests/conftest.py) really looks at every group send.
 
 It wraps the dispatcher, so it sees group messages no matter how a test drives the bot: through the
-harness, straight through ``core.handle`` and ``dispatcher.drain``, or a background dispatcher.
+harness, straight through ``core.handle`` and ``dispatcher.drain``, or a background dispatcher; and
+it reads the outbox of every database a test leaves in its tmp_path (bots in subprocesses).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bot.commands import COMMANDS
+from tests.conftest import _leaks_in_databases
 from tests.harness import Compound
 
 
@@ -19,7 +21,7 @@ from tests.harness import Compound
 ])
 async def test_a_group_message_with_a_private_detail_is_caught(
         compound: Compound, monkeypatch, every_group_message_is_checked_for_private_details,
-        leak, registered):
+        leak, registered, tmp_path):
     leaks = every_group_message_is_checked_for_private_details
     if registered:
         await compound.say("dm", "alice", f"登记 3栋 {registered}")
@@ -33,7 +35,10 @@ async def test_a_group_message_with_a_private_detail_is_caught(
     await compound.core.handle(compound.inbound("dm", "alice", "我的报修"))
     await compound.app.dispatcher.drain()
     assert leaks == [f"alice {leak}"]
-    leaks.clear()  # caught, as it should be: let the test pass
+    assert [text.split(": ", 1)[1] for text in _leaks_in_databases(tmp_path)] == [f"alice {leak}"]
+    leaks.clear()  # caught twice, as it should be: let the test pass
+    async with compound.app.db.transaction() as tx:
+        await tx.outbox._run("DELETE FROM outbox WHERE body LIKE ?", (f"%alice {leak}%",))
 
 
 async def test_private_details_in_private_messages_are_not_flagged(
@@ -43,3 +48,30 @@ async def test_private_details_in_private_messages_are_not_flagged(
     assert any("1203" in text for text in sent.to("wang"))  # the captain sees it privately
     assert not any("1203" in text for text in sent.to_chat("b3"))
     assert every_group_message_is_checked_for_private_details == []
+
+
+def test_a_bot_in_a_subprocess_is_checked_through_its_database(tmp_path):
+    """`linli console` in a subprocess: its group messages are in its database's outbox."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.harness import EXAMPLE_CONFIG, ROOT
+
+    script = "dm alice: 登记 3栋 1203\nb3 alice: 报修 3栋1203 漏水 电话13912345678\n"
+    result = subprocess.run([sys.executable, "-m", "bot", "console", "--db", str(tmp_path / "c.db"),
+                             "--config", str(EXAMPLE_CONFIG)], input=script, text=True,
+                            capture_output=True, timeout=120, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert "[b3] ✅" in result.stdout
+    assert _leaks_in_databases(tmp_path) == []  # the real bot keeps the group clean …
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "c.db") as conn:  # … and a leak would be seen
+        conn.execute("UPDATE outbox SET body = json_set(body, '$.text', '住 1203 的 alice') "
+                     "WHERE kind = 'group'")
+    found = _leaks_in_databases(tmp_path)
+    assert found and all("1203" in text for text in found)
+    with sqlite3.connect(tmp_path / "c.db") as conn:
+        conn.execute("DELETE FROM outbox WHERE kind = 'group'")
