@@ -56,6 +56,14 @@ def test_an_endpoint_without_a_port_is_a_config_problem():
         adapter(endpoint="puppet.local")
 
 
+def test_the_token_may_come_from_the_environment_but_must_be_there(monkeypatch):
+    monkeypatch.delenv("LINLI_WECHAT_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="token"):
+        adapter(token="")
+    monkeypatch.setenv("LINLI_WECHAT_TOKEN", "puppet_xp_123")
+    assert adapter(token="").token == "puppet_xp_123"
+
+
 def test_the_tls_server_name_is_the_tokens_prefix_as_wechaty_does():
     assert adapter(tls=True).server_name() == "puppet_padlocal"
     assert adapter(tls=True, tls_server_name="example").server_name() == "example"

@@ -274,3 +274,38 @@ def test_a_wrong_token_is_reported_not_crashed_on(tmp_path):
     assert code == 0
     assert "Traceback" not in bot.text()
     assert "not_the_token" not in bot.text()  # the token never goes to the log
+
+
+def test_a_logged_out_account_waits_for_the_qr_scan_and_then_sends_what_waited(tmp_path):
+    """The account is logged out (on the phone, say): the QR code to scan is logged and shown by
+    ``linli status``; messages wait; after the login they go out."""
+    peer = WechatPeer(tmp_path).start()
+    config = write_config(tmp_path, peer, delivery={"max_attempts": 2},
+                          send_interval_seconds=1.5, send_jitter_seconds=0.0)
+    bot = LinliProcess(config, tmp_path / "linli.db")
+    try:
+        bot.start()
+        peer.say("alice", "报修 3栋电梯坏了", room=ROOM3)
+        first = peer.wait_sent(0, 1, timeout=10)
+        peer.call("/logout", {})
+        wait_for(lambda: bot.count("wechat: logged out"), 10, "the bot to notice the logout")
+        peer.call("/scan", {"qrcode": "https://login.weixin.qq.com/l/linli-test"})
+        wait_for(lambda: bot.count("scan this QR code"), 10, "the QR code in the log")
+        time.sleep(4)  # the second message comes due and waits, more than max_attempts times
+        code, status = bot.status()
+        wechat = status["platforms"]["wechat"]
+        assert code == 1 and wechat["state"] == "waiting for login", status
+        assert "wechaty.js.org/qrcode/" in wechat["detail"] and "linli-test" in wechat["detail"]
+        assert status["pending"]["wechat"] == 1 and not status["outbox"].get("failed"), status
+        assert len(peer.sent()) == 1
+
+        peer.call("/login", {})
+        second = peer.wait_sent(1, 1, timeout=15)
+        assert {m["conversationId"] for m in first + second} == {ROOM3, "wx-wang"}
+        code, status = bot.status()
+        assert code == 0 and status["pending"]["wechat"] == 0, status
+    finally:
+        code = bot.stop()
+        peer.stop()
+    assert code == 0
+    assert "Traceback" not in bot.text(), bot.text()[-5000:]

@@ -149,6 +149,9 @@ class WechatAdapter:
         self.limits = limits_of(config)
         self.endpoint = host_and_port(self.settings.endpoint)
         self.token = self.settings.token or os.environ.get("LINLI_WECHAT_TOKEN", "")
+        if not self.token:
+            raise ConfigError("[wechat] token is empty: set it to the puppet service's token "
+                              "(or set LINLI_WECHAT_TOKEN)")
         self._service_class, self._options_class = _load_client()
         self.client: Any = None  # the PuppetService of the current session
         self.self_id = ""
@@ -349,8 +352,11 @@ class WechatAdapter:
         if qrcode:
             from urllib.parse import quote
 
-            await self._health("waiting for login",
-                               f"scan https://wechaty.js.org/qrcode/{quote(qrcode, safe='')}")
+            url = f"https://wechaty.js.org/qrcode/{quote(qrcode, safe='')}"
+            log.warning("wechat: waiting for login: scan this QR code with the bot account's phone: "
+                        "%s", url)  # each new code, not only the first
+            self.state = "waiting for login"
+            await self._health("waiting for login", f"scan {url}")
 
     async def _on_error(self, payload: Any) -> None:
         log.warning("wechat: the puppet service reports an error: %s", getattr(payload, "data", payload))

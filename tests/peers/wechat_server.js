@@ -16,6 +16,8 @@
 //   POST /login                   logs the bot user in again (the client's start() stops the puppet,
 //                                 and the mock logs out on stop; this server also does it by itself
 //                                 every time the puppet starts)
+//   POST /logout                  the account is logged out (as when someone logs it out on the phone)
+//   POST /scan  {qrcode}          the puppet asks for a QR code to be scanned
 //   GET  /sent?since=N            what the bot sent: [{n, conversationId, room, kind, text,
 //                                 mentionIds, messageId, fileName}]
 //
@@ -159,6 +161,12 @@ const control = http.createServer((req, res) => {
       } else if (req.method === 'POST' && url.pathname === '/login') {
         if (!puppet.isLoggedIn) mocker.login(bot)
         out = { loggedIn: true }
+      } else if (req.method === 'POST' && url.pathname === '/logout') {
+        if (puppet.isLoggedIn) puppet.logout('logged out on the phone').catch(() => {})
+        out = { loggedIn: false }
+      } else if (req.method === 'POST' && url.pathname === '/scan') {
+        mocker.scan(body.qrcode || 'https://login.weixin.qq.com/l/linli-test')
+        out = {}
       } else {
         status = 404
         out = { error: `no route ${req.method} ${url.pathname}` }
