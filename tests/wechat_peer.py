@@ -9,6 +9,7 @@ the bot sent is listed.  ``LinliProcess`` runs ``linli run`` against it with a c
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -39,6 +40,14 @@ ROOMS = [
     {"id": ROOMX, "topic": "隔壁小区", "members": [BOT["id"], "wx-stranger", "wx-alice"]},
 ]
 WECHAT_PEOPLE = {"wang": "wx-wang", "li": "wx-li", "zhao": "wx-zhao", "sun": "wx-sun"}
+_RUNNING: set[subprocess.Popen] = set()  # killed when the test run ends, however it ends
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for process in list(_RUNNING):
+        if process.poll() is None:
+            process.kill()
 
 
 def peer_problem() -> str | None:
@@ -99,6 +108,7 @@ class WechatPeer:
             command.append("--tls")
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(command, cwd=PEERS, stdout=log, stderr=subprocess.STDOUT)
+        _RUNNING.add(self.process)
         wait_for(lambda: self.process.poll() is not None or "wechat-peer: ready" in self.log_text(),
                  30, "the WeChat peer to start")
         if self.process.poll() is not None:
@@ -232,6 +242,7 @@ class LinliProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(self.command("run"), cwd=ROOT, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True, encoding="utf-8", env=env)
+        _RUNNING.add(self.process)
         threading.Thread(target=self._read, daemon=True).start()
         wait_for(lambda: self.process.poll() is not None or "linli: ready" in self.text(), timeout,
                  "linli: ready")
