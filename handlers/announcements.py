@@ -19,6 +19,7 @@ sends anything twice.  Texts with a phone or unit number are refused: groups nev
 from __future__ import annotations
 
 import re
+import unicodedata
 import weakref
 from collections import Counter
 from datetime import datetime, time, timedelta
@@ -277,14 +278,24 @@ def read_when(ctx: Context, text: str) -> tuple[str, dict | None, datetime, str,
         first = repeat.trigger.get_next_fire_time(None, ctx.now + timedelta(seconds=1))
         if first is None:
             raise Refusal("announcements.never")
-        said = text.strip()[: len(text.strip()) - len(repeat.rest)].strip()
-        return "repeat", rule, first, repeat.rest, said
+        rest = as_typed(text, repeat.rest)
+        return "repeat", rule, first, rest, text.strip()[: len(text.strip()) - len(rest)].strip()
     try:
         moment = parse_moment(text, ctx.now)
     except WhenProblem as problem:
         raise when_refusal(ctx, problem) from problem
-    said = text.strip()[: len(text.strip()) - len(moment.rest)].strip()
-    return "once", None, moment.at, moment.rest, said
+    rest = as_typed(text, moment.rest)
+    return "once", None, moment.at, rest, text.strip()[: len(text.strip()) - len(rest)].strip()
+
+
+def as_typed(text: str, rest: str) -> str:
+    """The end of ``text`` that reads as ``rest`` once width-folded (the time parser folds full-width
+    punctuation: the announcement keeps the author's own ，and ：)."""
+    text, wanted = text.strip(), rest.strip()
+    for start in range(len(text) + 1):
+        if unicodedata.normalize("NFKC", text[start:]).strip() == wanted:
+            return text[start:].strip()
+    return wanted
 
 
 def standard_cron(text: str) -> str:

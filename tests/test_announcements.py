@@ -125,6 +125,7 @@ async def test_repeating_rules_and_cron_expressions(compound: Compound):
     assert len(sent.to_chat("b5")) == 7
     assert len(sent.to_chat("b3")) == 1 and "大扫除" in sent.to_chat("b3")[0]
     assert len(sent.to_chat("b7")) == 5
+    assert "垃圾分类：请按时投放" in sent.to_chat("b5")[0]  # the author's full-width colon kept
 
 
 async def test_cancelling_stops_it_and_only_the_author_or_admin_may(compound: Compound):
