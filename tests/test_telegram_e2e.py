@@ -584,3 +584,25 @@ def test_telegram_down_for_a_while_loses_and_repeats_nothing(peer: TelegramPeer,
     group = [m.text for m in peer.bot_messages(B3.id)]
     assert len([t for t in group if "#1" in t]) == 1 and len([t for t in group if "#2" in t]) == 1, group
     assert len(peer.bot_messages(WANG.id)) == 3  # /start's help, and one ping each
+
+
+def test_a_group_upgraded_to_a_supergroup_keeps_working(peer: TelegramPeer, linli: Linli) -> None:
+    """Telegram turns a growing group into a supergroup with a new id; the config still has the
+    old one.  Linli follows the upgrade (and remembers it across restarts)."""
+    upgraded = TgChat(-1003003003003, "3栋邻里群")
+    peer.state.migrated[B3.id] = upgraded.id  # what Telegram answers for the old id from now on
+    peer.send_raw(ALICE, upgraded, migrate_from_chat_id=B3.id)  # the service message in the new one
+    peer.send(WANG, None, "/start")
+    peer.send(ALICE, upgraded, "/report 3栋 水泵房有异响")
+    peer.wait_for(in_chat(upgraded, "#1", "✅"), what="acknowledging in the supergroup")
+    peer.wait_for(in_chat(WANG, "新报修 #1"), what="pinging 3栋's captain: the report is 3栋's")
+    with sqlite3.connect(linli.db) as conn:
+        assert conn.execute("SELECT chat_key FROM tickets").fetchall() == [("b3",)]
+    assert any(f"is now supergroup {upgraded.id}" in line for line in linli.lines), linli.log()
+    assert linli.stop() == 0
+    linli.start()
+    before = len(peer.state.requests)
+    peer.send(ALICE, upgraded, "/report 3栋 楼道消防栓漏水")
+    peer.wait_for(in_chat(upgraded, "#2", "✅"), what="still at home in the supergroup after a restart")
+    to_old = [p for _, p in peer.state.requests[before:] if str(p.get("chat_id")) == str(B3.id)]
+    assert not to_old, "after the restart the bot still tried the old group id first"

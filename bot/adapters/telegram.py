@@ -13,9 +13,10 @@ control (429) → ``TemporaryError`` with exactly the wait Telegram asked for; n
 never repeats the text before it); Forbidden (the person never started the bot, or blocked it) →
 ``PermanentError``, which ``on_permanent_failure`` turns into a short mention in the person's group
 with a deep link, holding the message until they open the private chat; any other BadRequest →
-``PermanentError`` (the same request will never work).  A group upgraded to a supergroup gets the
-message at its new id, and the log says which id to put in the config.  A photo Telegram does not
-know (another platform's file id) is left out, not retried.
+``PermanentError`` (the same request will never work).  A group Telegram upgrades to a supergroup
+gets a new id: the adapter follows it both ways (kept in the database's kv table, so a restart
+remembers it) and the log says which id to put in the config.  A photo Telegram does not know
+(another platform's file id) is left out, not retried.
 
 Text goes out without a parse mode, so user text never needs escaping and can never break the
 markup; a mention is a ``text_mention`` entity over the person's name, not markup.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import logging
 import os
 import re
@@ -74,6 +76,7 @@ log = logging.getLogger(__name__)
 MAX_CALLBACK_BYTES = 64
 START = re.compile(r"^/start(?:@\w+)?(?=\s|$)", re.IGNORECASE)  # /start, /start@Bot, /start <payload>
 MAX_PRESSED = 500  # button presses remembered until their answer edits the message
+MIGRATIONS_KEY = "telegram:migrated"  # kv: {old group id: supergroup id}
 MAX_REMEMBERED = 10_000  # users whose last group is remembered (for the "start me" notice)
 
 
@@ -98,6 +101,7 @@ class TelegramAdapter:
             .get_updates_read_timeout(settings.poll_timeout + 10)
             .build())
         self.application.add_handler(CallbackQueryHandler(self.on_button))
+        self.application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self.on_migrate))
         self.application.add_handler(MessageHandler(
             (filters.TEXT | filters.PHOTO | filters.CAPTION | filters.Document.IMAGE)
             & ~filters.UpdateType.EDITED,
@@ -112,6 +116,8 @@ class TelegramAdapter:
         self._progress: dict[int, tuple[int, str | None]] = {}
         self._groups_named: set[int] = set()
         self._last_group: dict[str, str] = {}  # user id → the group they last wrote in
+        # a group the config names by its old id → the supergroup Telegram upgraded it to
+        self._moved_to: dict[str, str] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -126,6 +132,7 @@ class TelegramAdapter:
             raise ConnectionError(
                 f"telegram: cannot reach {self.config.telegram.api_base_url} ({exc}); check the "
                 "network, a proxy, and [telegram] api_base_url") from exc
+        await self._load_migrations()
         me = self.application.bot.bot
         self.username = me.username or ""
         self.can_read_groups = me.can_read_all_group_messages
@@ -193,14 +200,15 @@ class TelegramAdapter:
         if message is None or user is None or chat is None or user.is_bot:
             return
         private = chat.type == ChatType.PRIVATE
+        chat_id = self._config_id(chat.id)
         if private:
             await self.release_held(str(user.id))
         else:
-            self._last_group[str(user.id)] = str(chat.id)
+            self._last_group[str(user.id)] = chat_id
             while len(self._last_group) > MAX_REMEMBERED:
                 self._last_group.pop(next(iter(self._last_group)))
         if not private and chat.id not in self._groups_named and \
-                self.core.chat_key_of(self.platform, str(chat.id)) is None:
+                self.core.chat_key_of(self.platform, chat_id) is None:
             self._groups_named.add(chat.id)  # what an admin needs for [chats.<key>] telegram = …
             log.info("telegram: group %r is chat id %s (not in the config)", chat.title, chat.id)
         text = message.text or message.caption or ""
@@ -222,10 +230,13 @@ class TelegramAdapter:
             text = "/help" if not START.sub("", text, count=1).strip() else ""
             if not text:
                 return  # a deep link back from the group: releasing held messages was the point
+        # a supergroup numbers its messages afresh: keep its ids apart from the old group's
+        message_id = str(message.message_id) if chat_id == str(chat.id) else \
+            f"{chat.id}:{message.message_id}"
         await self.core.handle(Inbound(
-            platform=self.platform, chat_id=str(chat.id),
+            platform=self.platform, chat_id=chat_id,
             chat_kind="private" if private else "group", sender_id=str(user.id),
-            sender_name=user.full_name, text=text, message_id=str(message.message_id),
+            sender_name=user.full_name, text=text, message_id=message_id,
             mentions_bot=mentioned, attachments=attachments,
             language_hint=user.language_code, chat_title=chat.title or ""))
 
@@ -240,7 +251,7 @@ class TelegramAdapter:
             return
         chat = query.message.chat
         user = query.from_user
-        key = (str(chat.id), str(query.message.message_id))
+        key = (self._config_id(chat.id), str(query.message.message_id))
         if getattr(query.message, "text", None):
             self._pressed[key] = (query.message.text, query.message.reply_markup)
             self._pressed.move_to_end(key)
@@ -248,7 +259,7 @@ class TelegramAdapter:
                 self._pressed.popitem(last=False)
         try:
             await self.core.handle(Inbound(
-                platform=self.platform, chat_id=str(chat.id),
+                platform=self.platform, chat_id=key[0],
                 chat_kind="private" if chat.type == ChatType.PRIVATE else "group",
                 sender_id=str(user.id), sender_name=user.full_name, text=query.data or "",
                 message_id=f"cb:{query.id}", language_hint=user.language_code, callback=True,
@@ -256,6 +267,37 @@ class TelegramAdapter:
         finally:
             with contextlib.suppress(TelegramError):
                 await query.answer()
+
+    async def on_migrate(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """Telegram upgraded a group to a supergroup (a new chat id): follow it."""
+        message = update.effective_message
+        if message is None:
+            return
+        if message.migrate_to_chat_id:
+            await self._migrated(message.chat.id, message.migrate_to_chat_id)
+        elif message.migrate_from_chat_id:
+            await self._migrated(message.migrate_from_chat_id, message.chat.id)
+
+    def _config_id(self, chat_id: int | str) -> str:
+        """The id the config knows a chat by (its id before an upgrade to a supergroup)."""
+        chat_id = str(chat_id)
+        return next((old for old, new in self._moved_to.items() if new == chat_id), chat_id)
+
+    async def _migrated(self, old: int | str, new: int | str) -> None:
+        original, new = self._config_id(old), str(new)
+        if self._moved_to.get(original) == new:
+            return
+        self._moved_to[original] = new
+        async with self.core.db.transaction() as tx:
+            await tx.kv.put(MIGRATIONS_KEY, json.dumps(self._moved_to))
+        log.warning("telegram: group %s is now supergroup %s; Linli follows it. Put telegram = %s "
+                    "under its [chats] entry when convenient", original, new, new)
+
+    async def _load_migrations(self) -> None:
+        async with self.core.db.read() as tx:
+            raw = await tx.kv.get(MIGRATIONS_KEY)
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            self._moved_to = {str(k): str(v) for k, v in json.loads(raw or "{}").items()}
 
     async def release_held(self, user_id: str) -> None:
         """The person opened a private chat with the bot: send what was held for them."""
@@ -272,15 +314,14 @@ class TelegramAdapter:
     async def send(self, message: Outbound) -> str | None:
         """Deliver one outbox message; classify failures for the dispatcher."""
         try:
-            chat_id = int(message.address)
+            chat_id = int(self._moved_to.get(message.address, message.address))
         except ValueError:
             raise PermanentError(f"not a Telegram chat id: {message.address!r}") from None
         try:
             try:
                 return await self._send(message, chat_id)
             except ChatMigrated as exc:
-                log.warning("telegram: group %s became supergroup %s; set telegram = %s for it in "
-                            "the config [chats]", chat_id, exc.new_chat_id, exc.new_chat_id)
+                await self._migrated(chat_id, exc.new_chat_id)
                 return await self._send(message, int(exc.new_chat_id))
         except RetryAfter as exc:
             raise TemporaryError(str(exc), retry_after=seconds(exc)) from exc
