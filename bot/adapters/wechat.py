@@ -85,9 +85,10 @@ def _load_client() -> tuple[Any, Any]:
 
 
 def limits_of(config: Config) -> SendLimits:
-    """The per-account send limits from ``[wechat]``."""
+    """The per-account send limits from ``[wechat]``: the gap (with jitter) between any two sends is
+    what keeps an account safe; the per-second window is only a backstop."""
     settings = config.wechat
-    return SendLimits(overall_per_second=1.0, group_per_minute=20.0, private_per_second=1.0,
+    return SendLimits(overall_per_second=30.0, group_per_minute=20.0, private_per_second=1.0,
                       min_interval=settings.send_interval_seconds,
                       jitter=settings.send_jitter_seconds,
                       daily_cap=settings.daily_cap or None, max_text_length=MAX_TEXT)
@@ -158,6 +159,7 @@ class WechatAdapter:
         self.self_name = ""
         self.state = "stopped"
         self._logged_in = asyncio.Event()
+        self._first_try_failed = asyncio.Event()
         self._stopping = False
         self._runner: asyncio.Task | None = None
         self._down_since: float | None = None
@@ -168,13 +170,17 @@ class WechatAdapter:
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        """Connect in the background; wait a little for the first login, never fail start-up."""
+        """Connect in the background; wait a little for the first login (not when the first try
+        failed already), never fail start-up."""
         self._stopping = False
         self._worker = asyncio.create_task(self._work(), name="wechat-inbound")
         self._runner = asyncio.create_task(self._run(), name="wechat-connection")
-        try:
-            await asyncio.wait_for(self._logged_in.wait(), 10)
-        except TimeoutError:
+        waits = [asyncio.create_task(self._logged_in.wait()),
+                 asyncio.create_task(self._first_try_failed.wait())]
+        await asyncio.wait(waits, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+        if not self._logged_in.is_set():
             log.warning("wechat: not logged in yet (%s); Linli runs on and keeps trying, the outbox "
                         "holds what is to be sent", self.state)
 
@@ -283,6 +289,7 @@ class WechatAdapter:
                 self._down_since = time.monotonic()
             wait = min(delay, self.settings.reconnect_max_seconds) * random.uniform(0.8, 1.2)
             await self._health("disconnected", f"{reason}; reconnecting in {wait:.0f} s")
+            self._first_try_failed.set()
             await asyncio.sleep(wait)
             delay = min(delay * 2, self.settings.reconnect_max_seconds)
 
