@@ -199,6 +199,8 @@ class Fuzz:
         await compound.app.dispatcher.drain()
         sent = compound.adapter.sent[start:]
         self.stats["messages"] += 1
+        if parsed is not None and parsed.command is not None:
+            self.stats.setdefault("commands", set()).add(parsed.command.name)
 
         for m in sent:
             assert m.text not in OOPS, f"a handler failed on {text[:300]!r} (see the log)"
@@ -228,7 +230,7 @@ class Fuzz:
 # --- the test -----------------------------------------------------------------------------------
 def test_thousands_of_generated_messages_never_crash_change_nothing_when_refused_and_answer_in_kind(
         tmp_path, caplog):
-    stats = {"messages": 0, "rejected": 0, "answers": 0, "checked": 0}
+    stats: dict = {"messages": 0, "rejected": 0, "answers": 0, "checked": 0}
     runner = asyncio.Runner()
     prepared = tmp_path / "prepared"
     prepared.mkdir()
@@ -249,8 +251,10 @@ def test_thousands_of_generated_messages_never_crash_change_nothing_when_refused
         runner.close()
     failures = [r for r in caplog.records if r.name == "bot.core" and r.levelno >= logging.ERROR]
     assert not failures, failures[0].getMessage()
-    print(f"fuzz: {stats}")
+    reached = stats.pop("commands", set())
+    print(f"fuzz: {stats}; commands reached: {len(reached)} of {len(COMMANDS)}")
     assert stats["messages"] >= 2000, stats
+    assert reached == set(COMMANDS), f"not reached: {set(COMMANDS) - reached}"
     assert stats["rejected"] >= 300, stats  # the refusal path is well exercised …
     assert stats["checked"] >= 0.6 * stats["answers"] >= 600, stats  # … and so is the language
 
