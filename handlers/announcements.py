@@ -146,8 +146,7 @@ _woken: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 @on_tick("announcements.send")
 async def send_due(core, now: datetime) -> None:
-    """Send every announcement that is due, late ones within the grace window; skip and report older
-    ones; then ask the scheduler to wake at the next exact moment."""
+    """Send what is due (late within the grace window, older runs skipped and reported); re-arm wakes."""
     async with core.db.transaction() as tx:
         notifier = Notifier(core, tx, now)
         for item in await tx.announcements.due(now.timestamp()):
