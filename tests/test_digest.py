@@ -133,3 +133,14 @@ async def test_staff_get_a_weeks_digest_on_demand(tmp_path):
     sent = await compound.say("b3", "alice", "周报")
     assert "只有" in sent.to_chat("b3")[0]
     await compound.close()
+
+
+def test_the_console_shows_the_chart_as_a_photo_line_not_as_bytes(tmp_path):
+    from tests.test_console import linli
+
+    script = (":clock 2026-12-01 09:00\nb3 alice: 报修 3栋电梯坏了\ndm wang: 受理 1\n"
+              ":clock 2026-12-07 08:00\n")
+    result = linli("console", "--db", str(tmp_path / "c.db"), stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "[b3] 📊 3栋上周简报（11月30日–12月6日）" in result.stdout
+    assert "(photo digest-2026-W49.png, " in result.stdout and "iVBOR" not in result.stdout
