@@ -205,6 +205,10 @@ class Core:
             lang = self._language(parsed, person, msg)
             if parsed is not None and parsed.lang is not None:
                 await tx.people.set_language(person.id, parsed.lang)
+            elif parsed is not None and person.lang not in ("zh", "en"):
+                # "/join 1" says nothing in its arguments, but an unknown person who types English
+                # commands wants private messages (promotions, reminders) in English too
+                await tx.people.set_language(person.id, lang)
             ctx = Context(self, tx, now, msg, person, lang, parsed, chat_key)
             await self._run(ctx, parsed, listener)
         self.outbox_changed.set()

@@ -291,3 +291,11 @@ async def test_the_dialogue_goes_on_in_the_language_it_began_in(compound: Compou
     assert 'When does "Clean-up" start?' in sent.to("sun")[0]
     sent = await compound.say("dm", "sun", "Sunday 3")
     assert "Please say at what time" in sent.to("sun")[0]
+
+
+async def test_someone_who_joins_in_english_is_promoted_in_english(compound: Compound):
+    await create(compound, 1)
+    await compound.say("all", "alice", "报名 1")
+    await compound.say("all", "erin", "/join 1")  # nothing in "1" says which language
+    sent = await compound.say("dm", "alice", "取消报名 1")
+    assert sent.to("erin")[0].startswith("🎉 Good news: a place came free"), sent.to("erin")
