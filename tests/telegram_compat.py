@@ -5,7 +5,7 @@ compatibility proxy that makes it speak the Bot API the way python-telegram-bot 
     config: [telegram] token = peer.token, api_base_url = peer.api_base_url
     peer.send(alice, group, "/report 3栋电梯坏了")     # a resident, through the emulator's client API
     ping = peer.wait_for(lambda m: m.chat_id == wang.id and "#1" in m.text)
-    peer.press(wang, ping, ping.buttons[0])           # a captain presses 受理
+    peer.press(wang, ping, "受理")                    # a captain presses 受理 (by its label)
     peer.close()
 
 The emulator (``tests/peers/telegram_emulator.js`` starting the npm package ``telegram-test-api``
