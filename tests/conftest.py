@@ -4,33 +4,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import string
 from pathlib import Path
 
 import pytest
 
 from bot.dispatcher import Dispatcher
-from bot.i18n import LANGUAGES, catalogue
 from bot.privacy import redact
-from tests.harness import Compound
+from tests.harness import Compound, without_fixed_texts
 
 PRIVACY_LEAKS: list[str] = []
-# The catalogue's fixed wording (the text between placeholders) is written by us, not by residents:
-# an example like "登记 3栋 1203" in the help menu is nobody's unit.
-FIXED_TEXTS = sorted({literal for lang in LANGUAGES for text in catalogue(lang).values()
-                      for literal, _, _, _ in string.Formatter().parse(text) if len(literal) >= 6},
-                     key=len, reverse=True)
-
-
-def _without_fixed_texts(text: str) -> str:
-    for fixed in FIXED_TEXTS:
-        if fixed in text:
-            text = text.replace(fixed, " ")
-    return text
 
 
 def _leaks(text: str, units: list[str]) -> bool:
-    text = _without_fixed_texts(text)
+    text = without_fixed_texts(text)
     return redact(text, "<>", units) != text
 
 

@@ -12,6 +12,7 @@ so addresses are config chat keys (groups) and person keys or names (private cha
 from __future__ import annotations
 
 import itertools
+import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,12 +21,25 @@ from bot.adapters.base import SendLimits
 from bot.app import App
 from bot.clock import ManualClock
 from bot.config import Config, load_config
+from bot.i18n import LANGUAGES, catalogue
 from bot.messages import Attachment, Inbound, Outbound
 from bot.privacy import redact
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config.example.toml"
 START = datetime(2026, 12, 1, 9, 0)  # a Tuesday morning
+# The catalogue's fixed wording (the text between placeholders) is written by us, not by residents:
+# an example like "登记 3栋 1203" in the help menu is nobody's unit, so privacy checks skip it.
+FIXED_TEXTS = sorted({literal for lang in LANGUAGES for text in catalogue(lang).values()
+                      for literal, _, _, _ in string.Formatter().parse(text) if len(literal) >= 6},
+                     key=len, reverse=True)
+
+
+def without_fixed_texts(text: str) -> str:
+    for fixed in FIXED_TEXTS:
+        if fixed in text:
+            text = text.replace(fixed, " ")
+    return text
 
 
 class RecordingAdapter:
@@ -131,5 +145,6 @@ class Compound:
             units = await tx.people.registered_units()
         for message in sent.messages:
             if message.kind == "group":
-                assert redact(message.text, "<>", units) == message.text, (
+                text = without_fixed_texts(message.text)
+                assert redact(text, "<>", units) == text, (
                     f"private detail in a group message: {message.text!r}")

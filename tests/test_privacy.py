@@ -75,3 +75,21 @@ def test_a_bot_in_a_subprocess_is_checked_through_its_database(tmp_path):
     assert found and all("1203" in text for text in found)
     with sqlite3.connect(tmp_path / "c.db") as conn:
         conn.execute("DELETE FROM outbox WHERE kind = 'group'")
+
+
+@pytest.mark.parametrize("text", [
+    "/ticket 13912345678",          # a refusal repeating what was typed
+    "/进度 房0908室",                # the same, in Chinese, with a unit
+    "/13912345678",                 # an unknown command
+    "帮助 13912345678",              # an unknown help topic
+])
+async def test_what_a_resident_typed_is_not_repeated_to_the_group_with_numbers(compound, text):
+    """Found by tests/test_fuzz.py: answers in a group repeated phone and unit numbers."""
+    sent = await compound.say("b3", "alice", text)
+    replies = sent.to_chat("b3")
+    assert replies, text
+    assert not any("13912345678" in r or "0908" in r for r in replies), replies
+    assert any("[已隐藏]" in r or "[hidden]" in r for r in replies), replies
+    private = await compound.say("dm", "alice", text)
+    assert any("13912345678" in r or "0908" in r for r in private.to("alice")), (
+        "in private the bot may repeat it")
