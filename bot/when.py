@@ -251,11 +251,25 @@ _EN_EVERY = re.compile(r"every\s+(?:(?P<day>day)|(?P<weekday>weekday)|(?P<names>
                        + "|".join(sorted(WEEKDAYS_EN, key=len, reverse=True))
                        + r")(?:\s*(?:,|and)\s*)?)+))", re.IGNORECASE)
 _CRON = re.compile(r"cron\s+(?P<expr>(?:\S+\s+){4}\S+)", re.IGNORECASE)
+_CRON_DOW = re.compile(r"^(?P<head>cron\s+(?:\S+\s+){4})(?P<dow>\S+)", re.IGNORECASE)
+_CRON_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def standard_cron(text: str) -> str:
+    """``cron … 0`` means Sunday, as in every crontab (APScheduler 3 would read Monday): use names."""
+    match = _CRON_DOW.match(text.strip())
+    if not match or not re.search(r"[0-9]", match.group("dow")):
+        return text
+    dow = re.sub(r"(?<![/0-9])[0-7](?![0-9])", lambda m: _CRON_DAY_NAMES[int(m.group(0))],
+                 match.group("dow"))
+    if dow in ("sun-sat", "sun-sun", "mon-sun"):
+        dow = "*"
+    return match.group("head") + dow + text.strip()[match.end():]
 
 
 def parse_repeat(text: str, tz) -> Repeat:
     """A repeating time at the start of ``text`` (see module docstring)."""
-    folded = _fold(text).lstrip()
+    folded = standard_cron(_fold(text).lstrip())
     match = _CRON.match(folded)
     if match:
         try:

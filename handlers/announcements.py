@@ -40,8 +40,6 @@ ANNOUNCERS = ("admin", "committee", "property")
 URGENT_WORDS = {"紧急", "急", "【紧急】", "urgent", "--urgent", "-u", "!urgent"}
 ALL_WORDS = {"全部", "所有", "全体", "所有群", "all", "everyone"}
 _LIST_SPLIT = re.compile(r"[,，、+＋]")
-_CRON_DOW = re.compile(r"^(?P<head>cron\s+(?:\S+\s+){4})(?P<dow>\S+)", re.IGNORECASE)
-_CRON_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CATCH_UP_LIMIT = 500  # runs looked at one by one after a long outage; the rest are jumped over
 
 announce = on_command("announce", zh=["通知", "发通知"], en=["announce"], roles=ANNOUNCERS,
@@ -266,7 +264,6 @@ def late_after(config) -> timedelta:
 
 def read_when(ctx: Context, text: str) -> tuple[str, dict | None, datetime, str, str]:
     """(kind, cron fields, first moment, text after the time, the time as typed)."""
-    text = standard_cron(text)
     try:
         repeat = parse_repeat(text, ctx.config.tz)
     except WhenProblem as problem:
@@ -295,18 +292,6 @@ def as_typed(text: str, rest: str) -> str:
         if unicodedata.normalize("NFKC", text[start:]).strip() == wanted:
             return text[start:].strip()
     return wanted
-
-
-def standard_cron(text: str) -> str:
-    """``cron … 0`` means Sunday, as in every crontab (APScheduler 3 would read Monday): use names."""
-    match = _CRON_DOW.match(text.strip())
-    if not match or not re.search(r"[0-9]", match.group("dow")):
-        return text
-    dow = re.sub(r"(?<![/0-9])[0-7](?![0-9])", lambda m: _CRON_DAY_NAMES[int(m.group(0))],
-                 match.group("dow"))
-    if dow in ("sun-sat", "sun-sun", "mon-sun"):
-        dow = "*"
-    return match.group("head") + dow + text.strip()[match.end():]
 
 
 def when_refusal(ctx: Context, problem: WhenProblem) -> Refusal:

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from handlers.announcements import quiet_end, standard_cron
+from bot.when import standard_cron
+from handlers.announcements import quiet_end
 from tests.harness import START, Compound, Sent
 
 

@@ -79,3 +79,15 @@ def test_a_weekly_repeat_and_its_next_time():
     assert repeat.next_after(NOW) == datetime(2026, 12, 6, 9, 0, tzinfo=TZ)
     repeat = parse_repeat("every day 8:00-12:00", TZ)
     assert repeat.days is None and parse_until(repeat.rest) == (12, 0, "")
+
+
+def test_cron_day_zero_is_sunday_as_in_every_crontab():
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("Asia/Shanghai")
+    repeat = parse_repeat("cron 0 9 * * 0 全部 周报", tz)
+    tuesday = datetime(2026, 12, 1, 10, 0, tzinfo=tz)
+    assert repeat.trigger.get_next_fire_time(None, tuesday) == datetime(2026, 12, 6, 9, 0, tzinfo=tz)
+    weekdays = parse_repeat("cron 30 7 * * 1-5 b3 早安", tz)
+    saturday = datetime(2026, 12, 5, 8, 0, tzinfo=tz)
+    assert weekdays.trigger.get_next_fire_time(None, saturday).day == 7  # Monday
