@@ -215,6 +215,12 @@ def test_report_button_press_and_updates(peer: TelegramPeer, linli: Linli) -> No
     assert "ack" in {c["command"] for c in menus[("all_private_chats", "")]}
     assert "ack" not in {c["command"] for c in menus[("all_group_chats", "")]}
 
+    # `linli status` (another process, reading the same database) sees Telegram connected.
+    status = subprocess.run([*linli_command(), "status", "--config", str(linli.config), "--db",
+                             str(linli.db)], capture_output=True, text=True, timeout=30, cwd=str(ROOT))
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "telegram: connected" in status.stdout and f"@{me}" in status.stdout
+
     # The captain and Alice have opened a private chat with the bot: /start answers with help.
     peer.send(WANG, None, "/start")
     peer.send(ALICE, None, "/start")

@@ -24,6 +24,7 @@ markup; a mention is a ``text_mention`` entity over the person's name, not marku
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -118,6 +119,7 @@ class TelegramAdapter:
         self._last_group: dict[str, str] = {}  # user id → the group they last wrote in
         # a group the config names by its old id → the supergroup Telegram upgraded it to
         self._moved_to: dict[str, str] = {}
+        self._health_task: asyncio.Task | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -165,8 +167,32 @@ class TelegramAdapter:
                 timeout=int(settings.poll_timeout), allowed_updates=["message", "callback_query"],
                 drop_pending_updates=False, error_callback=polling_failed)
         log.info("telegram: running as @%s (%s)", self.username, settings.mode)
+        await self.core.note_health("telegram", "connected", f"@{self.username} ({settings.mode})")
+        self._health_task = asyncio.create_task(self._keep_health(), name="telegram-health")
+
+    async def _keep_health(self, every: float = 60.0) -> None:
+        """Ask Telegram who we are once a minute, so ``linli status`` shows whether it answers."""
+        state = "connected"
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.application.bot.get_me()
+                now, detail = "connected", f"@{self.username} ({self.config.telegram.mode})"
+            except TelegramError as exc:
+                now, detail = "disconnected", f"{type(exc).__name__}: {exc}"
+            if now != state:
+                log.warning("telegram: %s (%s)", now, detail)
+            state = now
+            with contextlib.suppress(Exception):
+                await self.core.note_health("telegram", state, detail)
 
     async def stop(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._health_task
+            with contextlib.suppress(Exception):
+                await self.core.note_health("telegram", "stopped", "the bot was stopped")
         with contextlib.suppress(Exception):
             if self.application.updater and self.application.updater.running:
                 await self.application.updater.stop()
