@@ -145,7 +145,7 @@ class TelegramSettings(_Strict):
 
 
 class WechatSettings(_Strict):
-    """``[wechat]``: a Wechaty puppet service (see docs/wechat.md)."""
+    """``[wechat]``: a Wechaty puppet service (see README.md, "Run it on WeChat")."""
 
     endpoint: str = ""  # host:port of the puppet service
     token: str = ""  # its token (or LINLI_WECHAT_TOKEN)

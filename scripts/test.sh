@@ -11,5 +11,5 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,wechat]"
 (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
 
-.venv/bin/python -m ruff check bot handlers storage tests bench
+.venv/bin/python -m ruff check bot handlers storage tests bench scripts
 .venv/bin/python -m pytest -q "$@"

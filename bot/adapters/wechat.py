@@ -2,7 +2,7 @@
 
 It talks to the puppet service with ``wechaty-puppet-service`` (the Python client of the Wechaty
 project, ``pip install 'linli[wechat]'``), not with the high-level ``wechaty`` SDK, which does not
-import on Python 3.11 (see docs/wechat.md).  No domain logic lives here: it only translates.
+import on Python 3.11 (see README.md, "Run it on WeChat").  No domain logic lives here: it only translates.
 
 In: every ``message`` event becomes an :class:`~bot.messages.Inbound` — a room message with the room
 id as ``chat_id`` and the room's topic as ``chat_title`` (the config may name a room by either), the
