@@ -6,7 +6,8 @@ command runs the whole core: parse, de-duplicate, find the sender, check roles, 
 savepoint, write state and outbox rows in one transaction and commit.
 
 The baseline, measured in the same run, is the least any durable command can cost with aiosqlite:
-one INSERT and one COMMIT per command, on a file with the same pragmas (WAL, synchronous=NORMAL).
+one INSERT and one COMMIT per command, on a file with the same pragmas (WAL, synchronous=NORMAL,
+wal_autocheckpoint=10000).
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ async def baseline_run(path: Path, commands: int) -> float:
     try:
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA wal_autocheckpoint=10000")
         await conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, at REAL, body TEXT)")
         await conn.commit()
         start = time.perf_counter()
@@ -183,6 +185,10 @@ async def hop_count(path: Path, commands: int = 500) -> tuple[float, float]:
 def profile(path: Path, commands: int = 1500) -> str:
     """A pyinstrument profile of the core loop (text, the top of the call tree)."""
     from pyinstrument import Profiler
+
+    import bot.app
+    import bot.simulate  # noqa: F401
+    import tests.harness  # noqa: F401
 
     async def go():
         await core_run(path, commands, warmup=100, seed=3)

@@ -17,7 +17,7 @@ import random
 import time
 from pathlib import Path
 
-from bench.common import Row, median, p95
+from bench.common import Row, fmt, median, p95
 from bench.p4_p6_process import generate
 
 WEEK = 7 * 86400
@@ -108,5 +108,5 @@ def run(folder: Path, quick: bool = False, big: Path | None = None) -> tuple[lis
         value = median(large[key]) * ms
         rows.append(Row(f"{label}, {tickets:,} tickets", value, "ms", median(base[key]) * ms,
                         "10,000 tickets", floor, value <= floor_ms,
-                        note=f"p95 {p95(large[key]) * ms:.2f} ms"))
+                        note=f"p95 {fmt(p95(large[key]) * ms, 'ms')}, {len(large[key])} samples"))
     return rows, {"generated_in": generated, "tickets": tickets, "digest": digest_source()}

@@ -124,6 +124,9 @@ class Repo:
         row = await self._one(sql, params)
         return None if row is None else row[0]
 
+    def forget(self) -> None:
+        """Drop whatever this repository keeps for its transaction (after a savepoint's undo)."""
+
 
 _REPOS: dict[str, type[Repo]] = {}
 
@@ -163,6 +166,9 @@ class Tx:
         except BaseException:
             if not _cancel(self.conn, "SAVEPOINT handler"):  # it ran: undo on the thread
                 await self.conn._execute(_call, self.conn._conn, _take(self.conn), _undo_savepoint, ())
+            for repo in list(vars(self).values()):
+                if isinstance(repo, Repo):
+                    repo.forget()
             raise
         if not _cancel(self.conn, "SAVEPOINT handler"):
             _defer(self.conn, "RELEASE handler")
@@ -192,6 +198,9 @@ class Database:
         for pragma in (
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=NORMAL",
+            # Checkpoint the WAL every ~40 MB instead of ~4 MB: a command dirties a dozen pages, and
+            # each checkpoint copies the hot ones again (P1 in docs/bench-results.md: +30%).
+            "PRAGMA wal_autocheckpoint=10000",
             "PRAGMA foreign_keys=ON",
             "PRAGMA busy_timeout=30000",
         ):

@@ -28,8 +28,18 @@ def _person(row) -> Person | None:
 
 @repository("people")
 class People(Repo):
+    # A transaction asks for the same few people many times (a report: the reporter, each person
+    # told, their languages): they are kept for the transaction, and forgotten on any change to
+    # people here or on a savepoint's undo (P1 in docs/bench-results.md).
     async def get(self, person_id: int) -> Person | None:
-        return _person(await self._one("SELECT * FROM people WHERE id = ?", (person_id,)))
+        cache = self.__dict__.setdefault("_cache", {})
+        if person_id not in cache:
+            cache[person_id] = _person(await self._one("SELECT * FROM people WHERE id = ?",
+                                                       (person_id,)))
+        return cache[person_id]
+
+    def forget(self) -> None:
+        self.__dict__.pop("_cache", None)
 
     async def by_key(self, key: str) -> Person | None:
         return _person(await self._one("SELECT * FROM people WHERE key = ?", (key,)))
@@ -46,12 +56,14 @@ class People(Repo):
 
     async def create(self, name: str, now: float, key: str | None = None,
                      lang: str | None = None) -> Person:
+        self.forget()
         return _person(await self._one(  # RETURNING: one trip to aiosqlite's thread, not two
             "INSERT INTO people (key, name, lang, created_at) VALUES (?, ?, ?, ?) RETURNING *",
             (key, name, lang, now)))
 
     async def upsert_listed(self, key: str, name: str, lang: str | None, now: float) -> int:
         """Create or refresh a person listed in the config; return their id."""
+        self.forget()
         await self._run(
             "INSERT INTO people (key, name, lang, created_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(key) DO UPDATE SET name = excluded.name, "
@@ -59,10 +71,12 @@ class People(Repo):
         return await self._value("SELECT id FROM people WHERE key = ?", (key,))
 
     async def set_language(self, person_id: int, lang: str) -> None:
+        self.forget()
         await self._run("UPDATE people SET lang = ? WHERE id = ? AND lang IS NOT ?",
                         (lang, person_id, lang))
 
     async def register(self, person_id: int, building: str, unit: str | None) -> None:
+        self.forget()
         await self._run("UPDATE people SET building = ?, unit = COALESCE(?, unit) WHERE id = ?",
                         (building, unit, person_id))
 
@@ -77,6 +91,7 @@ class People(Repo):
         Every column named ``person_id``, ``reporter_id``, ``actor_id`` or ``member_id`` in any table
         is moved, so capabilities that keep people in their own tables follow along.
         """
+        self.forget()
         tables = [r[0] for r in await self._all(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
         for table in tables:
