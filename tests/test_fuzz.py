@@ -13,7 +13,8 @@ overrides, control characters and texts up to 100 KB — each checked for:
   language the arguments are written in, else the one the person last wrote in (English for a
   /command from someone who never did).
 
-CI runs a fixed (derandomized) set; ``LINLI_FUZZ_RANDOM=1`` explores new examples each run.
+CI runs a fixed (derandomized) set; ``LINLI_FUZZ_RANDOM=1`` explores new examples each run and
+``LINLI_FUZZ_EXAMPLES=2000`` hunts longer.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from bot.parser import clean, guess_language, has_cjk
 from tests.harness import Compound
 from tests.snapshot import changes, state
 
-EXAMPLES = 200
+EXAMPLES = int(os.environ.get("LINLI_FUZZ_EXAMPLES", "200"))  # more: a longer hunt
 PER_EXAMPLE = (10, 12)  # messages per example: at least 2,000 in all
 PERSONAS = ("alice", "mallory", "carol", "wang", "li", "zhao", "chen", "sun", "admin")
 CHATS = ("dm", "b3", "b5", "b7", "all")
