@@ -556,7 +556,12 @@ async def make_shifts(ctx: Notifier, rota: Rota, until: float) -> list[Shift]:
 async def sync_config_rotas(ctx: Notifier) -> None:
     """Bring the rotas of the config into the database (members and shifts too, if it names
     them and the rota has none yet)."""
+    known = await ctx.tx.rota.keyed()  # one query: 值班 runs this on every question
     for key, settings in ctx.config.rota.items():
+        rota = known.get(key)
+        if rota is not None and (rota.name, rota.building) == (settings.name, settings.building) \
+                and (rota.repeat is not None or not (settings.members and settings.shifts)):
+            continue
         rota = await ctx.tx.rota.ensure(key, settings.name, settings.building, ctx.ts)
         if rota.repeat is None and settings.members and settings.shifts:
             ids = await ctx.core.person_ids(ctx.tx, settings.members)

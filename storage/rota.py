@@ -76,6 +76,11 @@ class Rotas(Repo):
             (key, name, building, now))
         return await self.by_key(key)
 
+    async def keyed(self) -> dict[str, Rota]:
+        """Every rota that has a key (the config's rotas), by key: one query."""
+        rows = await self._all("SELECT * FROM rotas WHERE key IS NOT NULL")
+        return {row["key"]: _rota(row) for row in rows}
+
     async def by_key(self, key: str) -> Rota | None:
         return _rota(await self._one("SELECT * FROM rotas WHERE key = ?", (key,)))
 
