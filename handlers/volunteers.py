@@ -276,7 +276,7 @@ async def dialogue_answer(ctx: Context) -> None:
         await ask_step(ctx, draft, step, problem)
         return
     except ValueError:
-        await ctx.reply(f"volunteers.bad.{step}", given=text[:30])
+        await ctx.reply(f"volunteers.bad.{step}", **await ctx.core.echo(ctx, given=text[:30]))
         await ask_step(ctx, draft, step, None)
         return
     await continue_dialogue(ctx, draft, None)
@@ -299,8 +299,10 @@ async def ask_step(ctx: Context, draft: dict, step: str, problem: WhenProblem | 
     draft["step"] = step
     await ctx.ask("volunteers.newevent", draft, minutes=30)
     if problem is not None:
-        await ctx.reply(f"volunteers.when.{problem.reason}", **when_values(ctx, problem))
-    await ctx.reply(f"volunteers.ask.{step}", title=draft.get("title") or "")
+        await ctx.reply(f"volunteers.when.{problem.reason}",
+                        **await ctx.core.echo(ctx, **when_values(ctx, problem)))
+    # in a group, what the coordinator typed is repeated without phone or unit numbers
+    await ctx.reply(f"volunteers.ask.{step}", **await ctx.core.echo(ctx, title=draft.get("title") or ""))
 
 
 def read_event_words(ctx: Context, text: str, draft: dict) -> None:

@@ -299,3 +299,8 @@ async def test_someone_who_joins_in_english_is_promoted_in_english(compound: Com
     await compound.say("all", "erin", "/join 1")  # nothing in "1" says which language
     sent = await compound.say("dm", "alice", "取消报名 1")
     assert sent.to("erin")[0].startswith("🎉 Good news: a place came free"), sent.to("erin")
+
+
+async def test_a_phone_number_typed_as_a_title_is_not_repeated_in_the_group(compound: Compound):
+    sent = await compound.say("b3", "sun", "新活动 13912345678")  # the harness checks every group message
+    assert "什么时候开始" in sent.to_chat("b3")[0] and "13912345678" not in sent.to_chat("b3")[0]
