@@ -94,6 +94,22 @@ def _call(conn: sqlite3.Connection, deferred: tuple[str, ...], fn, args: tuple) 
     return fn(conn, *args)
 
 
+async def _go(conn: aiosqlite.Connection, deferred: tuple[str, ...], fn, *args: Any) -> Any:
+    """Run ``fn(sqlite3_connection, *args)`` where it costs least.
+
+    Only taking the write lock (the deferred ``BEGIN IMMEDIATE``) can wait, for as long as another
+    process holds it (busy_timeout): that trip goes to aiosqlite's thread, so the event loop keeps
+    serving the chats meanwhile.  Everything after it, inside the transaction we now hold, and every
+    read (WAL: readers never wait), runs right here: a statement costs SQLite ~10–100 µs, while a
+    trip to the thread and back cost 15–85 µs on the benchmark machine (71% of a command on a quiet
+    machine, P1 in docs/bench-results.md).  One task at a time uses the connection (the database's
+    lock), so the thread and the loop never touch it together.
+    """
+    if any(statement.startswith("BEGIN") for statement in deferred):
+        return await conn._execute(fn, conn._conn, *args)
+    return fn(conn._conn, *args)
+
+
 class Repo:
     """Base of the repositories: SQL lives in their methods and nowhere else."""
 
@@ -102,23 +118,23 @@ class Repo:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
 
-    # Each helper is one trip to aiosqlite's thread (execute, fetch and close together there):
-    # the trip, not SQLite, is what a command costs (see docs/bench-results.md, P1).
+    # Each helper executes, fetches and closes in one go (see _go for where it runs).
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        return await self.conn._execute(_fetch, self.conn._conn, sql, tuple(params), False,
-                                        _take(self.conn))
+        deferred = _take(self.conn)
+        return await _go(self.conn, deferred, _fetch, sql, tuple(params), False, deferred)
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        return await self.conn._execute(_fetch, self.conn._conn, sql, tuple(params), True,
-                                        _take(self.conn))
+        deferred = _take(self.conn)
+        return await _go(self.conn, deferred, _fetch, sql, tuple(params), True, deferred)
 
     async def _run(self, sql: str, params: Iterable[Any] = ()) -> Ran:
-        return await self.conn._execute(_change, self.conn._conn, sql, tuple(params),
-                                        _take(self.conn))
+        deferred = _take(self.conn)
+        return await _go(self.conn, deferred, _change, sql, tuple(params), deferred)
 
     async def _call(self, fn, *args: Any) -> Any:
-        """Run ``fn(sqlite3_connection, *args)`` on aiosqlite's thread, inside the transaction."""
-        return await self.conn._execute(_call, self.conn._conn, _take(self.conn), fn, args)
+        """Run ``fn(sqlite3_connection, *args)`` inside the transaction."""
+        deferred = _take(self.conn)
+        return await _go(self.conn, deferred, _call, deferred, fn, args)
 
     async def _value(self, sql: str, params: Iterable[Any] = ()) -> Any:
         row = await self._one(sql, params)
@@ -165,7 +181,8 @@ class Tx:
             yield
         except BaseException:
             if not _cancel(self.conn, "SAVEPOINT handler"):  # it ran: undo on the thread
-                await self.conn._execute(_call, self.conn._conn, _take(self.conn), _undo_savepoint, ())
+                deferred = _take(self.conn)
+                await _go(self.conn, deferred, _call, deferred, _undo_savepoint, ())
             for repo in list(vars(self).values()):
                 if isinstance(repo, Repo):
                     repo.forget()
@@ -193,7 +210,8 @@ class Database:
         as it is)."""
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+        # check_same_thread=False: statements inside a held transaction run on the loop (see _go)
+        self._conn = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
         for pragma in (
             "PRAGMA journal_mode=WAL",
@@ -252,9 +270,11 @@ class Database:
             try:
                 yield Tx(self.conn)
             except BaseException:
-                await self.conn._execute(_finish, self.conn._conn, _take(self.conn), "ROLLBACK")
+                deferred = _take(self.conn)
+                await _go(self.conn, deferred, _finish, deferred, "ROLLBACK")
                 raise
-            await self.conn._execute(_finish, self.conn._conn, _take(self.conn), "COMMIT")
+            deferred = _take(self.conn)
+            await _go(self.conn, deferred, _finish, deferred, "COMMIT")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

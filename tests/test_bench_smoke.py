@@ -13,7 +13,7 @@ def test_core_throughput_paths(tmp_path) -> None:
     assert rate > 0 and sum(mix.counts.values()) == 80
     assert asyncio.run(p1_core.baseline_run(tmp_path / "base.db", 20)) > 0
     hops, sql = asyncio.run(p1_core.hop_count(tmp_path / "hops.db", 20))
-    assert hops >= 3 and sql > 0
+    assert 1 <= hops < 3 and sql > 0  # only the trip taking the write lock hops (storage/db.py _go)
 
 
 def test_scale_queries_and_table(tmp_path) -> None:
