@@ -239,6 +239,12 @@ class Core:
         hidden = ctx.t("core.hidden")
         return {k: redact(v, hidden, units) if isinstance(v, str) else v for k, v in values.items()}
 
+    async def carries_private(self, tx: Tx, *texts: str) -> bool:
+        """True when any text has a phone number or a registered unit number in it: such text is
+        refused for anything that is posted to a group (an event's title, a rota's name …)."""
+        units = await tx.people.registered_units()
+        return any(redact(text, "", units) != text for text in texts if text)
+
     async def _command(self, ctx: Context, command: Command) -> None:
         if command.roles is not None and not any(ctx.has_role(r) for r in command.roles):
             raise Refusal("core.not_allowed", audit="denied", target=f"command:{command.name}",

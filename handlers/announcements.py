@@ -358,6 +358,8 @@ def take_chats(ctx: Context, text: str, usage: str) -> tuple[list[str], str]:
             break
         chats += [c for n in named for c in n]
         rest = tail.strip()
+        if any(part.lower() in ALL_WORDS for part in _LIST_SPLIT.split(head)):
+            break  # 全部 names every chat: "通知 全部 3栋电梯检修" keeps "3栋" in the text
     if not chats:
         if not text.strip():
             raise Refusal(f"announcements.usage.{usage}")

@@ -446,11 +446,16 @@ async def set_rota(ctx: Context) -> None:
     if not member_ids:
         raise Refusal("rota.need_members")
     if rota is None:
+        if await ctx.core.carries_private(ctx.tx, name):
+            raise Refusal("rota.private_detail")  # the rota's name is shown in groups
         rota = await ctx.tx.rota.ensure(name[:30], name[:30], ctx.chat_building, ctx.ts)
     settings = settings_of(ctx, rota)
     weeks = weeks or settings.weeks_ahead
     await ctx.tx.rota.set_members(rota.id, member_ids)
-    await ctx.tx.rota.drop_future(rota.id, ctx.ts)
+    # the old rotation's future shifts make way; one-off and swapped shifts stay, and whoever loses
+    # a shift is told
+    for person_id in await ctx.tx.rota.drop_future(rota.id, ctx.ts):
+        await ctx.tell(person_id, "rota.shifts_remade", ref=f"rota:{rota.key}", rota=rota.name)
     rota = await ctx.tx.rota.set_schedule(rota.id, repeat_text(repeat), minutes, rotation, ctx.ts)
     made = await make_shifts(ctx, rota, (ctx.now + timedelta(weeks=weeks)).timestamp())
     await ctx.record("rota.set", f"rota:{rota.key}", f"{rota.repeat} {minutes}m {rotation}")
@@ -545,7 +550,8 @@ async def make_shifts(ctx: Notifier, rota: Rota, until: float) -> list[Shift]:
             index = position + 1
         reminder = start - remind
         shift = await ctx.tx.rota.add_shift(rota.id, start.timestamp(), end.timestamp(), person_id,
-                                            reminder.timestamp() if reminder > ctx.now else None)
+                                            reminder.timestamp() if reminder > ctx.now else None,
+                                            by_rotation=True)
         if shift is not None:
             made.append(shift)
         moment = start

@@ -397,6 +397,8 @@ async def make_from_draft(ctx: Context, draft: dict) -> None:
     """Create the event (or the template and its first events) and post it to its chats."""
     if draft.get("deadline") and draft["deadline"] > draft["when"]:
         raise Refusal("volunteers.deadline_after_start")
+    if await ctx.core.carries_private(ctx.tx, draft["title"], draft["place"]):
+        raise Refusal("volunteers.private_detail")  # the event is posted to groups
     fields = dict(title=draft["title"], minutes=int(draft["length"]), place=draft["place"],
                   capacity=int(draft["capacity"]), building=draft.get("building"))
     if draft.get("repeat"):

@@ -125,26 +125,33 @@ class Rotas(Repo):
 
     # --- shifts --------------------------------------------------------------------------------
     async def add_shift(self, rota_id: int, starts_at: float, ends_at: float,
-                        person_id: int | None, remind_at: float | None) -> Shift | None:
-        """A new shift; None when the rota already has one starting then."""
+                        person_id: int | None, remind_at: float | None,
+                        by_rotation: bool = False) -> Shift | None:
+        """A new shift (made by the rotation, or a one-off); None when the rota already has one
+        starting then."""
         cursor = await self._run(
             "INSERT OR IGNORE INTO shifts (rota_id, starts_at, ends_at, person_id, status, "
-            "remind_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "remind_at, made_by_rotation) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (rota_id, starts_at, ends_at, person_id,
-             "assigned" if person_id is not None else "uncovered", remind_at))
+             "assigned" if person_id is not None else "uncovered", remind_at, int(by_rotation)))
         if cursor.rowcount != 1:
             return None
         return await self.shift(cursor.lastrowid)
 
-    async def drop_future(self, rota_id: int, after: float) -> int:
-        """Remove the rota's shifts starting after ``after`` (before a new rotation is made)."""
-        future = "SELECT id FROM shifts WHERE rota_id = ? AND starts_at > ?"
-        await self._run(
-            f"DELETE FROM swaps WHERE shift_id IN ({future}) OR other_shift_id IN ({future})",
-            (rota_id, after, rota_id, after))
-        cursor = await self._run("DELETE FROM shifts WHERE rota_id = ? AND starts_at > ?",
-                                 (rota_id, after))
-        return cursor.rowcount
+    async def drop_future(self, rota_id: int, after: float) -> list[int]:
+        """Remove the rota's future shifts that its rotation made (before a new rotation is made):
+        one-off shifts, and shifts someone swapped or took over, stay (uncovered ones go: the new
+        rotation fills them).  Returns who had one of them."""
+        uncovered = ("SELECT id FROM shifts WHERE rota_id = ? AND starts_at > ? "
+                     "AND made_by_rotation = 1 AND person_id IS NULL")
+        await self._run(f"DELETE FROM swaps WHERE shift_id IN ({uncovered}) "
+                        f"OR other_shift_id IN ({uncovered})", (rota_id, after, rota_id, after))
+        rows = await self._all(
+            "DELETE FROM shifts WHERE rota_id = ? AND starts_at > ? AND made_by_rotation = 1 "
+            "AND (person_id IS NULL OR (released_by IS NULL AND id NOT IN (SELECT shift_id FROM "
+            "swaps UNION SELECT other_shift_id FROM swaps WHERE other_shift_id IS NOT NULL))) "
+            "RETURNING person_id", (rota_id, after))
+        return sorted({row[0] for row in rows if row[0] is not None})
 
     async def shift(self, shift_id: int) -> Shift | None:
         return _shift(await self._one("SELECT * FROM shifts WHERE id = ?", (shift_id,)))

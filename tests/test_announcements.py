@@ -219,3 +219,9 @@ def test_cron_weekdays_are_read_as_every_crontab_reads_them():
     assert standard_cron("cron 30 7 * * 1-5 b3 hi") == "cron 30 7 * * mon-fri b3 hi"
     assert standard_cron("cron 0 9 * * SUN b3") == "cron 0 9 * * SUN b3"
     assert standard_cron("每天 8:00 b3") == "每天 8:00 b3"
+
+
+async def test_a_building_right_after_all_stays_in_the_text(compound):
+    sent = await compound.say("dm", "zhao", "通知 全部 3栋 电梯检修，请走楼梯")
+    posted = [m.text for m in sent.messages if m.kind == "group"]
+    assert posted and all("3栋 电梯检修" in text for text in posted)

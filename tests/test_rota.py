@@ -316,3 +316,40 @@ async def test_a_shift_to_swap_can_be_named_by_its_day(compound: Compound):
     assert "#3" in sent.to("alice")[0] and "alice 想请你替 Ta 值" in sent.to("bob")[0]
     sent = await compound.say("dm", "alice", "换班 明天 bob")
     assert "你在 12月2日 周三 没有班次" in sent.to("alice")[0]
+
+
+async def test_setting_a_rota_again_keeps_one_off_and_swapped_shifts_and_tells_who_lost_one(
+        compound: Compound):
+    await gate(compound, "排班 门岗值守 每天 8:00-12:00 alice bob")
+    sent = await compound.say("dm", "sun", "排班 门岗值守 12月24日 18:00-22:00 bob")
+    assert "12月24日" in sent.to("sun")[0]
+    async with compound.app.db.read() as tx:
+        bob_id = (await tx.people.by_name("bob"))[0].id
+        before = {(s.id, s.starts_at) for s in await tx.rota.shifts_of(bob_id, 0, limit=100)}
+    sent = await compound.say("dm", "sun", "排班 门岗值守 每天 8:00-12:00 alice")
+    assert "我的值班" in sent.to("bob")[0]  # bob lost his rotation shifts, and is told
+    async with compound.app.db.read() as tx:
+        after = {(s.id, s.starts_at) for s in await tx.rota.shifts_of(bob_id, 0, limit=100)}
+    assert len(after) == 1 and after < before  # the one-off on 12月24日 is still his
+    (_, starts_at), = after
+    assert datetime.fromtimestamp(starts_at, compound.app.config.tz).strftime("%m-%d %H") == "12-24 18"
+
+
+async def test_a_rota_named_with_a_phone_number_is_refused(compound: Compound):
+    sent = await compound.say("b3", "sun", "排班 13812345678 每天 8:00-12:00 孙老师")
+    assert "不要写电话" in sent.to_chat("b3")[0]
+    async with compound.app.db.read() as tx:
+        assert await tx.rota.by_key("13812345678") is None
+
+
+async def test_a_shift_left_uncovered_by_a_declined_swap_is_refilled_by_a_new_rotation(
+        compound: Compound):
+    await gate(compound, "排班 门岗值守 每天 8:00-12:00 alice bob")
+    await compound.say("dm", "alice", "换班 1 bob")
+    await compound.say("dm", "bob", "拒绝换班 1")
+    assert await holder(compound, 1) is None  # declined: uncovered, with its swap on record
+    await compound.say("dm", "sun", "排班 门岗值守 每天 8:00-12:00 bob alice")
+    async with compound.app.db.read() as tx:
+        start = datetime(2026, 12, 2, 8, tzinfo=compound.config.tz).timestamp()
+        first = (await tx.rota.shifts_between(start, start + 3600))[0]
+    assert first.person_id is not None  # the new rotation covers it

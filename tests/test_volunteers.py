@@ -304,3 +304,11 @@ async def test_someone_who_joins_in_english_is_promoted_in_english(compound: Com
 async def test_a_phone_number_typed_as_a_title_is_not_repeated_in_the_group(compound: Compound):
     sent = await compound.say("b3", "sun", "新活动 13912345678")  # the harness checks every group message
     assert "什么时候开始" in sent.to_chat("b3")[0] and "13912345678" not in sent.to_chat("b3")[0]
+
+
+async def test_an_event_whose_place_carries_a_phone_number_is_refused_not_posted(compound: Compound):
+    await compound.say("dm", "alice", "登记 3栋 1201")
+    sent = await compound.say("dm", "sun", "新活动 清洁 周日 上午9点 2小时 3栋1201门口 30人")
+    assert "不要写电话或房号" in sent.to("sun")[0]
+    assert not [m for m in sent.messages if m.kind == "group"]
+    assert await count_events(compound) == 0
