@@ -81,12 +81,20 @@ class Dispatcher:
             chats.setdefault(chat, []).append(message)
         if not chats:
             return 0
-        results = await asyncio.gather(*(self._serve_chat(msgs) for msgs in chats.values()))
-        return sum(results)
+        # every chat's task is awaited to its end, even when another fails: a task left running
+        # would still be sending when the next pass picks the same messages up again
+        results = await asyncio.gather(*(self._serve_chat(msgs) for msgs in chats.values()),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("delivering failed: %r", result)
+        return sum(r for r in results if isinstance(r, int))
 
     async def _serve_chat(self, messages: list[Outbound]) -> int:
         sent = 0
         for message in messages:
+            if self._stopping.is_set():
+                break  # shutting down: what is left goes after the restart, not half-sent now
             if not await self.deliver(message):
                 break
             sent += 1
@@ -228,15 +236,19 @@ class Dispatcher:
         """Deliver forever: wake on new outbox rows, or when the next retry is due."""
         while not self._stopping.is_set():
             self.core.outbox_changed.clear()
+            failed = False
             try:
                 await self.drain_once()
+                async with self.core.db.read() as tx:
+                    next_due = await tx.outbox.next_due(list(self.adapters))
             except Exception:
                 log.exception("dispatcher pass failed")
-            async with self.core.db.read() as tx:
-                next_due = await tx.outbox.next_due(list(self.adapters))
+                failed, next_due = True, None
             wait = 5.0
             if next_due is not None:
                 wait = min(wait, max(0.0, next_due - self.core.clock.now().timestamp()))
+            if failed:
+                wait = 2.0  # e.g. the database is locked by another process: do not spin
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.core.outbox_changed.wait(), wait)

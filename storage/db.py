@@ -10,6 +10,7 @@ handler's changes and the outbox rows they cause commit together or not at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
@@ -106,8 +107,21 @@ async def _go(conn: aiosqlite.Connection, deferred: tuple[str, ...], fn, *args: 
     lock), so the thread and the loop never touch it together.
     """
     if any(statement.startswith("BEGIN") for statement in deferred):
-        return await conn._execute(fn, conn._conn, *args)
+        return await _on_thread(conn, fn, *args)
     return fn(conn._conn, *args)
+
+
+async def _on_thread(conn: aiosqlite.Connection, fn, *args: Any) -> Any:
+    """Run ``fn`` on aiosqlite's thread and wait for it to finish even if our task is cancelled
+    meanwhile (the thread runs it anyway): the caller's rollback must see what it did, and the loop
+    must not touch the connection while the thread still does."""
+    trip = asyncio.ensure_future(conn._execute(fn, conn._conn, *args))
+    try:
+        return await asyncio.shield(trip)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await trip
+        raise
 
 
 class Repo:
@@ -273,8 +287,9 @@ class Database:
                 deferred = _take(self.conn)
                 await _go(self.conn, deferred, _finish, deferred, "ROLLBACK")
                 raise
-            deferred = _take(self.conn)
-            await _go(self.conn, deferred, _finish, deferred, "COMMIT")
+            # the COMMIT goes to the thread: the WAL checkpoint that may follow it copies pages
+            # and syncs the file, which must not stall the chats
+            await _on_thread(self.conn, _finish, _take(self.conn), "COMMIT")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

@@ -162,10 +162,15 @@ class TelegramAdapter:
                 raise ConnectionError(
                     f"telegram: cannot listen on {settings.webhook_listen}:{settings.webhook_port} "
                     f"for the webhook ({exc})") from exc
+            except TelegramError as exc:  # the network, or flood control on setWebhook
+                raise ConnectionError(f"telegram: setting the webhook failed ({exc})") from exc
         else:
-            await self.application.updater.start_polling(
-                timeout=int(settings.poll_timeout), allowed_updates=["message", "callback_query"],
-                drop_pending_updates=False, error_callback=polling_failed)
+            try:
+                await self.application.updater.start_polling(
+                    timeout=int(settings.poll_timeout), allowed_updates=["message", "callback_query"],
+                    drop_pending_updates=False, error_callback=polling_failed)
+            except TelegramError as exc:  # deleteWebhook failed: the network, or flood control
+                raise ConnectionError(f"telegram: starting to read updates failed ({exc})") from exc
         log.info("telegram: running as @%s (%s)", self.username, settings.mode)
         await self.core.note_health("telegram", "connected", f"@{self.username} ({settings.mode})")
         self._health_task = asyncio.create_task(self._keep_health(), name="telegram-health")
@@ -354,8 +359,12 @@ class TelegramAdapter:
         except Forbidden as exc:
             self._progress.pop(message.outbox_id, None)
             raise PermanentError(str(exc)) from exc
-        except BadRequest as exc:  # the same request will never work
-            self._progress.pop(message.outbox_id, None)
+        except BadRequest as exc:
+            if any(words in str(exc).lower() for words in RIGHTS_WORDS):
+                # the group took the bot's right to write away: an admin can give it back, so the
+                # message waits (with backoff) instead of being dropped
+                raise TemporaryError(str(exc)) from exc
+            self._progress.pop(message.outbox_id, None)  # the same request will never work
             raise PermanentError(str(exc)) from exc
         except (TimedOut, NetworkError) as exc:
             raise TemporaryError(str(exc)) from exc
@@ -499,6 +508,10 @@ def quiet_ptb_tracebacks() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, TelegramErrorsInOneLine) for f in logger.filters):
             logger.addFilter(TelegramErrorsInOneLine())
+
+
+# Bot API answers to a send that an admin can fix (restricted or muted in a group)
+RIGHTS_WORDS = ("not enough rights", "have no rights", "chat_write_forbidden", "chat_restricted")
 
 
 def polling_failed(error: TelegramError) -> None:

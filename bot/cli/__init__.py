@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=(args.log_level or getattr(args, "default_log_level", "WARNING")).upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # httpx logs every request's URL at INFO, and a Bot API URL carries the bot's token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return asyncio.run(args.func(args)) or 0
     except ConfigError as exc:
