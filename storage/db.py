@@ -22,6 +22,7 @@ import aiosqlite
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+CHECKPOINT_EVERY = 500  # commits (~25 MB of WAL at a dozen pages a command)
 
 
 class Ran(NamedTuple):
@@ -212,6 +213,7 @@ class Database:
         self.path = str(path)
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._commits = 0
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -230,9 +232,10 @@ class Database:
         for pragma in (
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=NORMAL",
-            # Checkpoint the WAL every ~40 MB instead of ~4 MB: a command dirties a dozen pages, and
-            # each checkpoint copies the hot ones again (P1 in docs/bench-results.md: +30%).
-            "PRAGMA wal_autocheckpoint=10000",
+            # No checkpoint inside a COMMIT (which runs on the loop, see _go): transaction() runs
+            # one on aiosqlite's thread every CHECKPOINT_EVERY commits instead. Rarer checkpoints
+            # copy the hot pages back less often (P1 in docs/bench-results.md: +30%).
+            "PRAGMA wal_autocheckpoint=0",
             "PRAGMA foreign_keys=ON",
             "PRAGMA busy_timeout=30000",
         ):
@@ -243,6 +246,8 @@ class Database:
 
     async def close(self) -> None:
         if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                await _on_thread(self._conn, _checkpoint)
             await self._conn.close()
             self._conn = None
 
@@ -287,9 +292,12 @@ class Database:
                 deferred = _take(self.conn)
                 await _go(self.conn, deferred, _finish, deferred, "ROLLBACK")
                 raise
-            # the COMMIT goes to the thread: the WAL checkpoint that may follow it copies pages
-            # and syncs the file, which must not stall the chats
-            await _on_thread(self.conn, _finish, _take(self.conn), "COMMIT")
+            deferred = _take(self.conn)
+            await _go(self.conn, deferred, _finish, deferred, "COMMIT")
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY == 0:
+                # copying the WAL back and syncing the file must not stall the chats: the thread
+                await _on_thread(self.conn, _checkpoint)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
@@ -305,6 +313,11 @@ class Database:
                 await self.conn.backup(dest)
             finally:
                 await dest.close()
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy the WAL back into the database file (never waits for readers or writers)."""
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _undo_savepoint(conn: sqlite3.Connection) -> None:
