@@ -170,6 +170,20 @@ class Context(Notifier):
     def t(self, key: str, **values: object) -> str:
         return t(self.lang, key, **values)
 
+    def number_in(self, domain: str, command: str, text: str | None = None) -> int:
+        """The number a command starts with (``受理 12``, ``报名 #3``), or a refusal in ``domain``'s
+        words: its usage line when nothing is given, ``not_a_number`` when something else is."""
+        args = (self.args if text is None else text).strip()
+        if not args:
+            raise Refusal(f"{domain}.usage.{command}")
+        from bot.parser import leading_number
+
+        number = leading_number(args)
+        if number is None:
+            raise Refusal(f"{domain}.not_a_number", given=args.split()[0][:20],
+                          usage=self.t(f"{domain}.usage.{command}"))
+        return number
+
     # --- answering -----------------------------------------------------------------------------
     async def reply(self, key: str, *, ref: str = "", **values: object) -> None:
         """Answer in the chat the message came from, in the sender's language."""

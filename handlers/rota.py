@@ -709,9 +709,7 @@ async def shift_on_day(ctx: Context, word: str) -> Shift | None:
 
 
 async def shift_from_word(ctx: Context, word: str, command: str) -> Shift:
-    number = leading_number(word)
-    if number is None:
-        raise Refusal("rota.not_a_number", given=word[:20], usage=ctx.t(f"rota.usage.{command}"))
+    number = ctx.number_in("rota", command, word)
     shift = await ctx.tx.rota.shift(number)
     if shift is None or shift.status == "cancelled":
         raise Refusal("rota.no_such_shift", number=number)

@@ -403,13 +403,7 @@ def may_handle(ctx: Context, ticket: Ticket) -> bool:
 
 async def ticket_from_args(ctx: Context, command: str) -> Ticket:
     """The ticket a command names by number, or a refusal saying how to name one."""
-    args = ctx.args.strip()
-    if not args:
-        raise Refusal(f"tickets.usage.{command}")
-    number = leading_number(args)
-    if number is None:
-        raise Refusal("tickets.not_a_number", given=args.split()[0][:20],
-                      usage=ctx.t(f"tickets.usage.{command}"))
+    number = ctx.number_in("tickets", command)
     ticket = await ctx.tx.tickets.get(number)
     if ticket is None or ticket.status == "draft":
         raise Refusal("tickets.not_found", number=number)

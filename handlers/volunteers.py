@@ -555,13 +555,7 @@ async def event_line(ctx: Notifier, event: Event, lang: str) -> str:
 
 async def event_from_args(ctx: Context, command: str) -> Event:
     """The event a command names by number, or a refusal saying how to name one."""
-    args = ctx.args.strip()
-    if not args:
-        raise Refusal(f"volunteers.usage.{command}")
-    number = leading_number(args)
-    if number is None:
-        raise Refusal("volunteers.not_a_number", given=args.split()[0][:20],
-                      usage=ctx.t(f"volunteers.usage.{command}"))
+    number = ctx.number_in("volunteers", command)
     event = await ctx.tx.volunteers.get(number)
     if event is None:
         raise Refusal("volunteers.not_found", number=number)

@@ -63,6 +63,18 @@ def db_from(args: argparse.Namespace) -> str:
     return args.db or DEFAULT_DB
 
 
+async def open_existing(args: argparse.Namespace, command: str):
+    """The database of ``--db`` opened for a command that only reads it, or None (said why) when
+    there is none: such commands never create an empty database by mistake."""
+    from storage import Database
+
+    path = db_from(args)
+    if not await asyncio.to_thread(Path(path).exists):
+        print(f"linli {command}: no database at {path} (give --db PATH)", file=sys.stderr)
+        return None
+    return await Database(path).open()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

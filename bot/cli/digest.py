@@ -6,14 +6,12 @@ database and changes nothing; the week defaults to last week.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.cli import config_from, db_from
+from bot.cli import config_from, open_existing
 from bot.digest import building_text, compound_text, gather, render_chart, week_before, week_bounds
-from storage import Database
 
 
 def register(subparsers, common) -> None:
@@ -40,11 +38,9 @@ async def digest(args) -> int:
     except ValueError as exc:
         print(f"linli digest: {exc}", file=sys.stderr)
         return 2
-    path = db_from(args)
-    if not await asyncio.to_thread(Path(path).exists):
-        print(f"linli digest: no database at {path} (give --db PATH)", file=sys.stderr)
+    db = await open_existing(args, "digest")
+    if db is None:
         return 1
-    db = await Database(path).open()
     try:
         async with db.read() as tx:
             result = await gather(config, tx, start, end, config.digest.oldest_open)

@@ -9,7 +9,6 @@ same columns (the ``csv`` module).  Phone and unit numbers are masked in the fre
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -17,10 +16,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.cli import config_from, db_from
+from bot.cli import config_from, open_existing
 from bot.i18n import t
 from bot.privacy import redact
-from storage import Database
 from storage.tickets import OPEN_STATUSES
 
 FIELDS = ("service_request_id", "status", "status_notes", "service_name", "service_code",
@@ -59,11 +57,9 @@ async def export(args) -> int:
     except ValueError:
         print("linli export: write dates like 2026-11-01 or 2026-11-01T08:00", file=sys.stderr)
         return 2
-    path = db_from(args)
-    if not await asyncio.to_thread(Path(path).exists):
-        print(f"linli export: no database at {path} (give --db PATH)", file=sys.stderr)
+    db = await open_existing(args, "export")
+    if db is None:
         return 1
-    db = await Database(path).open()
     try:
         async with db.read() as tx:
             tickets = await tx.reports.tickets_since(since.timestamp(),
