@@ -24,6 +24,8 @@ async def welcome(ctx: Context) -> None:
         return
     lang = ctx.core.language_of_chat(ctx.chat_key)
     names = [n.strip()[:32] for n in ctx.msg.joined if n.strip()][:MAX_NAMES]
+    # a display name like "张三13812345678" is not repeated with its number into the group
+    names = list((await ctx.core.echo(ctx, **{str(i): n for i, n in enumerate(names)})).values())
     if not names:
         return
     building = ctx.core.building(ctx.chat_building) or (ctx.core.buildings[0] if ctx.core.buildings
