@@ -184,9 +184,11 @@ async def volunteer_hours(ctx: Context) -> None:
     month = await ctx.tx.volunteers.hours_of(person.id, month_start.timestamp(), ctx.ts + 1)
     year = await ctx.tx.volunteers.hours_of(person.id, year_start.timestamp(), ctx.ts + 1)
     no_shows = await ctx.tx.volunteers.no_shows(person.id)
-    await ctx.reply("volunteers.hours", name=person.name, month=hours_text(month),
-                    year=hours_text(year), no_shows=no_shows, month_number=ctx.now.month,
-                    year_number=ctx.now.year)
+    # someone else's record (their no-shows) goes to the coordinator privately, not to the group
+    answer = ctx.reply if person.id == ctx.person.id else ctx.reply_private
+    await answer("volunteers.hours", name=person.name, month=hours_text(month),
+                 year=hours_text(year), no_shows=no_shows, month_number=ctx.now.month,
+                 year_number=ctx.now.year)
 
 
 # --- coordinators --------------------------------------------------------------------------------

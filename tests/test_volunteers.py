@@ -312,3 +312,10 @@ async def test_an_event_whose_place_carries_a_phone_number_is_refused_not_posted
     assert "不要写电话或房号" in sent.to("sun")[0]
     assert not [m for m in sent.messages if m.kind == "group"]
     assert await count_events(compound) == 0
+
+
+async def test_a_coordinator_asking_for_someones_hours_in_a_group_is_answered_privately(
+        compound: Compound):
+    await compound.say("all", "dave", "大家好")
+    sent = await compound.say("all", "sun", "志愿时长 dave")
+    assert sent.to_chat("all") == [] and "dave 的志愿时长" in sent.to("sun")[0]
