@@ -29,7 +29,6 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.commands import on_command, on_tick
 from bot.context import Context, Notifier, Refusal
 from bot.i18n import t
-from bot.privacy import redact
 from bot.ratelimit import estimate_seconds
 from bot.textsplit import split_text
 from bot.timeutil import format_moment
@@ -376,8 +375,7 @@ async def checked_text(ctx: Context, text: str, usage: str) -> str:
     limit = ctx.config.announcements.max_length
     if len(text) > limit:
         raise Refusal("announcements.too_long", length=len(text), limit=limit)
-    units = await ctx.tx.people.registered_units()
-    if redact(text, "", units) != text:
+    if await ctx.core.carries_private(ctx.tx, text):
         raise Refusal("announcements.private_detail")
     return text
 
