@@ -329,7 +329,7 @@ async def mark_away(ctx: Context) -> None:
         rota = await ctx.tx.rota.get(shift.rota_id)
         await announce_uncovered(ctx, await ctx.tx.rota.shift(shift.id), rota, {ctx.person.id})
     await ctx.record("rota.away", f"person:{ctx.person.id}", f"{first:%Y-%m-%d}/{last:%Y-%m-%d}")
-    numbers = "、".join(f"#{s.id}" for s in shifts) or "-"
+    numbers = listed(ctx, [f"#{s.id}" for s in shifts]) or "-"
     span = day_text(ctx, first, ctx.lang) if last == first else ctx.t(
         "rota.days", start=day_text(ctx, first, ctx.lang), end=day_text(ctx, last, ctx.lang))
     await ctx.reply("rota.away_done", span=span, count=len(shifts), numbers=numbers)
@@ -442,7 +442,7 @@ async def set_rota(ctx: Context) -> None:
             elif person.id not in member_ids:
                 member_ids.append(person.id)
     if unknown:
-        raise Refusal("rota.unknown_members", names="、".join(unknown[:10]))
+        raise Refusal("rota.unknown_members", names=listed(ctx, unknown[:10]))
     if not member_ids:
         raise Refusal("rota.need_members")
     if rota is None:
@@ -704,7 +704,7 @@ async def shift_on_day(ctx: Context, word: str) -> Shift | None:
         raise Refusal("rota.no_shift_that_day", day=day_text(ctx, day, ctx.lang))
     if len(shifts) > 1:
         raise Refusal("rota.several_that_day", day=day_text(ctx, day, ctx.lang),
-                      numbers="、".join(f"#{s.id}" for s in shifts))
+                      numbers=listed(ctx, [f"#{s.id}" for s in shifts]))
     return shifts[0]
 
 
@@ -755,9 +755,14 @@ def shift_span(ctx: Notifier, shift: Shift, lang: str) -> str:
     return f"{moment_text(ctx, shift.starts_at, lang)}–{end:%H:%M}"
 
 
-def rota_names(ctx: Notifier, rotas: list[Rota]) -> str:
-    return "、".join(r.name for r in rotas) or "-"
+def listed(ctx: Context, items: list[str]) -> str:
+    """Items joined the way the sender's language lists things (、 or ", ")."""
+    return ctx.t("core.list_separator").join(items)
 
 
-async def names_text(ctx: Notifier, person_ids: list[int]) -> str:
-    return "、".join([await name_of(ctx, p) for p in person_ids])
+def rota_names(ctx: Context, rotas: list[Rota]) -> str:
+    return listed(ctx, [r.name for r in rotas]) or "-"
+
+
+async def names_text(ctx: Context, person_ids: list[int]) -> str:
+    return listed(ctx, [await name_of(ctx, p) for p in person_ids])
