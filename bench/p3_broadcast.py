@@ -21,12 +21,6 @@ GROUPS = 20
 PRIVATE = 200
 
 
-def rota_broadcast_landed() -> bool:
-    from bot.commands import SWEEPS
-
-    return "rota.broadcasts" in SWEEPS and "volunteers.reminders" in SWEEPS
-
-
 def bench_config():
     """The compound on Telegram, with one rota posted to all 20 building groups at 20:00."""
     import tomllib

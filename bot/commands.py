@@ -1,8 +1,10 @@
-"""Declaring what Linli answers to, apart from how it answers (after NoneBot2's ``on_command``).
+"""Declaring what Linli answers to, apart from how it answers (after aiogram's ``Router`` and
+NoneBot2's ``on_command``).
 
-A handler module says::
+A handler module declares everything it answers to on its own :class:`Router`::
 
-    report = on_command("report", zh=["报修", "报事"], en=["report"])
+    router = Router("tickets")
+    report = router.command("report", zh=["报修", "报事"], en=["report"])
 
     @report.handle
     async def file_report(ctx: Context) -> None:
@@ -10,14 +12,22 @@ A handler module says::
 
 ``roles`` limits who may use a command (the core refuses everyone else, naming who can);
 ``needs_number`` marks commands whose first argument is a number, so that a bare word in chatter
-("确认一下…") is not mistaken for a command.  ``on_reply(kind)`` answers the plain-text reply to a
-question the bot asked (a prompt), and ``on_tick(name)`` registers a sweep the scheduler runs.
+("确认一下…") is not mistaken for a command.  ``@router.reply(kind)`` answers the plain-text reply to
+a question the bot asked (a prompt), ``@router.sweep(name)`` declares a sweep the scheduler runs, and
+``@router.on(event)`` listens for what another capability announces (``ctx.emit``), so that no
+handler module imports another.
+
+Nothing is registered by importing a module: the app builds a :class:`Registry` from the modules
+listed in ``handlers.MODULES`` (or any other list) and hands it to the core, so two apps in one
+process can answer to different commands, and reloading a module declares nothing twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import importlib
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,6 +35,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[["Context"], Awaitable[None]]
 Sweep = Callable[..., Awaitable[Any]]
+Listener = Callable[..., Awaitable[None]]
 
 
 @dataclass
@@ -49,43 +60,101 @@ class Command:
         return self.zh + self.en
 
 
-COMMANDS: dict[str, Command] = {}
-REPLIES: dict[str, Handler] = {}
-SWEEPS: dict[str, Sweep] = {}
+class Router:
+    """What one handler module declares: its commands, reply listeners and sweeps."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.commands: dict[str, Command] = {}
+        self.replies: dict[str, Handler] = {}
+        self.sweeps: dict[str, Sweep] = {}
+        self.listeners: dict[str, list[Listener]] = {}
+
+    def command(self, name: str, *, zh: Iterable[str], en: Iterable[str],
+                roles: Iterable[str] | None = None, needs_number: bool = False,
+                private_only: bool = False, group: str = "general") -> Command:
+        """Declare a command; attach its coroutine with ``@<command>.handle``."""
+        if name in self.commands:
+            raise ValueError(f"command {name!r} is declared twice in {self.name!r}")
+        command = Command(name, tuple(zh), tuple(en), frozenset(roles) if roles else None,
+                          needs_number, private_only, group)
+        self.commands[name] = command
+        return command
+
+    def reply(self, kind: str) -> Callable[[Handler], Handler]:
+        """Answer a person's plain reply to a prompt of this kind (see ``Context.ask``)."""
+
+        def register(func: Handler) -> Handler:
+            self.replies[kind] = func
+            return func
+
+        return register
+
+    def sweep(self, name: str) -> Callable[[Sweep], Sweep]:
+        """A sweep the scheduler runs every tick: ``async def sweep(core, now) -> None``."""
+
+        def register(func: Sweep) -> Sweep:
+            self.sweeps[name] = func
+            return func
+
+        return register
 
 
-def on_command(name: str, *, zh: list[str] | tuple[str, ...], en: list[str] | tuple[str, ...],
-               roles: list[str] | tuple[str, ...] | None = None, needs_number: bool = False,
-               private_only: bool = False, group: str = "general") -> Command:
-    """Declare a command; attach its coroutine with ``@<command>.handle``."""
-    if name in COMMANDS:
-        raise ValueError(f"command {name!r} is declared twice")
-    words = {w.lower() for w in (*zh, *en)}
-    for other in COMMANDS.values():
-        clash = words & {w.lower() for w in other.words}
-        if clash:
-            raise ValueError(f"command words {sorted(clash)} of {name!r} are taken by {other.name!r}")
-    command = Command(name, tuple(zh), tuple(en), frozenset(roles) if roles else None,
-                      needs_number, private_only, group)
-    COMMANDS[name] = command
-    return command
+    def on(self, event: str) -> Callable[[Listener], Listener]:
+        """Listen for something another capability announces with ``ctx.emit(event, **values)``:
+        ``async def listener(ctx, **values) -> None``, run in the announcer's transaction."""
+
+        def register(func: Listener) -> Listener:
+            self.listeners.setdefault(event, []).append(func)
+            return func
+
+        return register
 
 
-def on_reply(kind: str) -> Callable[[Handler], Handler]:
-    """Answer a person's plain reply to a prompt of this kind (see ``Context.ask``)."""
+class Registry:
+    """Every command, reply listener and sweep of the routers an app is built from.
 
-    def register(func: Handler) -> Handler:
-        REPLIES[kind] = func
-        return func
+    Command names and words must be unique across the routers; a clash is an error naming both.
+    """
 
-    return register
+    def __init__(self, routers: Iterable[Router]) -> None:
+        self.routers = tuple(routers)
+        commands: dict[str, Command] = {}
+        replies: dict[str, Handler] = {}
+        sweeps: dict[str, Sweep] = {}
+        listeners: dict[str, list[Listener]] = {}
+        owner: dict[str, str] = {}  # a lowered command word → the command that has it
+        for router in self.routers:
+            for name, command in router.commands.items():
+                if name in commands:
+                    raise ValueError(f"command {name!r} is declared twice")
+                for word in (w.lower() for w in command.words):
+                    if word in owner:
+                        raise ValueError(f"command word {word!r} of {name!r} is taken by "
+                                         f"{owner[word]!r}")
+                    owner[word] = name
+                commands[name] = command
+            for kind, listener in router.replies.items():
+                if kind in replies:
+                    raise ValueError(f"reply kind {kind!r} is declared twice")
+                replies[kind] = listener
+            for name, sweep in router.sweeps.items():
+                if name in sweeps:
+                    raise ValueError(f"sweep {name!r} is declared twice")
+                sweeps[name] = sweep
+            for event, funcs in router.listeners.items():
+                listeners.setdefault(event, []).extend(funcs)
+        self.commands = MappingProxyType(commands)
+        self.replies = MappingProxyType(replies)
+        self.sweeps = MappingProxyType(sweeps)
+        self.listeners = MappingProxyType({k: tuple(v) for k, v in listeners.items()})
 
+    @classmethod
+    def from_modules(cls, names: Iterable[str]) -> Registry:
+        """Import each module and take its ``router``."""
+        return cls(importlib.import_module(name).router for name in names)
 
-def on_tick(name: str) -> Callable[[Sweep], Sweep]:
-    """A sweep the scheduler runs every tick: ``async def sweep(core, now) -> None``."""
-
-    def register(func: Sweep) -> Sweep:
-        SWEEPS[name] = func
-        return func
-
-    return register
+    def command_with_word(self, word: str) -> Command | None:
+        word = word.lower()
+        return next((c for c in self.commands.values() if word in (w.lower() for w in c.words)),
+                    None)

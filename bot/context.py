@@ -1,11 +1,21 @@
-"""What a handler gets: who said what, where, in which language, and ways to answer.
+"""What a handler gets: who said what, where, in which language, and one way to answer.
 
-Every answer goes to the outbox inside the handler's transaction (never to a platform directly):
+Every answer goes to the outbox inside the handler's transaction (never to a platform directly),
+by catalogue key with its values:
 
 * ``await ctx.reply(key, **values)`` — to the chat the message came from;
+* ``await ctx.reply_private(key, **values)`` — to the sender, privately;
 * ``await ctx.tell(person_id, key, **values)`` — privately, in that person's language;
+* ``await ctx.tell_role(role, key, **values)`` — privately, to everyone holding a role;
 * ``await ctx.post(chat_key, key, **values)`` — to a configured group chat on every platform it is on;
 * ``raise Refusal(key, **values)`` — undo what the handler changed and answer with ``key``.
+
+Each takes ``buttons=[ButtonSpec(...)]`` (rendered in the reader's language, with the line that
+says what to type instead), ``attachments=[...]`` and ``ref=`` (what the message is about).  A text
+made of several catalogue lines goes as ``reply_text(text, key=...)`` (``tell_text``, ``post_text``):
+``key`` names the message for tests and the simulation.  Every message bound for a group passes one
+privacy gate on its way into the outbox (``Notifier._queue``): its values, and then the whole text,
+lose phone and unit numbers, whichever handler wrote it.
 
 A :class:`Notifier` is the same without an inbound message: sweeps (escalations, reminders,
 broadcasts) use it to tell people things.
@@ -15,15 +25,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.i18n import t
 from bot.messages import Attachment, Button, Inbound, Outbound
+from bot.parser import leading_number
 
 if TYPE_CHECKING:
-    from bot.commands import Command
+    from bot.commands import Command, Registry
     from bot.core import Core
     from bot.parser import Parsed
     from storage import Tx
@@ -54,24 +65,37 @@ class ButtonSpec:
     command: str
     arg: str = ""
 
-    def typed(self, lang: str) -> str:
+    def typed(self, registry: Registry, lang: str) -> str:
         """What a person would type for this button in ``lang``: ``受理 12`` or ``/ack 12``."""
-        from bot.commands import COMMANDS
-
-        command = COMMANDS[self.command]
+        command = registry.commands[self.command]
         word = command.zh[0] if lang == "zh" or not command.en else "/" + command.en[0]
         return f"{word} {self.arg}".strip()
 
 
-def render_buttons(specs: Sequence[ButtonSpec], lang: str) -> tuple[tuple[Button, ...], str]:
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """Whom a group message @mentions: platform ids, and the name the text starts with (which the
+    platform turns into a mention of the first id)."""
+
+    ids: tuple[str, ...]
+    name: str = ""
+
+
+def render_buttons(specs: Sequence[ButtonSpec], registry: Registry,
+                   lang: str) -> tuple[tuple[Button, ...], str]:
     """Buttons in ``lang``, and the line that says what to type instead of pressing them."""
     if not specs:
         return (), ""
-    buttons = tuple(Button(t(lang, b.label_key), b.typed(lang)) for b in specs)
+    buttons = tuple(Button(t(lang, b.label_key), b.typed(registry, lang)) for b in specs)
     typed = [b.command for b in buttons]
     commands = "、".join(f"「{c}」" for c in typed) if lang == "zh" else ", ".join(
         f'"{c}"' for c in typed)
     return buttons, t(lang, "core.reply_with", commands=commands)
+
+
+def _kept_values(values: dict[str, object]) -> dict[str, object]:
+    """The values an outbound message keeps beside its key (what tests and the simulation read)."""
+    return {k: v for k, v in values.items() if isinstance(v, str | int | float | bool)}
 
 
 class Notifier:
@@ -84,15 +108,52 @@ class Notifier:
         self.ts = now.timestamp()
         self.config = core.config
 
+    # --- the one way into the outbox -----------------------------------------------------------
+    async def _queue(self, message: Outbound, ref: str = "", not_before: float | None = None,
+                     ) -> None:
+        """Write one message to the outbox; a group's passes the privacy gate first."""
+        if message.kind == "group":
+            message = self.core.privacy_gate(message)
+        await self.tx.outbox.add(message, self.ts, ref, not_before)
+
+    def _render(self, lang: str, key: str, values: dict[str, object], group: bool) -> str:
+        if group:
+            values = self.core.redact_values(lang, values)
+        return t(lang, key, **values)
+
+    # --- people --------------------------------------------------------------------------------
     async def language_of(self, person_id: int) -> str:
         person = await self.tx.people.get(person_id)
         return self.core.language_of_person(person)
 
+    async def person_named(self, name: str) -> Person | None:
+        """The person a word names: a config key, or a name someone goes by."""
+        people = await self.tx.people.by_name(name.strip().lstrip("@＠"))
+        return people[0] if people else None
+
+    async def name_of(self, person_id: int | None) -> str:
+        person = await self.tx.people.get(person_id) if person_id is not None else None
+        return person.name if person else "?"
+
+    # --- private messages ----------------------------------------------------------------------
     async def tell(self, person_id: int, key: str, *, ref: str = "",
                    buttons: Sequence[ButtonSpec] = (),
                    attachments: Iterable[Attachment] = (), not_before: float | None = None,
                    **values: object) -> bool:
         """Send a private message to a person in their language; False if they cannot be reached."""
+        return await self._tell(person_id, key, None, values, ref=ref, buttons=buttons,
+                                attachments=attachments, not_before=not_before)
+
+    async def tell_text(self, person_id: int, text: str, *, key: str, ref: str = "",
+                        buttons: Sequence[ButtonSpec] = (), attachments: Iterable[Attachment] = (),
+                        not_before: float | None = None) -> bool:
+        """Send ready text (made of catalogue lines; ``key`` names it) privately to a person."""
+        return await self._tell(person_id, key, text, {}, ref=ref, buttons=buttons,
+                                attachments=attachments, not_before=not_before)
+
+    async def _tell(self, person_id: int, key: str, text: str | None, values: dict, *, ref: str,
+                    buttons: Sequence[ButtonSpec], attachments: Iterable[Attachment],
+                    not_before: float | None) -> bool:
         person = await self.tx.people.get(person_id)
         if person is None:
             return False
@@ -104,32 +165,57 @@ class Notifier:
                                        key)
             return False
         platform, external_id = address
-        rendered, hint = render_buttons(buttons, lang)
-        message = Outbound(platform, external_id, "private", t(lang, key, **values), rendered, hint,
-                           tuple(attachments), person_id=person_id)
-        await self.tx.outbox.add(message, self.ts, ref, not_before)
+        rendered, hint = render_buttons(buttons, self.core.registry, lang)
+        message = Outbound(platform, external_id, "private",
+                           text if text is not None else t(lang, key, **values), rendered, hint,
+                           tuple(attachments), person_id=person_id, key=key,
+                           values=_kept_values(values))
+        await self._queue(message, ref, not_before)
         return True
 
+    async def tell_role(self, role: str, key: str, *, ref: str = "",
+                        buttons: Sequence[ButtonSpec] = (), **values: object) -> int:
+        """Tell everyone who holds ``role`` (``property``, ``captain:3`` …); return how many."""
+        told = 0
+        for person_id in await self.core.person_ids(self.tx, self.core.people_with_role(role)):
+            told += await self.tell(person_id, key, ref=ref, buttons=buttons, **values)
+        return told
+
+    # --- group posts ---------------------------------------------------------------------------
     async def post(self, chat_key: str, key: str, *, ref: str = "",
                    attachments: Iterable[Attachment] = (), not_before: float | None = None,
-                   buttons: Sequence[ButtonSpec] = (), **values: object) -> int:
-        """Post to a configured group chat on every running platform it is on; return how many."""
+                   buttons: Sequence[ButtonSpec] = (), mention: Mention | None = None,
+                   platform: str | None = None, **values: object) -> int:
+        """Post to a configured group chat on every running platform it is on (or only on
+        ``platform``); return how many posts were written."""
         lang = self.core.language_of_chat(chat_key)
-        text = t(lang, key, **values)
-        return await self.post_text(chat_key, text, ref=ref, attachments=attachments,
-                                    not_before=not_before, buttons=buttons, lang=lang)
+        text = self._render(lang, key, values, group=True)
+        return await self._post(chat_key, text, key, values, ref=ref, attachments=attachments,
+                                not_before=not_before, buttons=buttons, lang=lang,
+                                mention=mention, platform=platform)
 
-    async def post_text(self, chat_key: str, text: str, *, ref: str = "",
+    async def post_text(self, chat_key: str, text: str, *, key: str, ref: str = "",
                         attachments: Iterable[Attachment] = (), not_before: float | None = None,
                         buttons: Sequence[ButtonSpec] = (), lang: str | None = None) -> int:
-        """Post ready text to a configured group chat (see :meth:`post`)."""
-        lang = lang or self.core.language_of_chat(chat_key)
-        rendered, hint = render_buttons(buttons, lang)
+        """Post ready text (made of catalogue lines; ``key`` names it) to a configured group chat."""
+        return await self._post(chat_key, text, key, {}, ref=ref, attachments=attachments,
+                                not_before=not_before, buttons=buttons,
+                                lang=lang or self.core.language_of_chat(chat_key))
+
+    async def _post(self, chat_key: str, text: str, key: str, values: dict, *, ref: str,
+                    attachments: Iterable[Attachment], not_before: float | None,
+                    buttons: Sequence[ButtonSpec], lang: str, mention: Mention | None = None,
+                    platform: str | None = None) -> int:
+        rendered, hint = render_buttons(buttons, self.core.registry, lang)
         sent = 0
-        for platform, address in self.core.group_addresses(chat_key):
-            message = Outbound(platform, address, "group", text, rendered, hint, tuple(attachments),
-                               chat_key=chat_key)
-            await self.tx.outbox.add(message, self.ts, ref, not_before)
+        for where, address in self.core.group_addresses(chat_key):
+            if platform is not None and where != platform:
+                continue
+            message = Outbound(where, address, "group", text, rendered, hint, tuple(attachments),
+                               chat_key=chat_key, key=key, values=_kept_values(values),
+                               mention_ids=mention.ids if mention else (),
+                               mention_name=mention.name if mention else "")
+            await self._queue(message, ref, not_before)
             sent += 1
         return sent
 
@@ -139,10 +225,12 @@ class Notifier:
 
 
 class Context(Notifier):
-    """One inbound message being handled."""
+    """One inbound message being handled (or one command performed for the office, in which case
+    the answers are collected in ``answers`` instead of going to a chat)."""
 
     def __init__(self, core: Core, tx: Tx, now: datetime, msg: Inbound, person: Person,
-                 lang: str, parsed: Parsed | None, chat_key: str | None) -> None:
+                 lang: str, parsed: Parsed | None, chat_key: str | None,
+                 answers: list[Outbound] | None = None) -> None:
         super().__init__(core, tx, now)
         self.msg = msg
         self.person = person
@@ -152,6 +240,7 @@ class Context(Notifier):
         self.args = parsed.args if parsed else msg.text
         self.chat_key = chat_key
         self.roles = core.roles_of(person)
+        self.answers = answers
 
     # --- who and where -------------------------------------------------------------------------
     @property
@@ -176,29 +265,52 @@ class Context(Notifier):
         args = (self.args if text is None else text).strip()
         if not args:
             raise Refusal(f"{domain}.usage.{command}")
-        from bot.parser import leading_number
-
         number = leading_number(args)
         if number is None:
             raise Refusal(f"{domain}.not_a_number", given=args.split()[0][:20],
                           usage=self.t(f"{domain}.usage.{command}"))
         return number
 
-    # --- answering -----------------------------------------------------------------------------
-    async def reply(self, key: str, *, ref: str = "", **values: object) -> None:
-        """Answer in the chat the message came from, in the sender's language."""
-        await self.reply_text(self.t(key, **values), ref=ref)
+    async def emit(self, event: str, **values: object) -> None:
+        """Tell the other capabilities that something happened (``@router.on(event)`` listens),
+        inside this transaction: e.g. ``resident.registered`` lets a waiting report go on."""
+        for listener in self.core.registry.listeners.get(event, ()):
+            await listener(self, **values)
 
-    async def reply_text(self, text: str, *, ref: str = "",
-                         buttons: Sequence[ButtonSpec] = ()) -> None:
-        rendered, hint = render_buttons(buttons, self.lang)
+    # --- answering -----------------------------------------------------------------------------
+    async def reply(self, key: str, *, ref: str = "", buttons: Sequence[ButtonSpec] = (),
+                    attachments: Iterable[Attachment] = (), mention: Mention | None = None,
+                    lang: str | None = None, **values: object) -> None:
+        """Answer in the chat the message came from, in the sender's language (or ``lang``)."""
+        text = self._render(lang or self.lang, key, values, group=self.in_group)
+        await self._reply(text, key, values, ref=ref, buttons=buttons, attachments=attachments,
+                          mention=mention, lang=lang)
+
+    async def reply_text(self, text: str, *, key: str, ref: str = "",
+                         buttons: Sequence[ButtonSpec] = (),
+                         attachments: Iterable[Attachment] = ()) -> None:
+        """Answer with ready text made of catalogue lines (``key`` names it)."""
+        await self._reply(text, key, {}, ref=ref, buttons=buttons, attachments=attachments)
+
+    async def _reply(self, text: str, key: str, values: dict, *, ref: str,
+                     buttons: Sequence[ButtonSpec], attachments: Iterable[Attachment],
+                     mention: Mention | None = None, lang: str | None = None) -> None:
+        rendered, hint = render_buttons(buttons, self.core.registry, lang or self.lang)
+        if mention is None:
+            mention = Mention((self.msg.sender_id,)) if self.in_group else Mention(())
         message = Outbound(
             self.msg.platform, self.msg.chat_id, self.msg.chat_kind, text, rendered, hint,
-            person_id=self.person.id if not self.in_group else None, chat_key=self.chat_key,
-            mention_ids=(self.msg.sender_id,) if self.in_group else (),
+            tuple(attachments), person_id=self.person.id if not self.in_group else None,
+            chat_key=self.chat_key, mention_ids=mention.ids, mention_name=mention.name,
             edit_of=self.msg.button_message_id if self.msg.callback else None,
+            key=key, values=_kept_values(values),
         )
-        await self.tx.outbox.add(message, self.ts, ref)
+        if self.answers is not None:  # performed for the office: the caller gets the answer
+            if message.kind == "group":
+                message = self.core.privacy_gate(message)
+            self.answers.append(replace(message, text=message.plain_text()))
+            return
+        await self._queue(message, ref)
 
     async def reply_private(self, key: str, *, ref: str = "", **values: object) -> None:
         """Answer the sender privately (the same chat, if it already is private)."""
@@ -208,7 +320,7 @@ class Context(Notifier):
             await self.tell(self.person.id, key, ref=ref, **values)
 
     async def ask(self, kind: str, payload: dict, *, minutes: int = 30) -> None:
-        """Wait for this person's next plain message in this chat; ``on_reply(kind)`` gets it."""
+        """Wait for this person's next plain message in this chat; ``@router.reply(kind)`` gets it."""
         expires = (self.now + timedelta(minutes=minutes)).timestamp()
         await self.tx.prompts.ask(self.person.id, self.msg.platform, self.msg.chat_id, kind,
                                   payload, expires)

@@ -7,8 +7,15 @@ The data path reads in one direction::
 
 ``Core.handle`` claims the message (a redelivered one stops here), finds or creates the sender,
 checks the command's roles, and runs the handler inside a savepoint: a :class:`Refusal` or a bug
-undoes the handler's changes and the sender still gets an answer.  ``Core.tick`` runs the sweeps
-(escalations, auto-close, reminders, broadcasts) the scheduler asks for.
+undoes the handler's changes and the sender still gets an answer.  ``Core.perform`` does the same
+for a command that does not come from a chat (the office board, ``linli do``): a known person, a
+command and its arguments in, the answers back to the caller.  ``Core.tick`` runs the sweeps
+(escalations, auto-close, reminders, broadcasts) the scheduler asks for, and
+``Core.delivery_failed`` decides what happens when a platform refuses a message for good.
+
+What the core works with is handed to its constructor: the config, the database, the clock, the
+registry of commands (built by the app from ``handlers.MODULES``), each platform's send limits and
+a way to wake the scheduler.  It imports no handler module.
 """
 
 from __future__ import annotations
@@ -18,16 +25,19 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
 
-import handlers  # noqa: F401 - importing registers every command
-from bot.commands import COMMANDS, REPLIES, SWEEPS, Command
+from bot.adapters.base import PermanentError, SendLimits
+from bot.commands import Command, Registry
 from bot.config import Building, Config, normalize_name
-from bot.context import Context, Refusal
-from bot.i18n import t
-from bot.messages import Inbound
-from bot.parser import Parsed, Parser
-from bot.privacy import redact
+from bot.context import Context, Mention, Notifier, Refusal
+from bot.format import join
+from bot.i18n import catalogue, t
+from bot.messages import Inbound, Outbound
+from bot.parser import Parsed, Parser, clean
+from bot.privacy import Redactor
 from storage import Database, Tx
 from storage.people import Person
 
@@ -38,12 +48,17 @@ ROLE_ORDER = ("captain", "property", "committee", "coordinator", "admin")
 class Core:
     """Everything Linli knows and does, with no idea which chat platform it runs on."""
 
-    def __init__(self, config: Config, db: Database, clock, platforms: Iterable[str]) -> None:
+    def __init__(self, config: Config, db: Database, clock, platforms: Iterable[str],
+                 registry: Registry, *, send_limits: Mapping[str, SendLimits] | None = None,
+                 wake_at: Callable[[datetime], None] | None = None) -> None:
         self.config = config
         self.db = db
         self.clock = clock
         self.platforms = list(platforms)  # the platforms whose adapters run: where to deliver
-        self.parser = Parser(list(COMMANDS.values()), config.compound.bot_names)
+        self.registry = registry
+        self.send_limits = dict(send_limits or {})  # what the core may promise about delivery
+        self.wake_at = wake_at or (lambda moment: None)  # run the sweeps at that moment too
+        self.parser = Parser(list(registry.commands.values()), config.compound.bot_names)
         self.outbox_changed = asyncio.Event()
         self.buildings = config.building_list()
         self._building_by_alias = {normalize_name(a): b for b in self.buildings for a in b.aliases}
@@ -58,13 +73,16 @@ class Core:
                 self._chat_by_address[("wechat", chat.wechat)] = key
         self._roles_by_key = {key: frozenset(p.roles) for key, p in config.people.items()}
         self._unknown_chats_logged: set[tuple[str, str]] = set()
-        self.wake_at = lambda moment: None  # the scheduler replaces this (see bot.scheduler)
+        self._last_group: dict[tuple[str, str], str] = {}  # (platform, sender) → chat key
+        self.redactor = Redactor()  # registered units, loaded on start, kept current by 登记
+        self._fixed_texts = _fixed_private_looking_texts(self.redactor)
 
     # --- start-up ------------------------------------------------------------------------------
     async def start(self) -> None:
         """Bring the people listed in the config into the database, with their identities."""
         now = self.clock.now().timestamp()
         async with self.db.transaction() as tx:
+            self.redactor.update(await tx.people.registered_units())
             for key, person in self.config.people.items():
                 person_id = await tx.people.upsert_listed(key, person.name or key, person.language,
                                                           now)
@@ -182,6 +200,10 @@ class Core:
                 self._unknown_chats_logged.add((msg.platform, msg.chat_id))
                 log.info("ignoring %s chat %s: not in the config", msg.platform, msg.chat_id)
             return
+        if chat_key is not None:  # where to ask them to open a private chat, if it comes to that
+            self._last_group[(msg.platform, msg.sender_id)] = chat_key
+            if len(self._last_group) > 100_000:
+                self._last_group.pop(next(iter(self._last_group)))
         parsed = self.parser.parse(msg.text, private=private, mentioned=msg.mentions_bot)
         now = self.clock.now()
         ts = now.timestamp()
@@ -190,11 +212,12 @@ class Core:
             person = await self._sender(tx, msg, ts)
             if parsed is None:
                 prompt = await tx.prompts.pending(person.id, msg.platform, msg.chat_id, ts)
-                listener = REPLIES.get(prompt.kind) if prompt else None
+                replies = self.registry.replies
+                listener = replies.get(prompt.kind) if prompt else None
                 if listener is None and msg.attachments:
-                    listener = REPLIES.get("attachment")
+                    listener = replies.get("attachment")
                 if listener is None and msg.joined:
-                    listener = REPLIES.get("joined")  # someone joined a group (handlers/welcome.py)
+                    listener = replies.get("joined")  # someone joined a group (handlers/welcome.py)
                 if listener is None:
                     return
             if not await tx.inbound.claim(msg.platform, msg.chat_id, msg.message_id, ts,
@@ -232,18 +255,54 @@ class Core:
 
     async def echo(self, ctx: Context, **values: object) -> dict[str, object]:
         """What a refusal repeats of the sender's words: in a group, without phone or unit numbers
-        (whatever a resident typed, the bot does not repeat those to the group)."""
-        if not ctx.in_group or not any(isinstance(v, str) for v in values.values()):
+        (the privacy gate does the same to every group message; this is for texts built by hand)."""
+        if not ctx.in_group:
             return values
-        units = await ctx.tx.people.registered_units()
-        hidden = ctx.t("core.hidden")
-        return {k: redact(v, hidden, units) if isinstance(v, str) else v for k, v in values.items()}
+        return self.redact_values(ctx.lang, values)
 
-    async def carries_private(self, tx: Tx, *texts: str) -> bool:
+    async def carries_private(self, tx: Tx | None, *texts: str) -> bool:
         """True when any text has a phone number or a registered unit number in it: such text is
         refused for anything that is posted to a group (an event's title, a rota's name …)."""
-        units = await tx.people.registered_units()
-        return any(redact(text, "", units) != text for text in texts if text)
+        return any(self.redactor.carries_private(text) for text in texts if text)
+
+    # --- privacy: the one gate every group message passes --------------------------------------
+    def remember_unit(self, unit: str | None) -> None:
+        """A resident registered a unit: from now on it is hidden from every group."""
+        if unit:
+            self.redactor.add(unit)
+
+    def redact_values(self, lang: str, values: dict[str, object]) -> dict[str, object]:
+        """The values a group text is filled with, without phone or unit numbers."""
+        hidden = t(lang, "core.hidden")
+        return {k: self.redactor.redact(v, hidden) if isinstance(v, str) else v
+                for k, v in values.items()}
+
+    def privacy_gate(self, message: Outbound) -> Outbound:
+        """A group message as it may go out: phone and unit numbers hidden, whoever wrote it.
+
+        The catalogue's own examples (``登记 3栋 1203``) and the bot's references (``#12``, a
+        ticket's number) are the bot's words, not anyone's details: they pass as written.
+        """
+        text = message.text
+        if not text or not any(ch.isdigit() for ch in text):
+            return message
+        kept: list[str] = []
+
+        def keep(match: re.Match) -> str:
+            kept.append(match.group(0))
+            return f"\ue000{len(kept) - 1}\ue001"
+
+        guarded = self._fixed_texts.sub(keep, text) if self._fixed_texts else text
+        guarded = _REFERENCE.sub(keep, guarded)
+        lang = self.language_of_chat(message.chat_key) if message.chat_key else \
+            self.config.compound.language
+        redacted = self.redactor.redact(guarded, t(lang, "core.hidden"))
+        if redacted == guarded:
+            return message
+        restored = _KEPT.sub(lambda m: kept[int(m.group(1))], redacted)
+        log.info("privacy gate: hid a number in %s to %s", message.key or "a message",
+                 message.chat_key or message.address)
+        return replace(message, text=restored)
 
     async def _command(self, ctx: Context, command: Command) -> None:
         if command.roles is not None and not any(ctx.has_role(r) for r in command.roles):
@@ -257,7 +316,7 @@ class Core:
 
     def describe_roles(self, roles: Iterable[str], lang: str) -> str:
         names = [t(lang, f"core.role.{r}") for r in ROLE_ORDER if r in set(roles) | {"admin"}]
-        return t(lang, "core.list_separator").join(names)
+        return join(lang, names)
 
     async def _sender(self, tx: Tx, msg: Inbound, ts: float) -> Person:
         person = await tx.people.by_identity(msg.platform, msg.sender_id)
@@ -279,6 +338,84 @@ class Core:
             return "en"  # "/help" from someone we know nothing about yet
         return self.config.compound.language
 
+    # --- a command from outside the chats (the office board, ``linli do``) ----------------------
+    async def perform(self, person_key: str, command_name: str, args: str = "", *,
+                      lang: str | None = None) -> list[Outbound]:
+        """Do ``command_name`` with ``args`` on behalf of the configured person ``person_key``,
+        through the same path as a chat message (role checks, audit, notifications, one
+        transaction) and return the answers the person would have seen, instead of sending them."""
+        command = self.registry.commands.get(command_name)
+        if command is None:
+            raise KeyError(f"no command {command_name!r}")
+        now = self.clock.now()
+        answers: list[Outbound] = []
+        async with self.db.transaction() as tx:
+            person = await tx.people.by_key(person_key)
+            if person is None:
+                raise KeyError(f"no person {person_key!r} in [people]")
+            lang = lang or self.language_of_person(person)
+            word = command.zh[0] if lang == "zh" or not command.en else command.en[0]
+            args = clean(args)
+            msg = Inbound(platform="office", chat_id=f"person:{person.id}", chat_kind="private",
+                          sender_id=person_key, sender_name=person.name, text=f"{word} {args}",
+                          message_id=f"office:{now.timestamp()}")
+            parsed = Parsed(command, word, args, lang, True, msg.text)
+            ctx = Context(self, tx, now, msg, person, lang, parsed, None, answers=answers)
+            await self._run(ctx, parsed, None)
+        self.outbox_changed.set()
+        return answers
+
+    # --- delivery: what happens when a platform refuses a message for good ---------------------
+    async def delivery_failed(self, message: Outbound, error: PermanentError) -> bool:
+        """A platform refused ``message`` for good; True when another way was arranged.
+
+        A person who never started the bot (Telegram) is asked, in the group they last wrote in
+        (else their building's), to open a private chat; the message is held until they do.
+        Anything else is given up on by the dispatcher (and audited there).
+        """
+        if error.reason != "not_started" or message.kind != "private" or \
+                message.person_id is None:
+            return False
+        now = self.clock.now()
+        async with self.db.transaction() as tx:
+            await tx.outbox.hold(message.outbox_id, f"waiting for /start: {error}")
+            flag = f"{message.platform}:asked-start:{message.address}"
+            if await tx.kv.get(flag):
+                return True  # asked already; the held message goes once they start the bot
+            await tx.kv.put(flag, str(now.timestamp()))
+            person = await tx.people.get(message.person_id)
+            notifier = Notifier(self, tx, now)
+            last = self._last_group.get((message.platform, message.address))
+            chat_keys = [last] if last else await self.home_chats(tx, message.person_id)
+            posted = 0
+            for chat_key in chat_keys:
+                lang = self.language_of_chat(chat_key)
+                # a display name can hold a phone or unit number: never into a group
+                name = self.redactor.redact((person.name if person else "") or "?",
+                                            t(lang, "core.hidden"))
+                posted += await notifier.post(
+                    chat_key, f"{message.platform}.start_me", ref=f"start-me:{message.address}",
+                    mention=Mention((message.address,), name), platform=message.platform,
+                    person=name, link=error.link)
+            if not posted:
+                log.warning("%s: %s has not started the bot and is in no configured group there; "
+                            "their private messages wait until they do", message.platform,
+                            message.address)
+        self.outbox_changed.set()
+        return True
+
+    async def reachable_again(self, platform: str, address: str) -> None:
+        """Someone opened a private chat with the bot: send what was held for them."""
+        now = self.clock.now().timestamp()
+        async with self.db.transaction() as tx:
+            released = await tx.outbox.release(platform, address, now)
+            flag = f"{platform}:asked-start:{address}"
+            if released and await tx.kv.get(flag):
+                await tx.kv.put(flag, "")  # ask again if it recurs
+        if released:
+            log.info("%s: released %s held message(s) for %s", platform, released, address)
+            self.outbox_changed.set()
+
     # --- adapters' health ----------------------------------------------------------------------
     async def note_health(self, platform: str, state: str, detail: str = "") -> None:
         """An adapter's connection state ("connected", "disconnected", …), kept for ``linli status``."""
@@ -291,7 +428,7 @@ class Core:
     async def tick(self) -> None:
         """Run every registered sweep once, each in its own transaction."""
         now = self.clock.now()
-        for name, sweep in SWEEPS.items():
+        for name, sweep in self.registry.sweeps.items():
             try:
                 await sweep(self, now)
             except Exception:
@@ -304,3 +441,22 @@ def _alias_pattern(aliases: dict[str, Building]) -> re.Pattern | None:
         return None
     names = sorted((a for a in aliases if not a.isdigit()), key=len, reverse=True)
     return re.compile(r"(?<![0-9a-z])(?:" + "|".join(map(re.escape, names)) + r")(?![0-9])")
+
+
+_REFERENCE = re.compile(r"[#＃][0-9]{1,9}(?![0-9])")  # the bot's own references: ticket #12
+_KEPT = re.compile("\ue000([0-9]+)\ue001")
+
+
+def _fixed_private_looking_texts(redactor: Redactor) -> re.Pattern | None:
+    """The catalogue's own words that look like a phone or unit number (``登记 3栋 1203`` in the
+    help), in either language: one pattern, so the privacy gate passes them as written."""
+    fixed: set[str] = set()
+    for lang in ("zh", "en"):
+        for template in catalogue(lang).values():
+            for literal in re.split(r"\{[^{}]*\}", template):
+                for line in literal.splitlines():
+                    if line.strip() and redactor.redact(line, "") != line:
+                        fixed.add(line.strip())
+    if not fixed:
+        return None
+    return re.compile("|".join(map(re.escape, sorted(fixed, key=len, reverse=True))))

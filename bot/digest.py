@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from bot.format import format_span, join
 from bot.i18n import t
-from bot.timeutil import format_span
 from storage.reports import Tally
 from storage.tickets import Ticket
 
@@ -143,12 +143,12 @@ def _week_lines(week: Week, digest: Digest, lang: str) -> list[str]:
              t(lang, "digest.medians", ack=_span(week.ack_median, lang),
                fix=_span(week.fix_median, lang))]
     if week.oldest:
-        items = t(lang, "core.list_separator").join(
+        items = join(lang, [
             t(lang, "digest.oldest_item", number=ticket.id,
               category=t(lang, f"tickets.category.{ticket.category}"),
               age=format_span(digest.end - datetime.fromtimestamp(ticket.created_at,
                                                                   digest.end.tzinfo), lang))
-            for ticket in week.oldest)
+            for ticket in week.oldest])
         lines.append(t(lang, "digest.oldest", items=items))
     if week.volunteer_hours:  # shown once the volunteers capability counts any
         lines.append(t(lang, "digest.volunteers", hours=f"{week.volunteer_hours:g}"))

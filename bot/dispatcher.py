@@ -6,8 +6,8 @@ waiting for a retry holds back the ones after it, so a chat never sees its messa
 A message is marked sent only after its platform took it: a crash in between sends it again after
 restart (at least once; the outbox id travels with it for transports that de-duplicate).
 ``TemporaryError`` retries with exponential backoff (or exactly the ``retry_after`` the platform
-asked for); ``PermanentError`` goes to the adapter's ``on_permanent_failure`` if it has one (e.g.
-Telegram's "open a private chat with me" fallback), else the message is marked failed and audited.
+asked for); ``PermanentError`` goes to ``Core.delivery_failed``, which decides (e.g. Telegram's
+"open a private chat with me" fallback), else the message is marked failed and audited.
 
 A text longer than the platform's ``SendLimits.max_text_length`` is sent as several pieces (split by
 ``bot.textsplit`` between words and graphemes, buttons and attachments on the last piece), each
@@ -49,8 +49,6 @@ class Dispatcher:
         self.limiters = limiters or {
             name: PlatformLimiter(adapter.limits) for name, adapter in adapters.items()
         }
-        # what the core may promise about delivery times (e.g. the announce reply's estimate)
-        core.send_limits = {name: adapter.limits for name, adapter in adapters.items()}
         self._monotonic = monotonic
         self._stopping = asyncio.Event()
         self.sent = 0
@@ -203,13 +201,11 @@ class Dispatcher:
                 await tx.outbox.postpone(message.outbox_id, at)
 
     async def _permanent(self, adapter: Adapter, message: Outbound, exc: PermanentError) -> None:
-        fallback = getattr(adapter, "on_permanent_failure", None)
-        if fallback is not None:
-            try:
-                if await fallback(message, exc):
-                    return  # the adapter arranged another way (and updated the outbox)
-            except Exception:
-                log.exception("fallback for outbox #%s failed", message.outbox_id)
+        try:
+            if await self.core.delivery_failed(message, exc):
+                return  # the core arranged another way (and updated the outbox)
+        except Exception:
+            log.exception("handling the failure of outbox #%s failed", message.outbox_id)
         await self._give_up(message, str(exc) or type(exc).__name__)
 
     async def _give_up(self, message: Outbound, error: str) -> None:

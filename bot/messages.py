@@ -70,6 +70,8 @@ class Outbound:
     mention_ids: tuple[str, ...] = field(default=())  # platform ids to @mention in a group
     mention_name: str = ""  # the text starts with this name: make it a mention of mention_ids[0]
     edit_of: str | None = None  # platform message id of an earlier message to edit, if any
+    key: str = ""  # the catalogue key the text was made from (tests and the simulation read it) …
+    values: dict = field(default_factory=dict, compare=False)  # … and its plain values
 
     def plain_text(self) -> str:
         """The text with the typing hint appended: what a platform without buttons shows."""

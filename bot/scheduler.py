@@ -4,47 +4,50 @@ The database is the source of truth for everything time-based (escalation deadli
 scheduled announcements): a sweep reads what is due and acts on it.  So APScheduler only decides
 *when* to look: an ``IntervalTrigger`` every ``[scheduler] tick_seconds``, one run right at start-up
 (catching up on whatever fell due while the bot was down), and a ``DateTrigger`` for any exact moment
-a capability asks for with ``core.wake_at(moment)``.  A restart rebuilds nothing by hand: the next
-sweep finds every deadline in the database.
+a capability asks for with ``core.wake_at(moment)`` (the app hands the scheduler's ``wake_at`` to
+the core's constructor; the scheduler knows nothing of the core but the coroutine it runs).  A
+restart rebuilds nothing by hand: the next sweep finds every deadline in the database.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, tzinfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.core import Core
+from bot.clock import Clock
 
 log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    """Runs ``core.tick`` on a timer and at requested moments."""
+    """Runs the sweeps (``core.tick``) on a timer and at requested moments."""
 
-    def __init__(self, core: Core) -> None:
-        self.core = core
-        self.scheduler = AsyncIOScheduler(timezone=core.config.tz)
-        core.wake_at = self.wake_at
+    def __init__(self, tz: tzinfo, clock: Clock) -> None:
+        self.tz = tz
+        self.clock = clock
+        self.scheduler = AsyncIOScheduler(timezone=tz)
+        self.tick: Callable[[], Awaitable[None]] | None = None
 
-    def start(self) -> None:
-        every = self.core.config.scheduler.tick_seconds
+    def start(self, tick: Callable[[], Awaitable[None]], every: float) -> None:
+        """Run ``tick`` every ``every`` seconds, once now, and at every moment asked for."""
+        self.tick = tick
         self.scheduler.add_job(
-            self.core.tick, IntervalTrigger(seconds=every), id="tick", max_instances=1,
-            coalesce=True, next_run_time=datetime.now(self.core.config.tz),
-            misfire_grace_time=None)
+            tick, IntervalTrigger(seconds=every), id="tick", max_instances=1,
+            coalesce=True, next_run_time=datetime.now(self.tz), misfire_grace_time=None)
         self.scheduler.start()
         log.info("scheduler started: sweeps every %ss", every)
 
     def wake_at(self, moment: datetime) -> None:
         """Run the sweeps at ``moment`` too (e.g. an announcement due at 09:00 sharp)."""
-        if not self.scheduler.running:
+        if not self.scheduler.running or self.tick is None:
             return
-        real = moment - getattr(self.core.clock, "offset", timedelta())
-        self.scheduler.add_job(self.core.tick, DateTrigger(run_date=real), max_instances=3,
+        real = moment - getattr(self.clock, "offset", timedelta())
+        self.scheduler.add_job(self.tick, DateTrigger(run_date=real), max_instances=3,
                                misfire_grace_time=None)
 
     def shutdown(self) -> None:

@@ -1,8 +1,18 @@
-"""Capabilities, one module each, free of platform code.  Importing this package registers every
-command, reply and sweep they declare (see :mod:`bot.commands`)."""
+"""Capabilities, one module each, free of platform code.
 
-import importlib
-import pkgutil
+Each module declares what it answers to on its own ``router`` (see :mod:`bot.commands`); importing
+a module registers nothing.  ``MODULES`` is the one place that lists them: the app builds its
+:class:`~bot.commands.Registry` from it (``Registry.from_modules(handlers.MODULES)``).
+"""
 
-for _module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    importlib.import_module(f"{__name__}.{_module.name}")
+MODULES = (  # in this order: 帮助 lists a group's commands in it
+    "handlers.announcements",
+    "handlers.digest",
+    "handlers.help",
+    "handlers.identity",
+    "handlers.residents",
+    "handlers.rota",
+    "handlers.tickets",
+    "handlers.volunteers",
+    "handlers.welcome",
+)

@@ -26,12 +26,12 @@ from datetime import datetime, time, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.commands import on_command, on_tick
+from bot.commands import Router
 from bot.context import Context, Notifier, Refusal
+from bot.format import format_moment, join
 from bot.i18n import t
 from bot.ratelimit import estimate_seconds
 from bot.textsplit import split_text
-from bot.timeutil import format_moment
 from bot.when import WhenProblem, parse_moment, parse_repeat
 from storage.announcements import Announcement
 
@@ -41,13 +41,14 @@ ALL_WORDS = {"全部", "所有", "全体", "所有群", "all", "everyone"}
 _LIST_SPLIT = re.compile(r"[,，、+＋]")
 CATCH_UP_LIMIT = 500  # runs looked at one by one after a long outage; the rest are jumped over
 
-announce = on_command("announce", zh=["通知", "发通知"], en=["announce"], roles=ANNOUNCERS,
+router = Router("announcements")
+announce = router.command("announce", zh=["通知", "发通知"], en=["announce"], roles=ANNOUNCERS,
                       group="announcements")
-schedule = on_command("schedule", zh=["定时通知"], en=["schedule"], roles=ANNOUNCERS,
+schedule = router.command("schedule", zh=["定时通知"], en=["schedule"], roles=ANNOUNCERS,
                       group="announcements")
-schedules = on_command("schedules", zh=["通知列表", "定时通知列表"], en=["schedules"],
+schedules = router.command("schedules", zh=["通知列表", "定时通知列表"], en=["schedules"],
                        roles=ANNOUNCERS, group="announcements")
-unschedule = on_command("unschedule", zh=["取消通知"], en=["unschedule"], roles=ANNOUNCERS,
+unschedule = router.command("unschedule", zh=["取消通知"], en=["unschedule"], roles=ANNOUNCERS,
                         needs_number=True, group="announcements")
 
 
@@ -114,7 +115,7 @@ async def list_schedules(ctx: Context) -> None:
                            when=format_moment(moment, ctx.lang), chats=chat_names(ctx, item.chats),
                            text=preview(item.text),
                            urgent=ctx.t("announcements.urgent_mark") if item.urgent else ""))
-    await ctx.reply_text("\n".join(lines))
+    await ctx.reply_text("\n".join(lines), key="announcements.list_header")
 
 
 @unschedule.handle
@@ -141,7 +142,7 @@ async def cancel_schedule(ctx: Context) -> None:
 _woken: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-@on_tick("announcements.send")
+@router.sweep("announcements.send")
 async def send_due(core, now: datetime) -> None:
     """Send what is due (late within the grace window, older runs skipped and reported); re-arm wakes."""
     async with core.db.transaction() as tx:
@@ -208,8 +209,8 @@ async def post(notifier: Notifier, item: Announcement) -> int:
         if role:
             by = t(lang, "announcements.by_role", name=by, role=t(lang, f"core.role.{role}"))
         key = "announcements.post_urgent" if item.urgent else "announcements.post"
-        written += await notifier.post_text(chat_key, t(lang, key, text=item.text, by=by),
-                                            ref=f"announcement:{item.id}", lang=lang)
+        written += await notifier.post(chat_key, key, ref=f"announcement:{item.id}",
+                                       text=item.text, by=by)
     return written
 
 
@@ -218,7 +219,7 @@ async def report_skipped(notifier: Notifier, item: Announcement, skipped: list[d
     admins = await notifier.core.person_ids(notifier.tx, notifier.core.people_with_role("admin"))
     for person_id in dict.fromkeys([*admins, item.author_id]):
         lang = await notifier.language_of(person_id)
-        moments = t(lang, "core.list_separator").join(format_moment(m, lang) for m in skipped[:5])
+        moments = join(lang, (format_moment(m, lang) for m in skipped[:5]))
         await notifier.tell(person_id, "announcements.skipped_report", number=item.id,
                             count=len(skipped), moments=moments, text=preview(item.text),
                             grace=int(notifier.config.announcements.grace.total_seconds() // 60))
@@ -387,7 +388,7 @@ def number_of(text: str) -> int | None:
 
 def chat_names(ctx: Context, chats) -> str:
     names = [ctx.config.chats[c].name or c if c in ctx.config.chats else c for c in chats]
-    return ctx.t("core.list_separator").join(names)
+    return join(ctx.lang, names)
 
 
 def preview(text: str, length: int = 30) -> str:
@@ -397,7 +398,7 @@ def preview(text: str, length: int = 30) -> str:
 
 async def finish_text(ctx: Context, item: Announcement) -> str:
     """When the fan-out will have finished, given each platform's limits and what is queued."""
-    limits = getattr(ctx.core, "send_limits", {})
+    limits = ctx.core.send_limits
     sends: dict[str, Counter] = {}
     for chat_key in item.chats:
         text = ctx.t("announcements.post", text=item.text, by="")

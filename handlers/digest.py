@@ -19,13 +19,14 @@ import re
 import weakref
 from datetime import datetime, timedelta
 
-from bot.commands import on_command, on_tick
+from bot.commands import Router
 from bot.context import Context, Notifier, Refusal
 from bot.digest import Digest, building_text, compound_text, gather, render_chart, week_before, week_bounds
 from bot.i18n import t
-from bot.messages import Attachment, Outbound
+from bot.messages import Attachment
 
-digest_command = on_command("digest", zh=["周报", "简报"], en=["digest"],
+router = Router("digest")
+digest_command = router.command("digest", zh=["周报", "简报"], en=["digest"],
                             roles=("committee", "property", "admin"), group="announcements")
 _WEEK = re.compile(r"^\s*(\d{4})\s*-?\s*[wW]\s*(\d{1,2})\s*$")
 _woken: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -48,7 +49,7 @@ async def digest_on_demand(ctx: Context) -> None:
     await reply_with_photo(ctx, compound_text(digest, ctx.lang), photo)
 
 
-@on_tick("digest.weekly")
+@router.sweep("digest.weekly")
 async def weekly_digest(core, now: datetime) -> None:
     """Send last week's digest once, at the configured moment (late only within the grace)."""
     settings = core.config.digest
@@ -86,11 +87,12 @@ async def send_digest(core, now: datetime, digest: Digest, key: str) -> None:
                 continue
             lang = core.language_of_chat(chat_key)
             posts += await notifier.post_text(chat_key, building_text(digest, chat.building, lang),
-                                              ref=key, lang=lang)
+                                              key="digest.header_building", ref=key, lang=lang)
         for chat_key in wide_chats(core):
             lang = core.language_of_chat(chat_key)
-            posts += await notifier.post_text(chat_key, compound_text(digest, lang), ref=key,
-                                              lang=lang, attachments=[charts[lang]])
+            posts += await notifier.post_text(chat_key, compound_text(digest, lang),
+                                              key="digest.header_compound", ref=key, lang=lang,
+                                              attachments=[charts[lang]])
         if core.config.digest.committee:
             committee = await core.person_ids(tx, core.people_with_role("committee"))
             for person_id in committee:
@@ -139,18 +141,11 @@ async def chart_attachment(digest: Digest, lang: str) -> Attachment:
 async def tell_with_photo(notifier: Notifier, person_id: int, text: str, photo: Attachment,
                           ref: str) -> int:
     """Send ``text`` with ``photo`` privately to a person; 1 if they can be reached, else 0."""
-    address = await notifier.core.private_address(notifier.tx, person_id)
-    if address is None:
-        return 0
-    message = Outbound(address[0], address[1], "private", text, attachments=(photo,),
-                       person_id=person_id)
-    await notifier.tx.outbox.add(message, notifier.ts, ref)
-    return 1
+    told = await notifier.tell_text(person_id, text, key="digest.header_compound", ref=ref,
+                                    attachments=(photo,))
+    return int(told)
 
 
 async def reply_with_photo(ctx: Context, text: str, photo: Attachment) -> None:
     """Answer in the chat the command came from, with the chart."""
-    message = Outbound(ctx.msg.platform, ctx.msg.chat_id, ctx.msg.chat_kind, text,
-                       attachments=(photo,), chat_key=ctx.chat_key,
-                       person_id=None if ctx.in_group else ctx.person.id)
-    await ctx.tx.outbox.add(message, ctx.ts)
+    await ctx.reply_text(text, key="digest.header_compound", attachments=(photo,))

@@ -6,11 +6,12 @@ command.  Commands of other roles are listed only to those who hold them.
 
 from __future__ import annotations
 
-from bot.commands import COMMANDS, Command, on_command
+from bot.commands import Command, Router
 from bot.context import Context
 from bot.i18n import has
 
-help_command = on_command("help", zh=["帮助", "菜单", "说明"], en=["help", "start", "menu"])
+router = Router("help")
+help_command = router.command("help", zh=["帮助", "菜单", "说明"], en=["help", "start", "menu"])
 GROUPS = ("tickets", "general", "volunteers", "rota", "announcements", "staff", "admin")
 
 
@@ -19,25 +20,21 @@ async def show_help(ctx: Context) -> None:
     """Someone asks what Linli can do, or how one command works."""
     topic = ctx.args.strip().lstrip("/#／＃").split(maxsplit=1)
     if topic:
-        command = find_command(topic[0])
+        command = ctx.core.registry.command_with_word(topic[0])
         if command is not None:
-            await ctx.reply_text(describe(ctx, command))
+            await ctx.reply_text(describe(ctx, command), key="help.command_header")
             return
         await ctx.reply("help.unknown_topic", **await ctx.core.echo(ctx, topic=topic[0][:20]))
     lines = [ctx.t("help.header", compound=ctx.config.compound.name)]
     for group in GROUPS:
-        commands = [c for c in COMMANDS.values() if c.group == group and may_use(ctx, c)]
+        commands = [c for c in ctx.core.registry.commands.values()
+                    if c.group == group and may_use(ctx, c)]
         if not commands:
             continue
         lines.append(ctx.t(f"help.group.{group}"))
         lines += [example_line(ctx, c) for c in commands if has(ctx.lang, f"help.example.{c.name}")]
     lines.append(ctx.t("help.footer"))
-    await ctx.reply_text("\n".join(lines))
-
-
-def find_command(word: str) -> Command | None:
-    word = word.lower()
-    return next((c for c in COMMANDS.values() if word in (w.lower() for w in c.words)), None)
+    await ctx.reply_text("\n".join(lines), key="help.header")
 
 
 def may_use(ctx: Context, command: Command) -> bool:

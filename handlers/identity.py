@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import secrets
 
-from bot.commands import on_command
+from bot.commands import Router
 from bot.context import Context, Refusal
 
 CODE_MINUTES = 15
 
-link = on_command("link", zh=["绑定码", "关联码"], en=["link"], private_only=True, group="general")
-bind = on_command("bind", zh=["绑定", "关联"], en=["bind"], private_only=True, group="general")
+router = Router("identity")
+link = router.command("link", zh=["绑定码", "关联码"], en=["link"], private_only=True, group="general")
+bind = router.command("bind", zh=["绑定", "关联"], en=["bind"], private_only=True, group="general")
 
 
 @link.handle

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 
-from bot.commands import on_command
+from bot.commands import Router
 from bot.context import Context, Refusal
-from handlers.tickets import building_range, open_ticket
+from bot.format import name_range
 
-register = on_command("register", zh=["登记"], en=["register"], group="general")
+router = Router("residents")
+register = router.command("register", zh=["登记"], en=["register"], group="general")
 
 
 @register.handle
@@ -24,20 +25,17 @@ async def register_home(ctx: Context) -> None:
     building, unit = split_building_and_unit(ctx, args)
     if building is None:
         raise Refusal("tickets.unknown_building", name=args.split()[0][:20],
-                      buildings=building_range(ctx))
+                      buildings=name_range([b.name for b in ctx.core.buildings], ctx.lang))
     if unit is not None and not re.fullmatch(r"[0-9A-Za-z\-]{1,8}", unit):
         raise Refusal("residents.bad_unit", unit=unit[:20])
     await ctx.tx.people.register(ctx.person.id, building.key, unit)
+    ctx.core.remember_unit(unit)  # hidden from every group from now on
     await ctx.record("person.register", f"person:{ctx.person.id}", building.key)
     key = "residents.registered_with_unit" if unit else "residents.registered"
     await ctx.reply(key, building=building.name)
     if unit and ctx.in_group:
         await ctx.reply("residents.unit_tip")
-    draft = await ctx.tx.tickets.draft_of(ctx.person.id)
-    if draft is not None:  # a report that was waiting for this answer
-        await ctx.done_asking()
-        ticket = await ctx.tx.tickets.update(draft.id, ctx.ts, building=building.key)
-        await open_ticket(ctx, ticket)
+    await ctx.emit("resident.registered", building=building.key)  # a report may be waiting
 
 
 def split_building_and_unit(ctx: Context, args: str):

@@ -20,15 +20,15 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot.commands import on_command, on_reply, on_tick
+from bot.commands import Router
 from bot.config import RotaSettings
 from bot.context import ButtonSpec, Context, Notifier, Refusal
+from bot.format import join, moment_with_weekday, repeat_line, when_values
 from bot.i18n import t
 from bot.ical import Entry, calendar_text
 from bot.messages import Attachment
 from bot.parser import guess_language, leading_number
 from bot.when import WhenProblem, parse_day, parse_moment, parse_repeat, parse_until
-from handlers.volunteers import moment_text, name_of, person_named, repeat_text, when_values
 from storage.rota import Rota, Shift, Swap
 
 COORDINATORS = ("coordinator",)  # admins pass every role check too
@@ -44,19 +44,20 @@ YES = {"好", "好的", "好啊", "可以", "行", "没问题", "我来", "我�
 NO = {"不行", "不可以", "不了", "没空", "不换", "拒绝", "不", "no", "n", "sorry", "cant", "can't"}
 _WEEKS = re.compile(r"^(?P<n>[0-9]{1,2})\s*(?:周|个星期|weeks?)$", re.IGNORECASE)
 
-rota_command = on_command("rota", zh=["值班", "值班表"], en=["rota", "duty"], group="rota")
-my_shifts = on_command("myshifts", zh=["我的值班"], en=["myshifts"], group="rota")
-swap_command = on_command("swap", zh=["换班"], en=["swap"], needs_number=True, group="rota")
-accept = on_command("accept", zh=["接受换班", "同意换班"], en=["accept"], needs_number=True,
+router = Router("rota")
+rota_command = router.command("rota", zh=["值班", "值班表"], en=["rota", "duty"], group="rota")
+my_shifts = router.command("myshifts", zh=["我的值班"], en=["myshifts"], group="rota")
+swap_command = router.command("swap", zh=["换班"], en=["swap"], needs_number=True, group="rota")
+accept = router.command("accept", zh=["接受换班", "同意换班"], en=["accept"], needs_number=True,
                     group="rota")
-decline = on_command("decline", zh=["拒绝换班"], en=["decline"], needs_number=True, group="rota")
-take = on_command("take", zh=["接班"], en=["take"], needs_number=True, group="rota")
-away = on_command("away", zh=["请假"], en=["away"], group="rota")
-approve = on_command("approve", zh=["批准换班"], en=["approve"], roles=COORDINATORS,
+decline = router.command("decline", zh=["拒绝换班"], en=["decline"], needs_number=True, group="rota")
+take = router.command("take", zh=["接班"], en=["take"], needs_number=True, group="rota")
+away = router.command("away", zh=["请假"], en=["away"], group="rota")
+approve = router.command("approve", zh=["批准换班"], en=["approve"], roles=COORDINATORS,
                      needs_number=True, group="rota")
-deny = on_command("deny", zh=["驳回换班"], en=["deny"], roles=COORDINATORS, needs_number=True,
+deny = router.command("deny", zh=["驳回换班"], en=["deny"], roles=COORDINATORS, needs_number=True,
                   group="rota")
-rotaset = on_command("rotaset", zh=["排班"], en=["rotaset"], roles=COORDINATORS, group="rota")
+rotaset = router.command("rotaset", zh=["排班"], en=["rotaset"], roles=COORDINATORS, group="rota")
 
 
 # --- who is on duty ------------------------------------------------------------------------------
@@ -85,7 +86,7 @@ async def who_is_on_duty(ctx: Context) -> None:
     names = {r.id: r.name for r in rotas}
     lines = [ctx.t("rota.header", span=label)]
     lines += await table_lines(ctx, shifts, names, ctx.lang, with_rota=len(rotas) > 1)
-    await ctx.reply_text("\n".join(lines))
+    await ctx.reply_text("\n".join(lines), key="rota.header")
 
 
 @my_shifts.handle
@@ -104,7 +105,7 @@ async def list_my_shifts(ctx: Context) -> None:
     lines += [ctx.t("rota.mine_line", number=s.id, rota=names.get(s.rota_id, "?"),
                     when=shift_span(ctx, s, ctx.lang)) for s in shifts]
     lines.append(ctx.t("rota.mine_footer"))
-    await ctx.reply_text("\n".join(lines))
+    await ctx.reply_text("\n".join(lines), key="rota.mine_header")
 
 
 async def send_calendar(ctx: Context) -> None:
@@ -133,7 +134,7 @@ async def ask_swap(ctx: Context) -> None:
         raise Refusal("rota.usage.swap")
     shift = await own_shift(ctx, words[0], "swap")
     rota = await ctx.tx.rota.get(shift.rota_id)
-    other_person = await person_named(ctx, words[1])
+    other_person = await ctx.person_named(words[1])
     if other_person is None:
         raise Refusal("rota.no_such_person", name=words[1][:20])
     members = await ctx.tx.rota.members(rota.id)
@@ -179,7 +180,7 @@ async def accept_swap(ctx: Context) -> None:
                            buttons=(ButtonSpec("rota.button.approve", "approve", str(swap.id)),
                                     ButtonSpec("rota.button.deny", "deny", str(swap.id))),
                            swap=swap.id, rota=rota.name, when=shift_span(ctx, shift, lang),
-                           asker=await name_of(ctx, swap.from_id), name=ctx.person.name)
+                           asker=await ctx.name_of(swap.from_id), name=ctx.person.name)
         await ctx.tell(swap.from_id, "rota.swap_waits_approval", ref=f"swap:{swap.id}",
                        name=ctx.person.name, number=shift.id)
         await ctx.reply("rota.accepted_waiting", number=shift.id)
@@ -293,7 +294,7 @@ async def take_shift(ctx: Context) -> None:
         if shift.person_id == ctx.person.id:
             raise Refusal("rota.already_yours", number=shift.id)
         raise Refusal("rota.already_taken", number=shift.id,
-                      name=await name_of(ctx, shift.person_id))
+                      name=await ctx.name_of(shift.person_id))
     if ctx.person.id not in await ctx.tx.rota.members(rota.id):
         raise Refusal("rota.members_only", rota=rota.name)
     if not await ctx.tx.rota.take(shift.id, ctx.person.id):
@@ -317,7 +318,7 @@ async def mark_away(ctx: Context) -> None:
         rest = re.sub(r"^\s*(?:-|–|~|～|到|至|to|until|till)\s*", "", rest, flags=re.IGNORECASE)
         last = parse_day(rest, ctx.now)[0] if rest else first
     except WhenProblem as problem:
-        raise Refusal(f"volunteers.when.{problem.reason}", **when_values(ctx, problem)) from None
+        raise refused_when(ctx, problem) from None
     if last < first:
         raise Refusal("rota.away_backwards")
     until = last + timedelta(days=1)
@@ -368,7 +369,7 @@ async def expect_answer(ctx: Notifier, person_id: int, payload: dict) -> None:
     await ctx.tx.prompts.ask(person_id, *address, "rota.answer", payload, ctx.ts + 86400)
 
 
-@on_reply("rota.answer")
+@router.reply("rota.answer")
 async def plain_answer(ctx: Context) -> None:
     """A plain 好/可以 or 不行 to a swap request or an uncovered shift does what the buttons do."""
     prompt = await ctx.tx.prompts.pending(ctx.person.id, ctx.msg.platform, ctx.msg.chat_id, ctx.ts)
@@ -380,13 +381,13 @@ async def plain_answer(ctx: Context) -> None:
     yes, no = word in YES, word in NO
     if "swap" in prompt.payload:
         number, handler = prompt.payload["swap"], accept_swap if yes else decline_swap
-        hint = ctx.t("rota.answer_swap", swap=number)
+        hint = ("rota.answer_swap", {"swap": number})
     else:
         number, handler = prompt.payload["shift"], take_shift
-        hint = ctx.t("rota.answer_shift", number=number)
+        hint = ("rota.answer_shift", {"number": number})
         no = False if yes else no
     if not (yes or no):
-        await ctx.reply_text(hint)
+        await ctx.reply(hint[0], **hint[1])
         return
     if no and handler is take_shift:
         await ctx.reply("rota.not_taking", number=number)
@@ -420,7 +421,7 @@ async def set_rota(ctx: Context) -> None:
         if problem.reason == "not_a_repeat":
             await add_one_off(ctx, name, rota, rest)
             return
-        raise Refusal(f"volunteers.when.{problem.reason}", **when_values(ctx, problem)) from None
+        raise refused_when(ctx, problem) from None
     if repeat.hour < 0 or until is None:
         raise Refusal("rota.need_hours")
     end_hour, end_minute, rest = until
@@ -436,7 +437,7 @@ async def set_rota(ctx: Context) -> None:
         elif _WEEKS.match(word):
             weeks = int(_WEEKS.match(word).group("n"))
         else:
-            person = await person_named(ctx, word)
+            person = await ctx.person_named(word)
             if person is None:
                 unknown.append(word)
             elif person.id not in member_ids:
@@ -456,14 +457,14 @@ async def set_rota(ctx: Context) -> None:
     # a shift is told
     for person_id in await ctx.tx.rota.drop_future(rota.id, ctx.ts):
         await ctx.tell(person_id, "rota.shifts_remade", ref=f"rota:{rota.key}", rota=rota.name)
-    rota = await ctx.tx.rota.set_schedule(rota.id, repeat_text(repeat), minutes, rotation, ctx.ts)
+    rota = await ctx.tx.rota.set_schedule(rota.id, repeat_line(repeat), minutes, rotation, ctx.ts)
     made = await make_shifts(ctx, rota, (ctx.now + timedelta(weeks=weeks)).timestamp())
     await ctx.record("rota.set", f"rota:{rota.key}", f"{rota.repeat} {minutes}m {rotation}")
     lines = [ctx.t("rota.set_done", rota=rota.name, count=len(made), weeks=weeks,
                    members=await names_text(ctx, member_ids),
                    rotation=ctx.t(f"rota.rotation.{rotation}"))]
     lines += await table_lines(ctx, made[:7], {rota.id: rota.name}, ctx.lang, with_rota=False)
-    await ctx.reply_text("\n".join(lines))
+    await ctx.reply_text("\n".join(lines), key="rota.set_done")
 
 
 async def add_one_off(ctx: Context, name: str, rota: Rota | None, text: str) -> None:
@@ -473,7 +474,7 @@ async def add_one_off(ctx: Context, name: str, rota: Rota | None, text: str) -> 
         moment = parse_moment(text, ctx.now)
         until = parse_until(moment.rest)
     except WhenProblem as problem:
-        raise Refusal(f"volunteers.when.{problem.reason}", **when_values(ctx, problem)) from None
+        raise refused_when(ctx, problem) from None
     if until is None:
         raise Refusal("rota.need_hours")
     start = moment.at
@@ -481,7 +482,7 @@ async def add_one_off(ctx: Context, name: str, rota: Rota | None, text: str) -> 
     if end <= start:
         end += timedelta(days=1)
     who = until[2].split()[0] if until[2].split() else ""
-    person = await person_named(ctx, who) if who else None
+    person = await ctx.person_named(who) if who else None
     if who and person is None:
         raise Refusal("rota.unknown_members", names=who[:20])
     if rota is None:
@@ -491,8 +492,8 @@ async def add_one_off(ctx: Context, name: str, rota: Rota | None, text: str) -> 
                                         person.id if person else None,
                                         remind.timestamp() if remind > ctx.now else None)
     if shift is None:
-        raise Refusal("rota.shift_exists", rota=rota.name, when=moment_text(ctx, start.timestamp(),
-                                                                           ctx.lang))
+        raise Refusal("rota.shift_exists", rota=rota.name, when=moment_with_weekday(
+            start.timestamp(), ctx.config.tz, ctx.lang))
     await ctx.record("rota.one_off", f"shift:{shift.id}", rota.key)
     when = shift_span(ctx, shift, ctx.lang)
     if person is None:
@@ -577,14 +578,14 @@ async def sync_config_rotas(ctx: Notifier) -> None:
                 continue
             minutes = ((until[0] * 60 + until[1]) - (repeat.hour * 60 + repeat.minute)) % 1440
             await ctx.tx.rota.set_members(rota.id, ids)
-            rota = await ctx.tx.rota.set_schedule(rota.id, repeat_text(repeat), minutes or 1440,
+            rota = await ctx.tx.rota.set_schedule(rota.id, repeat_line(repeat), minutes or 1440,
                                                   settings.rotation, ctx.ts)
             await make_shifts(ctx, rota, (ctx.now + timedelta(weeks=settings.weeks_ahead))
                               .timestamp())
 
 
 # --- sweeps --------------------------------------------------------------------------------------
-@on_tick("rota.shifts")
+@router.sweep("rota.shifts")
 async def keep_shifts_ahead(core, now: datetime) -> None:
     """Every rota always has its shifts made a few weeks ahead."""
     async with core.db.transaction() as tx:
@@ -596,7 +597,7 @@ async def keep_shifts_ahead(core, now: datetime) -> None:
                 await make_shifts(notifier, rota, until)
 
 
-@on_tick("rota.reminders")
+@router.sweep("rota.reminders")
 async def remind_shifts(core, now: datetime) -> None:
     """Each person on duty is reminded privately before their shift."""
     async with core.db.transaction() as tx:
@@ -612,7 +613,7 @@ async def remind_shifts(core, now: datetime) -> None:
                                 when=shift_span(notifier, shift, lang))
 
 
-@on_tick("rota.broadcasts")
+@router.sweep("rota.broadcasts")
 async def post_broadcasts(core, now: datetime) -> None:
     """Each rota's broadcasts, posted once per due moment (remembered across restarts)."""
     async with core.db.transaction() as tx:
@@ -646,7 +647,8 @@ async def broadcast(ctx: Notifier, rota: Rota, settings: RotaSettings, kind: str
                    last=day_text(ctx, end - timedelta(days=1), lang))]
         lines += await table_lines(ctx, shifts, {rota.id: rota.name}, lang, with_rota=False,
                                    days=kind == "weekly")
-        await ctx.post_text(chat_key, "\n".join(lines), ref=f"rota:{rota.key}:{kind}", lang=lang)
+        await ctx.post_text(chat_key, "\n".join(lines), key=f"rota.broadcast.{kind}",
+                            ref=f"rota:{rota.key}:{kind}", lang=lang)
 
 
 def latest_due(now: datetime, settings: RotaSettings, kind: str) -> datetime:
@@ -735,7 +737,7 @@ async def table_lines(ctx: Notifier, shifts: list[Shift], names: dict[int, str],
         if days and start.date() != last_day:
             last_day = start.date()
             lines.append(day_text(ctx, start, lang))
-        who = (await name_of(ctx, shift.person_id) if shift.person_id is not None
+        who = (await ctx.name_of(shift.person_id) if shift.person_id is not None
                else t(lang, "rota.uncovered_mark", number=shift.id))
         end = datetime.fromtimestamp(shift.ends_at, ctx.config.tz)
         lines.append(t(lang, "rota.line", time=f"{start:%H:%M}–{end:%H:%M}", who=who,
@@ -752,12 +754,12 @@ def day_text(ctx: Notifier, moment: datetime, lang: str) -> str:
 
 def shift_span(ctx: Notifier, shift: Shift, lang: str) -> str:
     end = datetime.fromtimestamp(shift.ends_at, ctx.config.tz)
-    return f"{moment_text(ctx, shift.starts_at, lang)}–{end:%H:%M}"
+    return f"{moment_with_weekday(shift.starts_at, ctx.config.tz, lang)}–{end:%H:%M}"
 
 
 def listed(ctx: Context, items: list[str]) -> str:
     """Items joined the way the sender's language lists things (、 or ", ")."""
-    return ctx.t("core.list_separator").join(items)
+    return join(ctx.lang, items)
 
 
 def rota_names(ctx: Context, rotas: list[Rota]) -> str:
@@ -765,4 +767,10 @@ def rota_names(ctx: Context, rotas: list[Rota]) -> str:
 
 
 async def names_text(ctx: Context, person_ids: list[int]) -> str:
-    return listed(ctx, [await name_of(ctx, p) for p in person_ids])
+    return listed(ctx, [await ctx.name_of(p) for p in person_ids])
+
+
+def refused_when(ctx: Context, problem: WhenProblem) -> Refusal:
+    """The refusal for a date or time that could not be read, in the sender's words."""
+    return Refusal(f"volunteers.when.{problem.reason}",
+                   **when_values(problem, ctx.config.tz, ctx.lang))

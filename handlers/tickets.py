@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot.commands import on_command, on_reply, on_tick
+from bot.commands import Router
 from bot.context import ButtonSpec, Context, Notifier, Refusal
+from bot.format import format_moment, format_span, join, name_range
 from bot.i18n import t
 from bot.messages import Attachment
 from bot.parser import leading_number
 from bot.privacy import redact
-from bot.timeutil import add_waking_time, format_moment, format_span
+from bot.timeutil import add_waking_time
 from storage.tickets import Ticket
 
 # Categories in the order they are tried: the first whose words appear wins.
@@ -59,23 +60,24 @@ MOVES = {
 
 
 # --- commands -----------------------------------------------------------------------------------
-report = on_command("report", zh=["报修", "报事", "投诉"], en=["report"], group="tickets")
-mine = on_command("mine", zh=["我的报修", "我的报事"], en=["mine", "mytickets"], group="tickets")
-show = on_command("ticket", zh=["进度", "查看"], en=["ticket", "status"], needs_number=True,
+router = Router("tickets")
+report = router.command("report", zh=["报修", "报事", "投诉"], en=["report"], group="tickets")
+mine = router.command("mine", zh=["我的报修", "我的报事"], en=["mine", "mytickets"], group="tickets")
+show = router.command("ticket", zh=["进度", "查看"], en=["ticket", "status"], needs_number=True,
                   group="tickets")
-metoo = on_command("metoo", zh=["同问", "+1"], en=["metoo", "follow"], needs_number=True,
+metoo = router.command("metoo", zh=["同问", "+1"], en=["metoo", "follow"], needs_number=True,
                    group="tickets")
-ack = on_command("ack", zh=["受理"], en=["ack"], roles=STAFF, needs_number=True, group="staff")
-progress = on_command("progress", zh=["处理中"], en=["progress"], roles=STAFF, needs_number=True,
+ack = router.command("ack", zh=["受理"], en=["ack"], roles=STAFF, needs_number=True, group="staff")
+progress = router.command("progress", zh=["处理中"], en=["progress"], roles=STAFF, needs_number=True,
                       group="staff")
-resolve = on_command("resolve", zh=["已解决", "已处理"], en=["resolve", "resolved"], roles=STAFF,
+resolve = router.command("resolve", zh=["已解决", "已处理"], en=["resolve", "resolved"], roles=STAFF,
                      needs_number=True, group="staff")
-reject = on_command("reject", zh=["驳回"], en=["reject"], roles=STAFF, needs_number=True,
+reject = router.command("reject", zh=["驳回"], en=["reject"], roles=STAFF, needs_number=True,
                     group="staff")
-confirm = on_command("confirm", zh=["确认"], en=["confirm"], needs_number=True, group="tickets")
-reopen = on_command("reopen", zh=["未解决", "没解决", "重开"], en=["reopen"], needs_number=True,
+confirm = router.command("confirm", zh=["确认"], en=["confirm"], needs_number=True, group="tickets")
+reopen = router.command("reopen", zh=["未解决", "没解决", "重开"], en=["reopen"], needs_number=True,
                     group="tickets")
-open_list = on_command("open", zh=["待办", "待处理"], en=["open", "todo"],
+open_list = router.command("open", zh=["待办", "待处理"], en=["open", "todo"],
                        roles=("captain", "property", "committee", "admin"), group="staff")
 
 
@@ -112,7 +114,7 @@ async def file_report(ctx: Context) -> None:
     await open_ticket(ctx, ticket)
 
 
-@on_reply("tickets.building")
+@router.reply("tickets.building")
 async def building_given(ctx: Context) -> None:
     """The reporter answers "which building?" with a building name: the draft becomes a ticket."""
     building = ctx.core.building_named(ctx.msg.text) or ctx.core.find_building(ctx.msg.text)
@@ -126,6 +128,17 @@ async def building_given(ctx: Context) -> None:
     if draft is None:
         return
     ticket = await ctx.tx.tickets.update(draft.id, ctx.ts, building=building.key, status="open")
+    await open_ticket(ctx, ticket)
+
+
+@router.on("resident.registered")
+async def draft_finds_its_building(ctx: Context, building: str) -> None:
+    """A resident registered while a report of theirs waited for "which building?": file it."""
+    draft = await ctx.tx.tickets.draft_of(ctx.person.id)
+    if draft is None:
+        return
+    await ctx.done_asking()
+    ticket = await ctx.tx.tickets.update(draft.id, ctx.ts, building=building)
     await open_ticket(ctx, ticket)
 
 
@@ -156,7 +169,7 @@ async def my_tickets(ctx: Context) -> None:
         return
     lines = [ctx.t("tickets.mine_header", count=len(tickets))]
     lines += [await summary_line(ctx, ticket) for ticket in tickets]
-    await ctx.reply_text("\n".join(lines))
+    await ctx.reply_text("\n".join(lines), key="tickets.mine_header")
 
 
 @show.handle
@@ -183,7 +196,7 @@ async def show_ticket(ctx: Context) -> None:
                            action=ctx.t(f"tickets.action.{event.action}"),
                            note=f"：{note}" if note and ctx.lang == "zh" else
                            (f": {note}" if note else "")))
-    await ctx.reply_text("\n".join(lines))
+    await ctx.reply_text("\n".join(lines), key="tickets.show_header")
 
 
 @metoo.handle
@@ -240,7 +253,7 @@ async def rejected(ctx: Context) -> None:
     await move(ctx, "rejected", "reject")
 
 
-@on_reply("tickets.reject_reason")
+@router.reply("tickets.reject_reason")
 async def reject_reason_given(ctx: Context) -> None:
     """The captain answers "why?" after pressing 驳回: reject with that reason."""
     prompt = await ctx.tx.prompts.pending(ctx.person.id, ctx.msg.platform, ctx.msg.chat_id, ctx.ts)
@@ -318,10 +331,10 @@ async def open_tickets(ctx: Context) -> None:
     total = await ctx.tx.tickets.count_open(buildings)
     lines = [ctx.t("tickets.open_header", count=total, shown=len(tickets))]
     lines += [await summary_line(ctx, ticket, age=True) for ticket in tickets]
-    await ctx.reply_text("\n".join(lines))
+    await ctx.reply_text("\n".join(lines), key="tickets.open_header")
 
 
-@on_reply("attachment")
+@router.reply("attachment")
 async def photo_after_report(ctx: Context) -> None:
     """A photo sent soon after a report by the same person is added to that ticket."""
     ticket = await ctx.tx.tickets.latest_of_reporter_since(ctx.person.id, ctx.ts - 600)
@@ -444,7 +457,7 @@ async def first_responders(ctx: Notifier, building: str | None):
     names = [ctx.config.people[k].name or k for k in keys]
 
     def told(lang: str) -> str:
-        return f"{t(lang, f'core.one.{role}')} {t(lang, 'core.list_separator').join(names)}"
+        return f"{t(lang, f'core.one.{role}')} {join(lang, names)}"
 
     return ids, told
 
@@ -491,9 +504,8 @@ async def summary_line(ctx: Context, ticket: Ticket, age: bool = False) -> str:
                  status=ctx.t(f"tickets.status.{ticket.status}"), text=short, waited=waited)
 
 
-def building_range(ctx: Notifier) -> str:
-    names = [b.name for b in ctx.core.buildings]
-    return "、".join(names) if len(names) <= 4 else f"{names[0]}…{names[-1]}"
+def building_range(ctx: Context) -> str:
+    return name_range([b.name for b in ctx.core.buildings], ctx.lang)
 
 
 def _has_content(text: str) -> bool:
@@ -501,7 +513,7 @@ def _has_content(text: str) -> bool:
 
 
 # --- sweeps -------------------------------------------------------------------------------------
-@on_tick("tickets.escalate")
+@router.sweep("tickets.escalate")
 async def escalate_unacknowledged(core, now: datetime) -> None:
     """Tickets nobody acknowledged in time go up a level: property, then committee and admin."""
     async with core.db.transaction() as tx:
@@ -531,10 +543,10 @@ async def escalate(ctx: Notifier, ticket: Ticket) -> None:
 
 
 def role_names(roles: list[str], lang: str) -> str:
-    return t(lang, "core.list_separator").join(t(lang, f"core.role.{r}") for r in roles)
+    return join(lang, (t(lang, f"core.role.{r}") for r in roles))
 
 
-@on_tick("tickets.autoclose")
+@router.sweep("tickets.autoclose")
 async def close_unconfirmed(core, now: datetime) -> None:
     """Resolved tickets the reporter never confirmed close themselves, and the reporter is told."""
     async with core.db.transaction() as tx:

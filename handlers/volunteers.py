@@ -17,12 +17,12 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot.commands import on_command, on_reply, on_tick
+from bot.commands import Router
 from bot.context import ButtonSpec, Context, Notifier, Refusal
+from bot.format import hours, join, moment_with_weekday, repeat_line, span_with_weekday, when_values
 from bot.i18n import t
 from bot.parser import leading_number
 from bot.when import WhenProblem, parse_length, parse_moment, parse_repeat
-from storage.people import Person
 from storage.volunteers import Event, EventFull, Template
 
 COORDINATORS = ("coordinator",)  # admins pass every role check too
@@ -33,17 +33,18 @@ _DEADLINE = re.compile(r"^(?:截止|报名截止|deadline|until)\s*[:：]?\s*", 
 _CANCEL_WORDS = {"取消", "算了", "退出", "cancel", "stop", "quit"}
 STEPS = ("title", "when", "length", "place", "capacity")
 
-events_command = on_command("events", zh=["活动", "活动列表"], en=["events"], group="volunteers")
-join = on_command("join", zh=["报名"], en=["join", "signup"], needs_number=True,
-                  group="volunteers")
-leave = on_command("leave", zh=["取消报名"], en=["leave"], needs_number=True, group="volunteers")
-my_events = on_command("myevents", zh=["我的活动"], en=["myevents"], group="volunteers")
-hours_command = on_command("hours", zh=["志愿时长"], en=["hours"], group="volunteers")
-attended = on_command("attended", zh=["签到"], en=["attended", "checkin"], roles=COORDINATORS,
+router = Router("volunteers")
+events_command = router.command("events", zh=["活动", "活动列表"], en=["events"], group="volunteers")
+join_command = router.command("join", zh=["报名"], en=["join", "signup"], needs_number=True,
+                          group="volunteers")
+leave = router.command("leave", zh=["取消报名"], en=["leave"], needs_number=True, group="volunteers")
+my_events = router.command("myevents", zh=["我的活动"], en=["myevents"], group="volunteers")
+hours_command = router.command("hours", zh=["志愿时长"], en=["hours"], group="volunteers")
+attended = router.command("attended", zh=["签到"], en=["attended", "checkin"], roles=COORDINATORS,
                       needs_number=True, group="volunteers")
-new_event = on_command("newevent", zh=["新活动", "发起活动"], en=["newevent"], roles=COORDINATORS,
+new_event = router.command("newevent", zh=["新活动", "发起活动"], en=["newevent"], roles=COORDINATORS,
                        group="volunteers")
-cancel_event = on_command("cancelevent", zh=["取消活动"], en=["cancelevent"], roles=COORDINATORS,
+cancel_event = router.command("cancelevent", zh=["取消活动"], en=["cancelevent"], roles=COORDINATORS,
                           needs_number=True, group="volunteers")
 
 
@@ -63,26 +64,26 @@ async def list_events(ctx: Context) -> None:
     lines = [ctx.t("volunteers.upcoming_header", count=len(events))]
     lines += [await event_line(ctx, event, ctx.lang) for event in events]
     lines.append(ctx.t("volunteers.upcoming_footer"))
-    await ctx.reply_text("\n".join(lines))
+    await ctx.reply_text("\n".join(lines), key="volunteers.upcoming_header")
 
 
 async def show_event(ctx: Context, event: Event) -> None:
     """One event in detail; its coordinator (privately) also sees who is going and waiting."""
     lines = [await event_line(ctx, event, ctx.lang)]
     if event.deadline:
-        lines.append(ctx.t("volunteers.deadline_line", when=moment_text(ctx, event.deadline,
-                                                                        ctx.lang)))
+        lines.append(ctx.t("volunteers.deadline_line", when=moment_with_weekday(
+            event.deadline, ctx.config.tz, ctx.lang)))
     if not ctx.in_group and ctx.has_role("coordinator"):
         for status in ("going", "waiting"):
-            names = [await name_of(ctx, s.person_id)
+            names = [await ctx.name_of(s.person_id)
                      for s in await ctx.tx.volunteers.signups(event.id, status)]
             if names:
                 lines.append(ctx.t(f"volunteers.names_{status}",
-                                   names=ctx.t("core.list_separator").join(names)))
-    await ctx.reply_text("\n".join(lines), buttons=event_buttons(event))
+                                   names=join(ctx.lang, names)))
+    await ctx.reply_text("\n".join(lines), key="volunteers.line", buttons=event_buttons(event))
 
 
-@join.handle
+@join_command.handle
 async def sign_up(ctx: Context) -> None:
     """A resident signs up for event N: a place while there is one, else the waitlist."""
     event = await event_from_args(ctx, "join")
@@ -97,7 +98,7 @@ async def sign_up(ctx: Context) -> None:
     clash = await ctx.tx.volunteers.clash(ctx.person.id, event.starts_at, event.ends_at, event.id)
     if clash is not None:
         raise Refusal("volunteers.clash", number=event.id, other=clash.id, title=clash.title,
-                      when=span_text(ctx, clash.starts_at, clash.ends_at, ctx.lang))
+                      when=span_with_weekday(clash.starts_at, clash.ends_at, ctx.config.tz, ctx.lang))
     try:
         signup = await ctx.tx.volunteers.sign_up(event.id, ctx.person.id, ctx.ts)
     except EventFull as exc:
@@ -105,7 +106,7 @@ async def sign_up(ctx: Context) -> None:
     await ctx.record(f"event.{signup.status}", f"event:{event.id}")
     counts = await ctx.tx.volunteers.counts(event.id)
     values = dict(number=event.id, title=event.title, name=ctx.person.name,
-                  when=span_text(ctx, event.starts_at, event.ends_at, ctx.lang),
+                  when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, ctx.lang),
                   going=counts.going, capacity=event.capacity)
     if signup.status == "going":
         await answer(ctx, "volunteers.joined", **values)
@@ -143,7 +144,7 @@ async def promote(ctx: Notifier, event: Event) -> None:
     await ctx.tell(promoted.person_id, "volunteers.promoted", ref=f"event:{event.id}",
                    buttons=(ButtonSpec("volunteers.button.leave", "leave", str(event.id)),),
                    number=event.id, title=event.title,
-                   when=span_text(ctx, event.starts_at, event.ends_at, lang),
+                   when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, lang),
                    place=event.place)
 
 
@@ -156,7 +157,7 @@ async def list_my_events(ctx: Context) -> None:
         return
     lines = [ctx.t("volunteers.mine_header", count=len(mine))]
     for event, signup in mine:
-        when = span_text(ctx, event.starts_at, event.ends_at, ctx.lang)
+        when = span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, ctx.lang)
         if signup.status == "going":
             lines.append(ctx.t("volunteers.mine_going", number=event.id, title=event.title,
                                when=when, place=event.place))
@@ -164,7 +165,7 @@ async def list_my_events(ctx: Context) -> None:
             place = await ctx.tx.volunteers.waitlist_place(signup)
             lines.append(ctx.t("volunteers.mine_waiting", number=event.id, title=event.title,
                                when=when, position=place))
-    await ctx.reply_text("\n".join(lines))
+    await ctx.reply_text("\n".join(lines), key="volunteers.mine_header")
 
 
 @hours_command.handle
@@ -176,7 +177,7 @@ async def volunteer_hours(ctx: Context) -> None:
         if not ctx.has_role("coordinator"):
             raise Refusal("volunteers.hours_only_own", audit="denied", target=f"hours:{name[:20]}",
                           who=ctx.core.describe_roles(COORDINATORS, ctx.lang))
-        person = await person_named(ctx, name)
+        person = await ctx.person_named(name)
         if person is None:
             raise Refusal("volunteers.no_such_person", name=name[:20])
     month_start = ctx.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -186,8 +187,8 @@ async def volunteer_hours(ctx: Context) -> None:
     no_shows = await ctx.tx.volunteers.no_shows(person.id)
     # someone else's record (their no-shows) goes to the coordinator privately, not to the group
     answer = ctx.reply if person.id == ctx.person.id else ctx.reply_private
-    await answer("volunteers.hours", name=person.name, month=hours_text(month),
-                 year=hours_text(year), no_shows=no_shows, month_number=ctx.now.month,
+    await answer("volunteers.hours", name=person.name, month=hours(month),
+                 year=hours(year), no_shows=no_shows, month_number=ctx.now.month,
                  year_number=ctx.now.year)
 
 
@@ -198,7 +199,7 @@ async def record_attendance(ctx: Context) -> None:
     event = await event_from_args(ctx, "attended")
     if event.starts_at > ctx.ts:
         raise Refusal("volunteers.not_started", number=event.id, title=event.title,
-                      when=moment_text(ctx, event.starts_at, ctx.lang))
+                      when=moment_with_weekday(event.starts_at, ctx.config.tz, ctx.lang))
     going = await ctx.tx.volunteers.signups(event.id, "going")
     words = re.sub(r"^\s*[#＃]?\s*[0-9０-９]+", "", ctx.args).replace("，", " ").replace(",", " ")
     names = [w.lstrip("@＠") for w in words.split()]
@@ -216,14 +217,14 @@ async def record_attendance(ctx: Context) -> None:
         unknown = [n for n in names if n.lower() not in by_name]
         if unknown:
             raise Refusal("volunteers.not_going_names", number=event.id,
-                          names=ctx.t("core.list_separator").join(unknown[:10]))
+                          names=join(ctx.lang, unknown[:10]))
         came = list(dict.fromkeys(by_name[n.lower()] for n in names))
     marked = await ctx.tx.volunteers.mark_attendance(event.id, came)
-    missing = [await name_of(ctx, s.person_id) for s in going if s.person_id not in came]
+    missing = [await ctx.name_of(s.person_id) for s in going if s.person_id not in came]
     await ctx.record("event.attendance", f"event:{event.id}", f"{marked}/{len(going)}")
     await ctx.reply("volunteers.attendance", number=event.id, title=event.title, came=marked,
-                    hours=hours_text(event.hours),
-                    missing=ctx.t("core.list_separator").join(missing) or "-")
+                    hours=hours(event.hours),
+                    missing=join(ctx.lang, missing) or "-")
 
 
 @cancel_event.handle
@@ -240,7 +241,7 @@ async def cancel_whole_event(ctx: Context) -> None:
         lang = await ctx.language_of(signup.person_id)
         await ctx.tell(signup.person_id, "volunteers.event_cancelled", ref=f"event:{event.id}",
                        number=event.id, title=event.title, reason=reason or "-",
-                       when=span_text(ctx, event.starts_at, event.ends_at, lang))
+                       when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, lang))
     await ctx.record("event.cancel", f"event:{event.id}", reason)
     await ctx.reply("volunteers.cancelled_event", number=event.id, title=event.title,
                     count=len(signups))
@@ -260,7 +261,7 @@ async def create_event(ctx: Context) -> None:
     await continue_dialogue(ctx, draft, problem)
 
 
-@on_reply("volunteers.newevent")
+@router.reply("volunteers.newevent")
 async def dialogue_answer(ctx: Context) -> None:
     """The coordinator answers one question of the 新活动 dialogue."""
     prompt = await ctx.tx.prompts.pending(ctx.person.id, ctx.msg.platform, ctx.msg.chat_id, ctx.ts)
@@ -302,7 +303,7 @@ async def ask_step(ctx: Context, draft: dict, step: str, problem: WhenProblem | 
     await ctx.ask("volunteers.newevent", draft, minutes=30)
     if problem is not None:
         await ctx.reply(f"volunteers.when.{problem.reason}",
-                        **await ctx.core.echo(ctx, **when_values(ctx, problem)))
+                        **await ctx.core.echo(ctx, **when_values(problem, ctx.config.tz, ctx.lang)))
     # in a group, what the coordinator typed is repeated without phone or unit numbers
     await ctx.reply(f"volunteers.ask.{step}", **await ctx.core.echo(ctx, title=draft.get("title") or ""))
 
@@ -356,7 +357,7 @@ def read_when(ctx: Context, text: str, draft: dict) -> str:
     else:
         if repeat.hour < 0:
             raise WhenProblem("not_a_time")
-        draft["repeat"] = repeat_text(repeat)
+        draft["repeat"] = repeat_line(repeat)
         draft["when"] = repeat.next_after(ctx.now).timestamp()
         return repeat.rest
     moment = parse_moment(text, ctx.now)
@@ -387,14 +388,6 @@ def read_step(ctx: Context, step: str, text: str, draft: dict) -> None:
         draft["capacity"] = number
 
 
-def repeat_text(repeat) -> str:
-    """A weekly repeat, stored as the cron line ``parse_repeat`` reads back."""
-    days = "*" if repeat.days is None else ",".join(
-        ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in repeat.days)
-    month_day = "*" if repeat.month_day is None else str(repeat.month_day)
-    return f"cron {repeat.minute} {repeat.hour} {month_day} * {days}"
-
-
 async def make_from_draft(ctx: Context, draft: dict) -> None:
     """Create the event (or the template and its first events) and post it to its chats."""
     if draft.get("deadline") and draft["deadline"] > draft["when"]:
@@ -419,7 +412,7 @@ async def make_from_draft(ctx: Context, draft: dict) -> None:
     await ctx.record("event.create", f"event:{event.id}", event.title)
     key = "volunteers.created_weekly" if draft.get("repeat") else "volunteers.created"
     await ctx.reply(key, number=event.id, title=event.title, count=len(made),
-                    when=span_text(ctx, event.starts_at, event.ends_at, ctx.lang),
+                    when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, ctx.lang),
                     place=event.place, capacity=event.capacity,
                     where=where_text(ctx, event.building, ctx.lang))
     for chat_key in event_chats(ctx, event):
@@ -470,7 +463,7 @@ async def make_template_events(ctx: Notifier, template: Template) -> list[Event]
 
 
 # --- sweeps --------------------------------------------------------------------------------------
-@on_tick("volunteers.templates")
+@router.sweep("volunteers.templates")
 async def make_weekly_events(core, now: datetime) -> None:
     """Weekly templates always have their events made a couple of weeks ahead (each is posted
     two days before, like any event with free places)."""
@@ -481,7 +474,7 @@ async def make_weekly_events(core, now: datetime) -> None:
                 await make_template_events(notifier, template)
 
 
-@on_tick("volunteers.reminders")
+@router.sweep("volunteers.reminders")
 async def remind_volunteers(core, now: datetime) -> None:
     """Those going are reminded the evening before and shortly before the start."""
     async with core.db.transaction() as tx:
@@ -498,10 +491,10 @@ async def remind_volunteers(core, now: datetime) -> None:
                         signup.person_id, key, ref=f"event:{event.id}",
                         buttons=(ButtonSpec("volunteers.button.leave", "leave", str(event.id)),),
                         number=event.id, title=event.title, place=event.place,
-                        when=span_text(notifier, event.starts_at, event.ends_at, lang))
+                        when=span_with_weekday(event.starts_at, event.ends_at, core.config.tz, lang))
 
 
-@on_tick("volunteers.advertise")
+@router.sweep("volunteers.advertise")
 async def advertise_free_places(core, now: datetime) -> None:
     """Two days before, an event that still has free places is posted to its chats."""
     async with core.db.transaction() as tx:
@@ -523,12 +516,12 @@ async def post_event(ctx: Notifier, chat_key: str, event: Event, key: str) -> No
     """Post an event to a group chat with its 报名/取消 buttons."""
     lang = ctx.core.language_of_chat(chat_key)
     counts = await ctx.tx.volunteers.counts(event.id)
-    text = t(lang, key, number=event.id, title=event.title, place=event.place,
-             when=span_text(ctx, event.starts_at, event.ends_at, lang), going=counts.going,
-             capacity=event.capacity, free=max(0, event.capacity - counts.going),
-             where=where_text(ctx, event.building, lang))
-    await ctx.post_text(chat_key, text, ref=f"event:{event.id}", buttons=event_buttons(event),
-                        lang=lang)
+    await ctx.post(chat_key, key, ref=f"event:{event.id}", buttons=event_buttons(event),
+                   number=event.id, title=event.title, place=event.place,
+                   when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, lang),
+                   going=counts.going, capacity=event.capacity,
+                   free=max(0, event.capacity - counts.going),
+                   where=where_text(ctx, event.building, lang))
 
 
 def event_buttons(event: Event) -> tuple[ButtonSpec, ...]:
@@ -550,7 +543,7 @@ async def event_line(ctx: Notifier, event: Event, lang: str) -> str:
     counts = await ctx.tx.volunteers.counts(event.id)
     key = "volunteers.line_full" if counts.going >= event.capacity else "volunteers.line"
     return t(lang, key, number=event.id, title=event.title, place=event.place,
-             when=span_text(ctx, event.starts_at, event.ends_at, lang), going=counts.going,
+             when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, lang), going=counts.going,
              capacity=event.capacity, free=max(0, event.capacity - counts.going),
              waiting=counts.waiting)
 
@@ -571,7 +564,7 @@ async def check_open_for_signup(ctx: Context, event: Event) -> None:
         raise Refusal("volunteers.already_started", number=event.id, title=event.title)
     if event.deadline is not None and event.deadline <= ctx.ts:
         raise Refusal("volunteers.deadline_passed", number=event.id, title=event.title,
-                      when=moment_text(ctx, event.deadline, ctx.lang))
+                      when=moment_with_weekday(event.deadline, ctx.config.tz, ctx.lang))
 
 
 async def answer(ctx: Context, key: str, **values: object) -> None:
@@ -583,45 +576,6 @@ async def answer(ctx: Context, key: str, **values: object) -> None:
         await ctx.reply(key, **values)
 
 
-async def person_named(ctx: Notifier, name: str) -> Person | None:
-    """The person a word names: a config key, or a name someone goes by."""
-    people = await ctx.tx.people.by_name(name.strip().lstrip("@＠"))
-    return people[0] if people else None
-
-
-async def name_of(ctx: Notifier, person_id: int | None) -> str:
-    person = await ctx.tx.people.get(person_id) if person_id is not None else None
-    return person.name if person else "?"
-
-
-def moment_text(ctx: Notifier, ts: float, lang: str) -> str:
-    """``12月6日 周日 09:00`` / ``Sun Dec 6 09:00``."""
-    moment = datetime.fromtimestamp(ts, ctx.config.tz)
-    weekday = t(lang, f"volunteers.weekday.{moment.weekday()}")
-    if lang == "zh":
-        return f"{moment.month}月{moment.day}日 {weekday} {moment:%H:%M}"
-    return f"{weekday} {moment:%b} {moment.day} {moment:%H:%M}"
-
-
-def span_text(ctx: Notifier, start: float, end: float, lang: str) -> str:
-    """``12月6日 周日 09:00–11:00``."""
-    return f"{moment_text(ctx, start, lang)}–{datetime.fromtimestamp(end, ctx.config.tz):%H:%M}"
-
-
 def where_text(ctx: Notifier, building: str | None, lang: str) -> str:
     found = ctx.core.building(building) if building else None
     return found.name if found else t(lang, "volunteers.compound_wide")
-
-
-def hours_text(hours: float) -> str:
-    return f"{round(hours, 1):g}"
-
-
-def when_values(ctx: Context, problem: WhenProblem) -> dict:
-    values = dict(problem.values)
-    if isinstance(values.get("when"), datetime):
-        values["when"] = moment_text(ctx, values["when"].timestamp(), ctx.lang)
-    values.setdefault("text", "")
-    values.setdefault("hour", "")
-    values.setdefault("when", "")
-    return values

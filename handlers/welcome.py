@@ -9,15 +9,15 @@ first one a mention; it names the building of a building's group in its example.
 
 from __future__ import annotations
 
-from bot.commands import on_reply
-from bot.context import Context
-from bot.i18n import t
-from bot.messages import Outbound
+from bot.commands import Router
+from bot.context import Context, Mention
+from bot.format import join
 
 MAX_NAMES = 5  # a whole batch joining at once is greeted together, by the first few names
+router = Router("welcome")
 
 
-@on_reply("joined")
+@router.reply("joined")
 async def welcome(ctx: Context) -> None:
     """Newcomers joined a configured group: greet them with the three commands to try."""
     if not ctx.in_group or not ctx.msg.joined or ctx.chat_key is None:
@@ -25,18 +25,16 @@ async def welcome(ctx: Context) -> None:
     lang = ctx.core.language_of_chat(ctx.chat_key)
     names = [n.strip()[:32] for n in ctx.msg.joined if n.strip()][:MAX_NAMES]
     # a display name like "张三13812345678" is not repeated with its number into the group
-    names = list((await ctx.core.echo(ctx, **{str(i): n for i, n in enumerate(names)})).values())
+    names = list(ctx.core.redact_values(lang, {str(i): n for i, n in enumerate(names)}).values())
     if not names:
         return
     building = ctx.core.building(ctx.chat_building) or (ctx.core.buildings[0] if ctx.core.buildings
                                                          else None)
     chat = ctx.config.chats[ctx.chat_key]
-    text = t(lang, "welcome.hello", names=t(lang, "core.list_separator").join(names),
-             chat=chat.name or ctx.chat_key, bot=(ctx.config.compound.bot_names or ["Linli"])[0],
-             building=building.name if building else "")
     mention_ids = ctx.msg.mentions[:1] or (ctx.msg.sender_id,)
-    await ctx.tx.outbox.add(
-        Outbound(ctx.msg.platform, ctx.msg.chat_id, "group", text, chat_key=ctx.chat_key,
-                 mention_ids=mention_ids, mention_name=names[0]),
-        ctx.ts, f"welcome:{ctx.chat_key}")
+    await ctx.reply("welcome.hello", lang=lang, ref=f"welcome:{ctx.chat_key}",
+                    mention=Mention(tuple(mention_ids), names[0]), names=join(lang, names),
+                    chat=chat.name or ctx.chat_key,
+                    bot=(ctx.config.compound.bot_names or ["Linli"])[0],
+                    building=building.name if building else "")
     await ctx.record("welcome", f"chat:{ctx.chat_key}", str(len(ctx.msg.joined)))

@@ -19,6 +19,8 @@ def _encode(message: Outbound) -> str:
         "mention_ids": list(message.mention_ids),
         "mention_name": message.mention_name,
         "edit_of": message.edit_of,
+        "key": message.key,
+        "values": message.values,
     }, ensure_ascii=False)
 
 
@@ -31,7 +33,7 @@ def _decode(row) -> Outbound:
         attachments=tuple(Attachment(**a) for a in body.get("attachments", ())),
         outbox_id=row["id"], person_id=row["person_id"], chat_key=row["chat_key"],
         mention_ids=tuple(body.get("mention_ids", ())), mention_name=body.get("mention_name", ""),
-        edit_of=body.get("edit_of"),
+        edit_of=body.get("edit_of"), key=body.get("key", ""), values=body.get("values") or {},
     )
 
 

@@ -17,13 +17,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import handlers
 from bot.adapters.base import SendLimits
 from bot.app import App
 from bot.clock import ManualClock
+from bot.commands import Registry
 from bot.config import Config, load_config
 from bot.i18n import LANGUAGES, catalogue
 from bot.messages import Attachment, Inbound, Outbound
 from bot.privacy import redact
+
+REGISTRY = Registry.from_modules(handlers.MODULES)  # every command Linli has, as the app builds it
+COMMANDS = REGISTRY.commands
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config.example.toml"
@@ -96,12 +101,12 @@ class Compound:
 
     @classmethod
     async def open(cls, folder: Path, config: Config | None = None, start: datetime = START,
-                   db_name: str = "linli.db") -> Compound:
+                   db_name: str = "linli.db", registry: Registry | None = None) -> Compound:
         config = config or load_config(EXAMPLE_CONFIG)
         clock = ManualClock(config.tz, start)
         adapter = RecordingAdapter()
         app = App.create(config, folder / db_name, ["console"], clock=clock,
-                         adapters={"console": adapter})
+                         adapters={"console": adapter}, registry=registry)
         await app.open()
         return cls(app, clock, adapter)
 

@@ -85,7 +85,7 @@ async def test_wrong_order_moves_are_explained(compound):
 
 
 async def test_a_bug_in_a_handler_answers_politely_and_undoes_its_changes(compound, monkeypatch):
-    from bot.commands import COMMANDS
+    from tests.harness import COMMANDS
 
     async def broken(ctx):
         await ctx.tx.tickets.create(building="3", category="other", text="half-done",

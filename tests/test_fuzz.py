@@ -32,11 +32,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import COMMANDS
 from bot.context import Refusal
 from bot.i18n import LANGUAGES, catalogue, t
 from bot.parser import clean, guess_language, has_cjk
-from tests.harness import Compound
+from tests.harness import COMMANDS, Compound
 from tests.snapshot import changes, state
 
 EXAMPLES = int(os.environ.get("LINLI_FUZZ_EXAMPLES", "200"))  # more: a longer hunt

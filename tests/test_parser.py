@@ -6,8 +6,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import COMMANDS
 from bot.parser import Parser, clean, leading_number
+from tests.harness import COMMANDS
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import COMMANDS
+from bot.commands import Registry, Router
+from bot.messages import Outbound
 from tests.conftest import _leaks_in_databases
-from tests.harness import Compound
+from tests.harness import COMMANDS, Compound
 
 
 @pytest.mark.parametrize(("leak", "registered"), [
@@ -28,7 +29,9 @@ async def test_a_group_message_with_a_private_detail_is_caught(
 
     async def leaky(ctx):
         await ctx.post("b3", "core.hidden")  # harmless …
-        await ctx.post_text("b3", f"alice {leak}")  # … and a leak
+        # … and a leak, written past the privacy gate (no handler can: the gate would hide it)
+        await ctx.tx.outbox.add(Outbound("console", "b3", "group", f"alice {leak}", chat_key="b3"),
+                                ctx.ts)
 
     monkeypatch.setattr(COMMANDS["mine"], "handler", leaky)
     # Not through compound.say (which has its own check): straight to the core and the dispatcher.
@@ -93,3 +96,47 @@ async def test_what_a_resident_typed_is_not_repeated_to_the_group_with_numbers(c
     private = await compound.say("dm", "alice", text)
     assert any("13912345678" in r or "0908" in r for r in private.to("alice")), (
         "in private the bot may repeat it")
+
+
+# A throw-away capability that tries every way a handler has to put text into a group.
+echo_router = Router("echo")
+echo = echo_router.command("echo", zh=["回声"], en=["echo"])
+
+
+@echo.handle
+async def echo_into_the_group(ctx) -> None:
+    """Repeats what was typed: as a value, as ready text, as a post, and in a post's values."""
+    await ctx.reply("core.unknown_command", word=ctx.args)
+    await ctx.post("all", "core.unknown_command", word=ctx.args)
+    if "#" not in ctx.args:  # in ready text, "#N" is the bot's own reference (a ticket's number)
+        await ctx.reply_text(f"你说：{ctx.args}", key="echo.said")
+        await ctx.post_text("b3", ctx.args, key="echo.posted")
+
+
+@pytest.mark.parametrize("typed", [
+    "我家 1203 的电话是 13912345678",
+    "住在#1203，打１３９１２３４５６７８",
+    "3栋1203 找 139-1234-5678",
+])
+async def test_a_new_command_cannot_leak_a_unit_or_a_phone_into_a_group(tmp_path, typed):
+    """The privacy gate stands between every handler and the outbox: a command that forgets about
+    privacy still cannot put a registered unit or a phone number into a group."""
+    import handlers
+
+    registry = Registry([*(Registry.from_modules(handlers.MODULES).routers), echo_router])
+    compound = await Compound.open(tmp_path, registry=registry)
+    try:
+        await compound.say("dm", "alice", "登记 3栋 1203")
+        sent = await compound.say("b3", "alice", f"回声 {typed}")
+        group = [m for m in sent.messages if m.kind == "group"]
+        assert {m.key for m in group} == ({"core.unknown_command"} if "#" in typed else
+                                          {"core.unknown_command", "echo.said", "echo.posted"})
+        for message in group:
+            assert "1203" not in message.text and "13912345678" not in message.text.replace(
+                "-", ""), message.text
+            assert "１３９" not in message.text, message.text
+        private = await compound.say("dm", "alice", f"回声 {typed}")
+        assert any("1203" in m.text for m in private.messages if m.kind == "private"), (
+            "in private the sender's own words come back as typed")
+    finally:
+        await compound.close()

@@ -14,11 +14,11 @@ import string
 
 import pytest
 
-from bot.commands import COMMANDS, Command
+from bot.commands import Command
 from bot.core import Core
 from bot.i18n import catalogue, t
 from bot.parser import guess_language, has_cjk
-from tests.harness import EXAMPLE_CONFIG, Compound, load_config
+from tests.harness import COMMANDS, EXAMPLE_CONFIG, Compound, load_config
 from tests.snapshot import changes, denied_rows, state
 
 CONFIG = load_config(EXAMPLE_CONFIG)

@@ -7,8 +7,8 @@ An adapter is constructed as ``Adapter(config, core)`` and then:
   ``await core.handle(inbound)``;
 * ``await send(outbound)`` delivers one message and returns the platform's message id (or None);
   it raises :class:`TemporaryError` (the dispatcher retries, after ``retry_after`` seconds when the
-  platform said so) or :class:`PermanentError` (the dispatcher gives up on that message, or hands it
-  to ``on_permanent_failure``);
+  platform said so) or :class:`PermanentError` with a ``reason`` (the dispatcher asks the core what
+  to do — ``Core.delivery_failed`` — and otherwise gives up on that message);
 * ``await stop()`` disconnects.
 """
 
@@ -40,7 +40,17 @@ class TemporaryError(DeliveryError):
 
 
 class PermanentError(DeliveryError):
-    """Retrying will not help (blocked by the user, chat gone, never started the bot)."""
+    """Retrying will not help (blocked by the user, chat gone, never started the bot).
+
+    ``reason`` says which, for the core to decide what happens next (``Core.delivery_failed``):
+    ``"not_started"`` (the person never opened a private chat with the bot; ``link`` opens one),
+    ``"blocked"``, ``"chat_gone"``, ``"not_member"``, or ``""`` when the platform did not say.
+    """
+
+    def __init__(self, message: str = "", *, reason: str = "", link: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.link = link
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,9 @@ post is everyone's: the answer is a reply to it).  Errors are classified for the
 control (429) → ``TemporaryError`` with exactly the wait Telegram asked for; network trouble →
 ``TemporaryError`` (a retry goes on after the calls that already went through, so a failed photo
 never repeats the text before it); Forbidden (the person never started the bot, or blocked it) →
-``PermanentError``, which ``on_permanent_failure`` turns into a short mention in the person's group
-with a deep link, holding the message until they open the private chat; any other BadRequest →
+``PermanentError(reason="not_started", link=<deep link>)``, on which the core decides (it posts a
+short mention in the person's group and holds the message until they open the private chat, which
+this adapter reports with ``core.reachable_again``); any other BadRequest →
 ``PermanentError`` (the same request will never work).  A group Telegram upgrades to a supergroup
 gets a new id: the adapter follows it both ways (kept in the database's kv table, so a restart
 remembers it) and the log says which id to put in the config.  A photo Telegram does not know
@@ -33,6 +34,7 @@ import os
 import re
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -62,14 +64,13 @@ from telegram.error import (
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.adapters.base import PermanentError, SendLimits, TemporaryError
-from bot.commands import COMMANDS
 from bot.config import ConfigError
 from bot.i18n import has, t
 from bot.messages import Attachment, Inbound, Outbound
-from bot.privacy import redact
 from bot.textsplit import split_text
 
 if TYPE_CHECKING:
+    from bot.commands import Command
     from bot.config import Config
     from bot.core import Core
 
@@ -78,7 +79,6 @@ MAX_CALLBACK_BYTES = 64
 START = re.compile(r"^/start(?:@\w+)?(?=\s|$)", re.IGNORECASE)  # /start, /start@Bot, /start <payload>
 MAX_PRESSED = 500  # button presses remembered until their answer edits the message
 MIGRATIONS_KEY = "telegram:migrated"  # kv: {old group id: supergroup id}
-MAX_REMEMBERED = 10_000  # users whose last group is remembered (for the "start me" notice)
 
 
 class TelegramAdapter:
@@ -116,7 +116,6 @@ class TelegramAdapter:
         # so a photo that failed does not send the text before it twice)
         self._progress: dict[int, tuple[int, str | None]] = {}
         self._groups_named: set[int] = set()
-        self._last_group: dict[str, str] = {}  # user id → the group they last wrote in
         # a group the config names by its old id → the supergroup Telegram upgraded it to
         self._moved_to: dict[str, str] = {}
         self._health_task: asyncio.Task | None = None
@@ -211,7 +210,7 @@ class TelegramAdapter:
         """The command menu, in Chinese and English, for private chats and for groups."""
         bot = self.application.bot
         for lang, code in (("en", None), ("zh", "zh")):
-            commands = menu(lang)
+            commands = menu(self.core.registry.commands.values(), lang)
             staff = {"ack", "progress", "resolve", "reject", "open"}
             for scope, chosen in ((BotCommandScopeAllPrivateChats(), commands),
                                   (BotCommandScopeAllGroupChats(),
@@ -232,12 +231,8 @@ class TelegramAdapter:
             return
         private = chat.type == ChatType.PRIVATE
         chat_id = self._config_id(chat.id)
-        if private:
-            await self.release_held(str(user.id))
-        else:
-            self._last_group[str(user.id)] = chat_id
-            while len(self._last_group) > MAX_REMEMBERED:
-                self._last_group.pop(next(iter(self._last_group)))
+        if private:  # they can be written to privately now: the core sends what it held
+            await self.core.reachable_again(self.platform, str(user.id))
         if not private and chat.id not in self._groups_named and \
                 self.core.chat_key_of(self.platform, chat_id) is None:
             self._groups_named.add(chat.id)  # what an admin needs for [chats.<key>] telegram = …
@@ -330,17 +325,6 @@ class TelegramAdapter:
         with contextlib.suppress(ValueError, TypeError, AttributeError):
             self._moved_to = {str(k): str(v) for k, v in json.loads(raw or "{}").items()}
 
-    async def release_held(self, user_id: str) -> None:
-        """The person opened a private chat with the bot: send what was held for them."""
-        now = self.core.clock.now().timestamp()
-        async with self.core.db.transaction() as tx:
-            released = await tx.outbox.release(self.platform, user_id, now)
-            if released and await tx.kv.get(f"telegram:asked-start:{user_id}"):
-                await tx.kv.put(f"telegram:asked-start:{user_id}", "")  # ask again if it recurs
-        if released:
-            log.info("telegram: released %s held message(s) for %s", released, user_id)
-            self.core.outbox_changed.set()
-
     # --- out ---------------------------------------------------------------------------------
     async def send(self, message: Outbound) -> str | None:
         """Deliver one outbox message; classify failures for the dispatcher."""
@@ -358,7 +342,9 @@ class TelegramAdapter:
             raise TemporaryError(str(exc), retry_after=seconds(exc)) from exc
         except Forbidden as exc:
             self._progress.pop(message.outbox_id, None)
-            raise PermanentError(str(exc)) from exc
+            reason = "not_started" if message.kind == "private" else "not_member"
+            raise PermanentError(str(exc), reason=reason,
+                                 link=f"https://t.me/{self.username}?start=hello") from exc
         except BadRequest as exc:
             if any(words in str(exc).lower() for words in RIGHTS_WORDS):
                 # the group took the bot's right to write away: an admin can give it back, so the
@@ -450,44 +436,6 @@ class TelegramAdapter:
             return None
         return str(sent.message_id)
 
-    async def on_permanent_failure(self, message: Outbound, error: Exception) -> bool:
-        """Telegram refused a private message: ask the person, in their group, to start the bot.
-
-        The message is held (not dropped) and goes out as soon as they open the private chat.
-        """
-        if message.kind != "private" or message.person_id is None or \
-                not isinstance(error.__cause__, Forbidden):
-            return False
-        now = self.core.clock.now().timestamp()
-        async with self.core.db.transaction() as tx:
-            await tx.outbox.hold(message.outbox_id, f"waiting for /start: {error}")
-            flag = f"telegram:asked-start:{message.address}"
-            if await tx.kv.get(flag):
-                return True  # asked already; the held message goes once they start the bot
-            await tx.kv.put(flag, str(now))
-            person = await tx.people.get(message.person_id)
-            units = await tx.people.registered_units()
-            link = f"https://t.me/{self.username}?start=hello"
-            # a mention reaches them best in a group they are surely in: where they last wrote
-            last = self.core.chat_key_of(self.platform, self._last_group.get(message.address, ""))
-            chat_keys = [last] if last else await self.core.home_chats(tx, message.person_id)
-            if not any(p == self.platform for k in chat_keys for p, _ in self.core.group_addresses(k)):
-                log.warning("telegram: %s has not started the bot and is in no configured Telegram "
-                            "group; their private messages wait until they do", message.address)
-            for chat_key in chat_keys:
-                lang = self.core.language_of_chat(chat_key)
-                # a display name can hold a phone or unit number: never into a group
-                name = redact((person.name if person else "") or "?", t(lang, "core.hidden"), units)
-                for platform, address in self.core.group_addresses(chat_key):
-                    if platform == self.platform:
-                        notice = Outbound(self.platform, address, "group",
-                                          t(lang, "telegram.start_me", person=name, link=link),
-                                          chat_key=chat_key, mention_ids=(message.address,),
-                                          mention_name=name)
-                        await tx.outbox.add(notice, now, ref=f"start-me:{message.address}")
-        self.core.outbox_changed.set()
-        return True
-
 
 class TelegramErrorsInOneLine(logging.Filter):
     """PTB logs Telegram's refusals (a bad webhook, a network failure while bootstrapping) with a
@@ -550,10 +498,10 @@ def seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def menu(lang: str) -> list[BotCommand]:
+def menu(commands: Iterable[Command], lang: str) -> list[BotCommand]:
     """The command menu: each command's first English word, described by its help example."""
     out = []
-    for command in COMMANDS.values():
+    for command in commands:
         if not command.en:
             continue
         key = f"help.example.{command.name}"
