@@ -114,8 +114,6 @@ HOURLY = (0.2, 0.1, 0.1, 0.1, 0.1, 0.3, 0.8, 1.5, 2.0, 2.0, 1.8, 1.5, 1.2, 1.2, 
 REPORTS = (("电梯坏了，停在{floor}楼不动", 15), ("楼道垃圾两天没人清理", 18), ("楼上装修噪音太吵", 14),
            ("地库有车乱停占道", 12), ("充电桩不能充电", 8), ("狗叫了一晚上", 8), ("消防门被杂物堵住", 5),
            ("人工湖水发臭", 3), ("有人高空抛物", 4), ("楼道灯不亮", 13))
-ACK = re.compile(r"^✅ 已收到报修 #(\d+)")
-NUMBER = re.compile(r"#(\d+)")
 # Ticket numbers the bot shows on purpose (#12, 「同问 12」): not unit numbers, whatever their digits.
 TICKET_REFS = re.compile(r"[#＃]\d+|「[^」0-9]*\d+」")
 
@@ -302,29 +300,28 @@ class Simulation:
             shown = TICKET_REFS.sub("", text)
             if units and redact(shown, "<>", units) != shown:
                 self.report.privacy_leaks += 1
-            match = ACK.match(text)
-            if match and message.mention_ids:
-                self.acked[int(match.group(1))] = message.mention_ids[0]
-                self.on_acknowledged(int(match.group(1)), message.mention_ids[0])
+            if message.key == "tickets.acknowledged" and message.mention_ids:
+                ticket = int(message.values["number"])
+                self.acked[ticket] = message.mention_ids[0]
+                self.on_acknowledged(ticket, message.mention_ids[0])
             return
-        who = message.address
-        number = NUMBER.search(text)
-        if number is None:
+        who, key = message.address, message.key
+        if not key.startswith("tickets.") or "number" not in message.values:
             return
-        ticket = int(number.group(1))
+        ticket = int(message.values["number"])
         if who.startswith("cap"):
-            self.captain_pinged(who, ticket, text)
+            self.captain_pinged(who, ticket, key)
         elif who in PROPERTY:
-            self.property_pinged(who, ticket, text)
+            self.property_pinged(who, ticket, key)
         elif who == "office":
-            self.office_pinged(ticket, text)
+            self.office_pinged(ticket, key)
         elif who == "chen":
-            if "升级" in text and ("chen", ticket, "check") not in self.acted:
+            if key == "tickets.ping.escalated" and ("chen", ticket, "check") not in self.acted:
                 self.acted.add(("chen", ticket, "check"))
                 self.at(self.in_window(self.now(), 19, 21, timedelta(minutes=self.rng.uniform(5, 90))),
                         "say", "dm", "chen", f"进度 {ticket}")
         elif who.startswith("r"):
-            self.resident_told(who, ticket, text)
+            self.resident_told(who, ticket, key)
 
     def on_acknowledged(self, ticket: int, reporter: str) -> None:
         rng = self.rng
@@ -340,8 +337,8 @@ class Simulation:
         if rng.random() < 0.1:
             self.at(self.now() + timedelta(hours=rng.uniform(1, 48)), "say", "dm", reporter, "我的报修")
 
-    def captain_pinged(self, captain: str, ticket: int, text: str) -> None:
-        if not text.startswith(("🔔", "🔁")):
+    def captain_pinged(self, captain: str, ticket: int, key: str) -> None:
+        if key not in ("tickets.ping.new", "tickets.ping.reopened"):
             return
         habit = self.habit.get(captain, "prompt")
         if habit == "absent" or self.rng.random() < 0.08:  # away, or missed this one
@@ -350,16 +347,16 @@ class Simulation:
             self.rng.uniform(2, 10)
         self.plan_handling(captain, ticket, self.waking_delay(hours))
 
-    def property_pinged(self, who: str, ticket: int, text: str) -> None:
-        if not text.startswith("⏫") or (ticket % 2 == 1) != (who == PROPERTY[0]):
+    def property_pinged(self, who: str, ticket: int, key: str) -> None:
+        if key != "tickets.ping.escalated" or (ticket % 2 == 1) != (who == PROPERTY[0]):
             return  # the two property staff split escalations between them
         if self.rng.random() < 0.05:
             return  # lost in a busy day: the committee and the office get it next
         when = self.in_window(self.now(), 8.5, 17.5, timedelta(hours=self.rng.uniform(0.2, 2.5)))
         self.plan_handling(who, ticket, when)
 
-    def office_pinged(self, ticket: int, text: str) -> None:
-        if not text.startswith("⏫"):
+    def office_pinged(self, ticket: int, key: str) -> None:
+        if key != "tickets.ping.escalated":
             return
         when = self.in_window(self.now(), 9, 17, timedelta(hours=self.rng.uniform(0.3, 3)),
                               weekdays_only=True)
@@ -384,8 +381,8 @@ class Simulation:
                                 self.waking)
         self.at(later, "say", chat, who, f"已解决 {ticket} 已修好")
 
-    def resident_told(self, resident: str, ticket: int, text: str) -> None:
-        if text.startswith("✅ 报修") and self.acked.get(ticket) == resident:
+    def resident_told(self, resident: str, ticket: int, key: str) -> None:
+        if key == "tickets.update.resolved" and self.acked.get(ticket) == resident:
             if (resident, ticket, "answer") in self.acted:
                 return
             self.acted.add((resident, ticket, "answer"))
