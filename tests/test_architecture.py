@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-import handlers
 from bot.commands import Registry, Router
 from tests.harness import ROOT, Compound
 
