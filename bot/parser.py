@@ -48,9 +48,15 @@ def guess_language(text: str) -> str | None:
 
 
 def leading_number(text: str) -> int | None:
-    """The number at the start of ``text`` (``12``, ``#12``, ``１２``), if any."""
+    """The whole number at the start of ``text`` (``12``, ``#12``, ``１２``, ``12 备注``), if any.
+
+    It must stand on its own: ``1.5``, ``1e3``, ``1,000`` or ``12ab`` are not a ticket's number.
+    """
     match = _NUMBER.match(text)
     if not match:
+        return None
+    after = unicodedata.normalize("NFKC", text[match.end():match.end() + 1])
+    if after and (after.isalnum() and after.isascii() or after in "._,/:-+"):
         return None
     digits = unicodedata.normalize("NFKC", match.group(1))
     return int(digits) if len(digits) <= 9 else None

@@ -400,9 +400,13 @@ async def duplicate_named(ctx: Context, note: str, ticket: Ticket) -> int | None
                       re.IGNORECASE) or re.search(r"[#＃]\s*([0-9０-９]+)", note)
     if not match:
         return None
-    other = await ctx.tx.tickets.get(leading_number(match.group(1)) or 0)
-    if other is None or other.id == ticket.id:
-        return None
+    number = leading_number(match.group(1))
+    other = await ctx.tx.tickets.get(number or 0)
+    if other is not None and other.id == ticket.id:
+        raise Refusal("tickets.duplicate_of_itself", number=ticket.id)
+    if other is None:
+        raise Refusal("tickets.duplicate_unknown", number=ticket.id,
+                      other=number if number is not None else "?")
     for person_id in {ticket.reporter_id, *await ctx.tx.tickets.followers(ticket.id)}:
         if person_id != other.reporter_id:
             await ctx.tx.tickets.follow(other.id, person_id, ctx.ts)

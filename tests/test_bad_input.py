@@ -97,3 +97,29 @@ async def test_a_bug_in_a_handler_answers_politely_and_undoes_its_changes(compou
     sent = await compound.say("b3", "alice", "报修 3栋电梯坏了")
     assert "出了点问题" in sent.to_chat("b3")[0]
     assert await ticket_count(compound) == 0
+
+
+@pytest.mark.parametrize("typed", ["受理 1.5", "受理 1e3", "受理 1,000", "/ack 1.5 note"])
+async def test_a_number_that_is_not_a_whole_ticket_number_gets_the_usage_line(compound, typed):
+    """Issue 9 §7: 受理 1.5 used to act on #1 with the note ".5"."""
+    await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    sent = await compound.say("dm", "wang", typed)
+    assert [m.key for m in sent.messages] == ["tickets.not_a_number"], sent.all()
+    assert "受理" in sent.all() or "/ack" in sent.all()  # the usage line says how
+
+
+@pytest.mark.parametrize("typed", ["报名 1.5", "/join 1e9"])
+async def test_a_sign_up_needs_a_whole_event_number(compound, typed):
+    await compound.say("dm", "sun", "新活动 美化家园 周日 上午9点 2小时 中心花园 20人")
+    sent = await compound.say("dm", "alice", typed)
+    assert [m.key for m in sent.messages] == ["volunteers.not_a_number"], sent.all()
+
+
+async def test_a_rejection_as_a_duplicate_of_itself_or_of_nothing_is_refused(compound):
+    await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    sent = await compound.say("dm", "wang", "驳回 1 与 #1 重复")
+    assert [m.key for m in sent.messages] == ["tickets.duplicate_of_itself"]
+    sent = await compound.say("dm", "wang", "驳回 1 与 #1203 重复")
+    assert [m.key for m in sent.messages] == ["tickets.duplicate_unknown"]
+    sent = await compound.say("dm", "alice", "进度 1")
+    assert "待受理" in sent.all()  # nothing was rejected
