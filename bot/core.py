@@ -169,6 +169,14 @@ class Core:
             return f"captain:{building}" in roles
         return role in roles
 
+    @staticmethod
+    def sees_private(roles: frozenset[str], building: str | None) -> bool:
+        """Whether someone with ``roles`` may see a resident's unit and phone number on a matter
+        of ``building``: that building's captains, property and the community office may; other
+        staff (other buildings' captains, the committee, coordinators) see the building only."""
+        return "admin" in roles or "property" in roles or (
+            building is not None and f"captain:{building}" in roles)
+
     def people_with_role(self, role: str) -> list[str]:
         """Config keys of the people holding ``role`` exactly (``captain:3``, ``property``…)."""
         return [k for k, roles in self._roles_by_key.items() if role in roles]

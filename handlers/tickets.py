@@ -21,7 +21,6 @@ from bot.format import format_moment, format_span, join, name_range
 from bot.i18n import t
 from bot.messages import Attachment
 from bot.parser import leading_number
-from bot.privacy import redact
 from bot.timeutil import add_waking_time
 from storage.tickets import Ticket
 
@@ -176,7 +175,8 @@ async def my_tickets(ctx: Context) -> None:
 async def show_ticket(ctx: Context) -> None:
     """Anyone asks how #N is going: its status and history (private details only where allowed)."""
     ticket = await ticket_from_args(ctx, "ticket")
-    full = not ctx.in_group and (ticket.reporter_id == ctx.person.id or ctx.roles)
+    full = not ctx.in_group and (ticket.reporter_id == ctx.person.id or
+                                 ctx.core.sees_private(ctx.roles, ticket.building))
     building = ctx.core.building(ticket.building)
     lines = [ctx.t("tickets.show_header", number=ticket.id,
                    building=building.name if building else ctx.t("tickets.no_building"),
@@ -470,9 +470,13 @@ async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
                waited: timedelta | None = None, **values: object) -> None:
     """A private task ping with the full report and buttons to move the ticket along."""
     reporter = await ctx.tx.people.get(ticket.reporter_id)
-    lang = await ctx.language_of(person_id)
+    recipient = await ctx.tx.people.get(person_id)
+    lang = ctx.core.language_of_person(recipient)
+    sees = recipient is not None and ctx.core.sees_private(ctx.core.roles_of(recipient),
+                                                           ticket.building)
     building = ctx.core.building(ticket.building)
-    unit = f" {reporter.unit}" if reporter and reporter.unit else ""
+    unit = f" {reporter.unit}" if reporter and reporter.unit and sees else ""
+    text = ticket.text if sees else ctx.core.redactor.redact(ticket.text, t(lang, "core.hidden"))
     attachments = await ctx.tx.tickets.attachments(ticket.id)
     if waited is not None:
         values["waited"] = format_span(waited, lang)
@@ -484,7 +488,7 @@ async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
                  ButtonSpec("tickets.button.reject", "reject", str(ticket.id))),
         attachments=[Attachment(kind=kind, file_id=file_id) for _, kind, file_id in attachments],
         number=ticket.id, building=building.name if building else t(lang, "tickets.no_building"),
-        category=t(lang, f"tickets.category.{ticket.category}"), text=ticket.text,
+        category=t(lang, f"tickets.category.{ticket.category}"), text=text,
         reporter=(reporter.name if reporter else "?") + unit, **values)
 
 
@@ -492,12 +496,13 @@ async def visible(ctx: Context, text: str, full: bool) -> str:
     """``text`` as this viewer may see it: in full, or with units and phones hidden."""
     if full:
         return text
-    return redact(text, ctx.t("core.hidden"), await ctx.tx.people.registered_units())
+    return ctx.core.redactor.redact(text, ctx.t("core.hidden"))
 
 
 async def summary_line(ctx: Context, ticket: Ticket, age: bool = False) -> str:
     building = ctx.core.building(ticket.building)
-    text = await visible(ctx, ticket.text, not ctx.in_group)
+    text = await visible(ctx, ticket.text, not ctx.in_group and (
+        ticket.reporter_id == ctx.person.id or ctx.core.sees_private(ctx.roles, ticket.building)))
     short = text if len(text) <= 30 else text[:29] + "…"
     waited = ""
     if age:
