@@ -85,15 +85,13 @@ async def test_wrong_order_moves_are_explained(compound):
 
 
 async def test_a_bug_in_a_handler_answers_politely_and_undoes_its_changes(compound, monkeypatch):
-    from tests.harness import COMMANDS
-
     async def broken(ctx):
         await ctx.tx.tickets.create(building="3", category="other", text="half-done",
                                     status="open", reporter_id=ctx.person.id, platform="console",
                                     chat_id="b3", chat_key="b3", now=ctx.ts, escalate_at=None)
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(COMMANDS["report"], "handler", broken)
+    monkeypatch.setattr(compound.core.registry.commands["report"], "handler", broken)
     sent = await compound.say("b3", "alice", "报修 3栋电梯坏了")
     assert "出了点问题" in sent.to_chat("b3")[0]
     assert await ticket_count(compound) == 0
