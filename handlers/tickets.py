@@ -49,6 +49,7 @@ TAGS = {
 }
 _TAG = re.compile(r"[#＃]([\w\u4e00-\u9fff]+)")
 STAFF = ("captain", "property", "admin")
+ASK_AGAIN_AFTER = 3600  # seconds before a reporter who never said which building is asked again
 # Which status may follow which, and the timestamp each move sets.
 MOVES = {
     "acknowledged": ("open",),
@@ -95,7 +96,7 @@ async def file_report(ctx: Context) -> None:
     building_key = building.key if building else (ctx.chat_building or ctx.person.building)
     ticket = await ctx.tx.tickets.create(
         building=building_key, category=category, text=text,
-        status="open" if building_key else "draft", reporter_id=ctx.person.id,
+        status="open", reporter_id=ctx.person.id,
         platform=ctx.msg.platform, chat_id=ctx.msg.chat_id, chat_key=ctx.chat_key,
         now=ctx.ts, escalate_at=None)
     await ctx.tx.tickets.add_event(ticket.id, ctx.ts, ctx.person.id, "reported", "",
@@ -107,6 +108,11 @@ async def file_report(ctx: Context) -> None:
     if cut:
         await ctx.reply("tickets.cut", limit=limit)
     if building_key is None:
+        # acknowledged, so accountable from now on: in property's and the office's 待办 (building
+        # unknown), the reporter asked once more later, and property's after the window
+        due = ack_deadline(ctx, ctx.now)
+        await ctx.tx.tickets.update(ticket.id, ctx.ts, awaiting_since=ctx.ts,
+                                    escalate_at=due.timestamp())
         await ctx.ask("tickets.building", {"ticket": ticket.id}, minutes=60)
         await ctx.reply("tickets.which_building", number=ticket.id)
         return
@@ -533,7 +539,8 @@ async def escalate_unacknowledged(core, now: datetime) -> None:
 
 async def escalate(ctx: Notifier, ticket: Ticket) -> None:
     level = ticket.escalation_level + 1
-    first_role = "captain" if ctx.core.people_with_role(f"captain:{ticket.building}") else "property"
+    first_role = "captain" if ticket.building is None or \
+        ctx.core.people_with_role(f"captain:{ticket.building}") else "property"
     roles = ["property"] if level == 1 and first_role == "captain" else ["committee", "admin"]
     keys = [k for role in roles for k in ctx.core.people_with_role(role)]
     again = ctx.config.tickets.escalate_again_after
@@ -553,6 +560,23 @@ async def escalate(ctx: Notifier, ticket: Ticket) -> None:
 
 def role_names(roles: list[str], lang: str) -> str:
     return join(lang, (t(lang, f"core.role.{r}") for r in roles))
+
+
+@router.sweep("tickets.ask_building")
+async def ask_for_the_building_again(core, now: datetime) -> None:
+    """A report still without its building an hour on: its reporter is asked once more."""
+    async with core.db.transaction() as tx:
+        notifier = Notifier(core, tx, now)
+        for ticket in await tx.tickets.without_building(now.timestamp() - ASK_AGAIN_AFTER):
+            flag = f"ticket:{ticket.id}:asked-building-again"
+            if await tx.kv.get(flag):
+                continue
+            await tx.kv.put(flag, str(notifier.ts))
+            if await notifier.tell(ticket.reporter_id, "tickets.which_building_again",
+                                   ref=f"ticket:{ticket.id}", number=ticket.id):
+                platform, address = await core.private_address(tx, ticket.reporter_id)
+                await tx.prompts.ask(ticket.reporter_id, platform, address, "tickets.building",
+                                     {"ticket": ticket.id}, notifier.ts + 86400)
 
 
 @router.sweep("tickets.autoclose")

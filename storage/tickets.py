@@ -137,9 +137,17 @@ class Tickets(Repo):
             (building, category, not_id)))
 
     async def draft_of(self, reporter_id: int) -> Ticket | None:
+        """The reporter's latest report still waiting to be told its building."""
         return _ticket(await self._one(
-            "SELECT * FROM tickets WHERE reporter_id = ? AND status = 'draft' "
-            "ORDER BY id DESC LIMIT 1", (reporter_id,)))
+            "SELECT * FROM tickets WHERE reporter_id = ? AND building IS NULL "
+            "AND status IN ('draft','open') ORDER BY id DESC LIMIT 1", (reporter_id,)))
+
+    async def without_building(self, created_before: float, limit: int = 200) -> list[Ticket]:
+        """Open reports whose building nobody has said yet, made before ``created_before``."""
+        rows = await self._all(
+            "SELECT * FROM tickets WHERE building IS NULL AND status = 'open' AND created_at < ? "
+            "ORDER BY id LIMIT ?", (created_before, limit))
+        return [_ticket(r) for r in rows]
 
     async def due_escalation(self, now: float, limit: int = 200) -> list[Ticket]:
         rows = await self._all(

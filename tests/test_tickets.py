@@ -182,3 +182,34 @@ async def test_linking_two_accounts_makes_one_resident(compound: Compound):
     assert "#1" in sent.to("alice-on-wechat")[0]
     sent = await compound.say("dm", "mallory", f"绑定 {code}")
     assert "无效或已过期" in sent.to("mallory")[0]
+
+
+async def test_a_report_whose_building_nobody_gives_stays_accountable(compound):
+    """Issue 10 §3: 'all carol: 报修 大门坏了' and no answer to 哪一栋 used to vanish."""
+    from datetime import timedelta
+
+    sent = await compound.say("all", "carol", "报修 大门坏了")
+    assert [m.key for m in sent.messages] == ["tickets.which_building"]
+    for staff in ("zhao", "admin"):  # in property's and the office's 待办 from the start
+        listed = (await compound.say("dm", staff, "待办")).all()
+        assert "#1" in listed and "楼栋未知" in listed, listed
+    assert "#1" in (await compound.say("dm", "carol", "我的报修")).all()
+    later = await compound.advance(timedelta(hours=1, minutes=5))
+    assert [m.key for m in later.messages if m.address == "carol"] == [
+        "tickets.which_building_again"]
+    again = await compound.advance(timedelta(hours=1))
+    assert not [m for m in again.messages if m.address == "carol"]  # reminded once, not more
+    routed = []
+    for _ in range(8):
+        routed += (await compound.advance(timedelta(hours=3))).messages
+    assert "tickets.ping.escalated" in [m.key for m in routed if m.address == "zhao"]
+    assert "tickets.update.escalated" in [m.key for m in routed if m.address == "carol"]
+
+
+async def test_the_building_given_privately_after_the_reminder_files_it(compound):
+    from datetime import timedelta
+
+    await compound.say("all", "carol", "报修 大门坏了")
+    await compound.advance(timedelta(hours=1, minutes=5))
+    sent = await compound.say("dm", "carol", "3栋")
+    assert [m.key for m in sent.messages if m.address == "wang"] == ["tickets.ping.new"]
