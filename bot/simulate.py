@@ -143,6 +143,8 @@ class Report:
     tickets: int = 0
     due_for_ack: int = 0
     acked_in_window: int = 0
+    promise_kept: int = 0  # acknowledged or escalated by the deadline (plus one sweep)
+    no_building: int = 0  # reports whose 哪一栋？ was never answered
     escalated: int = 0
     escalated_handled: int = 0
     with_outcome: int = 0
@@ -300,7 +302,8 @@ class Simulation:
             shown = TICKET_REFS.sub("", text)
             if units and redact(shown, "<>", units) != shown:
                 self.report.privacy_leaks += 1
-            if message.key == "tickets.acknowledged" and message.mention_ids:
+            if message.key in ("tickets.acknowledged", "tickets.which_building") and \
+                    message.mention_ids:
                 ticket = int(message.values["number"])
                 self.acked[ticket] = message.mention_ids[0]
                 self.on_acknowledged(ticket, message.mention_ids[0])
@@ -431,7 +434,11 @@ class Simulation:
                         self.units.add(unit)
                         self.at(moment - timedelta(minutes=rng.uniform(1, 30)), "say", "dm",
                                 resident, f"登记 {building}栋 {unit}")
-                if rng.random() < 0.15:  # in the compound-wide group, naming the building
+                draw = rng.random()
+                if draw < 0.03:  # in the compound-wide group, never saying which building
+                    self.at(moment, "say", "all", resident, f"报修 {what}")
+                    self.report.no_building += 1
+                elif draw < 0.18:  # in the compound-wide group, naming the building
                     self.at(moment, "say", "all", resident, f"报修 {building}栋{what}")
                 else:
                     self.at(moment, "say", f"b{building}", resident, f"报修 {what}")
@@ -546,6 +553,10 @@ class Simulation:
                     report.due_for_ack += 1
                     if fact["acknowledged_at"] is not None and fact["acknowledged_at"] <= deadline:
                         report.acked_in_window += 1
+                    kept_by = deadline + self.plan.tick.total_seconds() + 1
+                    if min(fact["answered_at"] or math.inf, fact["escalated_at"] or math.inf) \
+                            <= kept_by:
+                        report.promise_kept += 1
                 if fact["escalated_at"] is not None:
                     report.escalated += 1
                     if await tx.simfacts.handled_after(fact["id"], fact["escalated_at"]):
@@ -607,6 +618,10 @@ def format_report(report: Report, seed: int | None = None) -> str:
         f"Simulated {report.days:g} days of a {report.residents:,}-resident, 20-building compound"
         + (f" (seed {seed})" if seed is not None else ""),
         f"  reports filed:                      {report.reports_sent:,} ({report.tickets:,} tickets)",
+        f"  promise kept (件件有回音):           {pct(report.promise_kept, report.due_for_ack)}"
+        f" ({report.promise_kept:,} of {report.due_for_ack:,} answered by a person or escalated by"
+        " their deadline + one sweep)",
+        f"  reports never told their building:  {report.no_building:,} (filed in the compound group)",
         f"  acknowledged within the window:     {pct(report.acked_in_window, report.due_for_ack)}"
         f" ({report.acked_in_window:,} of {report.due_for_ack:,} whose window had passed)",
         f"  escalated:                          {pct(report.escalated, report.tickets)}"

@@ -91,12 +91,62 @@ def _insert_tickets(conn: sqlite3.Connection, rows: list[tuple], events: list[tu
                      events)
 
 
+ROOMS_PER_FLOOR = 16  # registered units: the n-th household of a building is floor n // 16 + 1
+
+
+def _households(conn: sqlite3.Connection, count: int | None) -> list[tuple[int, str]]:
+    """(person id, unit) of the first ``count`` generated residents (all when None), each a unit
+    ``f"{floor:02d}{room:02d}"`` in their building: the same person always gets the same unit."""
+    rows = conn.execute(
+        "SELECT p.id, p.building FROM people p JOIN identities i ON i.person_id = p.id "
+        "WHERE i.platform = 'console' AND i.external_id GLOB 'r[0-9]*' AND p.key IS NULL "
+        "ORDER BY p.id").fetchall()
+    seen: dict[str, int] = {}
+    out = []
+    for person_id, building in rows:
+        n = seen.get(building, 0)
+        seen[building] = n + 1
+        out.append((person_id, f"{n // ROOMS_PER_FLOOR + 1:02d}{n % ROOMS_PER_FLOOR + 1:02d}"))
+    return out if count is None else out[:count]
+
+
+def _register_units(conn: sqlite3.Connection, count: int) -> int:
+    households = _households(conn, count)
+    conn.executemany("UPDATE people SET unit = ? WHERE id = ?", [(u, p) for p, u in households])
+    return len(households)
+
+
+def _mention_units(conn: sqlite3.Connection, every: int) -> int:
+    units = dict(_households(conn, None))
+    rows = conn.execute("SELECT id, reporter_id, text FROM tickets WHERE id % ? = 0", (every,)).fetchall()
+    changed = [(f"{text}，{units[reporter]}门口", ticket) for ticket, reporter, text in rows
+               if reporter in units]
+    conn.executemany("UPDATE tickets SET text = ? WHERE id = ?", changed)
+    return len(changed)
+
+
 @repository("bench")
 class BenchData(Repo):
     async def generate(self, *, tickets: int, residents: int = 9000, buildings: int = 20,
                        start: float, end: float, seed: int = 1, batch: int = 50_000) -> None:
         """Add ``residents`` people and ``tickets`` tickets created between ``start`` and ``end``."""
         await self._call(_generate, tickets, residents, buildings, start, end, seed, batch)
+
+    async def register_units(self, count: int) -> int:
+        """Register a unit for the first ``count`` generated residents (``f"{floor:02d}{room:02d}"``,
+        in their own building), as 登记 would; returns how many were registered."""
+        return await self._call(_register_units, count)
+
+    async def mention_units(self, every: int = 4) -> int:
+        """Every ``every``-th ticket's text also names its reporter's unit (``…，1203门口``), the unit
+        ``register_units`` gives them; returns how many texts changed."""
+        return await self._call(_mention_units, every)
+
+    async def group_reply_keys(self, after: int = 0) -> list[tuple[int, str]]:
+        """(outbox id, catalogue key) of the group messages written after outbox id ``after``."""
+        rows = await self._all("SELECT id, json_extract(body, '$.key') FROM outbox "
+                               "WHERE kind = 'group' AND id > ? ORDER BY id", (after,))
+        return [(r[0], r[1] or "") for r in rows]
 
     async def some_residents(self, count: int, seed: int = 1) -> list[int]:
         """Ids of ``count`` residents who reported something (for timing look-ups)."""
@@ -117,6 +167,8 @@ class SimulationFacts(Repo):
             "t.resolved_at, t.closed_at, t.escalation_level, t.escalate_at, t.close_at, "
             "(SELECT MIN(at) FROM ticket_events e WHERE e.ticket_id = t.id "
             " AND e.action = 'escalated') AS escalated_at, "
+            "(SELECT MIN(at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.actor_id IS NOT NULL"
+            " AND e.action IN ('acknowledged', 'in_progress', 'resolved', 'rejected')) AS answered_at, "
             "(SELECT MAX(at) FROM ticket_events e WHERE e.ticket_id = t.id "
             " AND e.action IN ('resolved', 'rejected', 'auto_closed')) AS outcome_at "
             "FROM tickets t WHERE t.status != 'draft' ORDER BY t.id")

@@ -20,5 +20,7 @@ async def test_three_simulated_days(tmp_path) -> None:
     assert report.privacy_leaks == 0, text
     assert report.told_outcome == report.with_outcome, text
     assert report.escalated > 0 and report.escalated_handled > 0, text
+    assert report.no_building > 0, text  # some never say which building: those stay accountable too
+    assert report.promise_kept == report.due_for_ack, text  # 件件有回音: every report, 100%
     assert report.broadcasts_due > 0 and report.broadcasts_sent == report.broadcasts_due, text
     assert report.broadcasts_extra == 0, text
