@@ -228,20 +228,29 @@ class Database:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread=False: statements inside a held transaction run on the loop (see _go)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._conn.row_factory = sqlite3.Row
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            # No checkpoint inside a COMMIT (which runs on the loop, see _go): transaction() runs
-            # one on aiosqlite's thread every CHECKPOINT_EVERY commits instead. Rarer checkpoints
-            # copy the hot pages back less often (P1 in docs/bench-results.md: +30%).
-            "PRAGMA wal_autocheckpoint=0",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=30000",
-        ):
-            await self._conn.execute(pragma)
-        if migrate:
-            await self.migrate()
+        try:
+            self._conn.row_factory = sqlite3.Row
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=NORMAL",
+                # No checkpoint inside a COMMIT (which runs on the loop, see _go): transaction() runs
+                # one on aiosqlite's thread every CHECKPOINT_EVERY commits instead. Rarer checkpoints
+                # copy the hot pages back less often (P1 in docs/bench-results.md: +30%).
+                "PRAGMA wal_autocheckpoint=0",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA busy_timeout=30000",
+            ):
+                await self._conn.execute(pragma)
+            if migrate:
+                await self.migrate()
+        except BaseException:
+            # A file that is not a database, a damaged one or a read-only one fails only here, once
+            # aiosqlite's thread runs. That thread is not a daemon: left running, it would keep the
+            # process alive after the error forever. Stop it, then let the error go on.
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(BaseException):
+                await conn.close()
+            raise
         return self
 
     async def close(self) -> None:

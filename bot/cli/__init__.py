@@ -3,7 +3,9 @@
 Each subcommand lives in a module of this package with a ``register(subparsers, common)`` function
 that adds its parser and sets ``func`` (a coroutine function taking the parsed args and returning an
 exit code).  Every subcommand accepts ``--config PATH`` and ``--db PATH``.  A bad config prints one
-clear message and exits 2; nothing prints a traceback at a user.
+clear message (file, line, key) and exits 2; a database file that is damaged, not a database or not
+writable prints one line naming it and exits 1; nothing prints a traceback at a user.  Modules whose
+name starts with ``_`` are helpers, not subcommands.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import asyncio
 import importlib
 import logging
 import pkgutil
+import sqlite3
 import sys
 from pathlib import Path
 
+from bot.cli._problems import database_problem, with_lines
 from bot.config import Config, ConfigError, load_config
 
 DEFAULT_CONFIG = "config.example.toml"
@@ -51,12 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Start with:  linli console   (a chat simulator; no tokens needed)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if module.name.startswith("_"):
+            continue
         importlib.import_module(f"{__name__}.{module.name}").register(subparsers, common)
     return parser
 
 
 def config_from(args: argparse.Namespace) -> Config:
-    return load_config(args.config or find_default_config())
+    path = args.config or find_default_config()
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise with_lines(exc, Path(path)) from exc.__cause__
 
 
 def db_from(args: argparse.Namespace) -> str:
@@ -75,6 +85,22 @@ async def open_existing(args: argparse.Namespace, command: str):
     return await Database(path).open()
 
 
+def hold_database(args: argparse.Namespace, command: str):
+    """Take ``--db`` for this process (:mod:`bot.instance`), or None (said why) when another
+    process holds it or its folder cannot hold the lock."""
+    from bot.instance import InstanceError, hold
+
+    try:
+        return hold(db_from(args))
+    except InstanceError as exc:
+        print(f"linli {command}: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
+def command_name(args: argparse.Namespace) -> str:
+    return " ".join(str(p) for p in (args.command, getattr(args, "db_command", None)) if p)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -91,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"linli: config problem\n{exc}", file=sys.stderr)
         return 2
+    except sqlite3.Error as exc:  # the database file itself is wrong (see bot.cli._problems)
+        print(f"linli {command_name(args)}: {database_problem(db_from(args), exc)}", file=sys.stderr,
+              flush=True)
+        return 1
     except KeyboardInterrupt:
         return 130
 

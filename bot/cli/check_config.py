@@ -25,13 +25,18 @@ PRIVACY_ON = (
     "then remove the bot from each group and add it again (Telegram applies it on joining); "
     "or make the bot an admin of each group.")
 
+NO_CHATS = ("  warning: {path} has no [chats]: the bot will answer in no group (it ignores every group "
+            "message and only answers private chats). Add a [chats.<key>] table for each group "
+            "(see config.example.toml).")
+
 
 def register(subparsers, common) -> None:
     parser = subparsers.add_parser(
         "check-config", parents=[common], help="validate a config file",
         description="Check a config file and print what it sets up. With a Telegram token, also "
                     "ask Telegram who the bot is and whether it can read group messages (privacy "
-                    "mode). Exits 2 when the config is wrong, 1 when Telegram cannot be reached.")
+                    "mode). A problem names the file, the line and the key. Exits 2 when the config is "
+                    "wrong, 1 when Telegram cannot be reached; warnings (e.g. no [chats]) exit 0.")
     parser.add_argument("--offline", action="store_true",
                         help="only check the file; do not contact Telegram")
     parser.set_defaults(func=check_config)
@@ -48,6 +53,8 @@ async def check_config(args) -> int:
     print(f"  buildings: {len(config.building_list())}; with a captain: {len(captains)}")
     print(f"  chats: {len(config.chats)}; people: {len(config.people)}")
     print(f"  platforms: {', '.join(platforms)}")
+    if not config.chats:
+        print(NO_CHATS.format(path=config.path))
     if "telegram" in configured and not getattr(args, "offline", False):
         return await check_telegram(config)
     return 0

@@ -2,7 +2,8 @@
 
 Interactive at a terminal (with readline history); reading a script with ``--script FILE`` or when
 standard input is not a terminal, echoing each input line as ``> …`` before what the bot sends, and
-exiting 0 once the outbox is drained.
+exiting 0 once the outbox is drained.  Like ``linli run`` it holds the database while it runs
+(:mod:`bot.instance`): one of them per database.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from bot.adapters.console import HELP, ConsoleError
 from bot.app import App
-from bot.cli import config_from, db_from
+from bot.cli import config_from, db_from, hold_database
 from bot.clock import OffsetClock
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,15 @@ def register(subparsers, common) -> None:
 
 async def console(args) -> int:
     config = config_from(args)
-    app = App.create(config, db_from(args), ["console"], clock=OffsetClock(config.tz))
+    lock = hold_database(args, "console")
+    if lock is None:
+        return 1
+    with lock:
+        return await _console(args, App.create(config, db_from(args), ["console"],
+                                               clock=OffsetClock(config.tz)))
+
+
+async def _console(args, app: App) -> int:
     await app.open()
     try:
         if args.script:

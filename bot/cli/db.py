@@ -6,9 +6,13 @@ beside ``PATH`` first, checks it, and only then moves it into place, so ``PATH``
 
 ``restore`` checks that ``PATH`` is a Linli database (an SQLite file with Linli's tables and a schema
 version this Linli knows), refuses while a process has the database open (``linli run``, ``linli
-console`` …) unless ``--force``, keeps a copy of the database it replaces
-(``<db>.replaced-<time>``), and copies ``PATH`` in with the same backup API, which also brings a
-live database's write-ahead log along correctly.  Exit codes: 0 done, 1 refused or failed.
+console`` …, found through /proc and the ``<db>.lock`` of :mod:`bot.instance`) unless ``--force``,
+keeps a copy of the database it replaces (``<db>.replaced-<time>``), and copies ``PATH`` in with the
+same backup API, which also brings a live database's write-ahead log along correctly.  A damaged
+database (or a file that is not one) cannot be copied that way: it is moved aside whole instead (with
+its write-ahead log), and the backup is copied into a new file.  While it restores it holds the
+database's lock, so a ``linli run`` started meanwhile waits for nothing and refuses.
+Exit codes: 0 done, 1 refused or failed.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cli import db_from
+from bot.cli._problems import cannot_write
+from bot.instance import AlreadyRunning, InstanceError, hold
 from storage import Database
 from storage.db import MIGRATIONS
 
@@ -73,10 +79,18 @@ async def backup_command(args) -> int:
     if problem:
         return complain(problem)
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    problem = await asyncio.to_thread(writable, partial, target)
+    if problem:
+        return complain(problem)
     db = Database(source)
     await db.open(migrate=False)  # copy the file as it is: a backup never changes the database
     try:
         await db.backup(partial)
+    except (sqlite3.Error, OSError) as exc:
+        await asyncio.to_thread(partial.unlink, missing_ok=True)
+        if not await asyncio.to_thread(partial.parent.is_dir) or "unable to open" in str(exc):
+            return complain(f"cannot write the backup to {target}: {exc}")
+        raise  # the database itself is wrong: said by bot.cli.main, naming it
     except BaseException:
         await asyncio.to_thread(partial.unlink, missing_ok=True)
         raise
@@ -89,7 +103,11 @@ async def backup_command(args) -> int:
     except (NotLinli, sqlite3.Error) as exc:
         await asyncio.to_thread(partial.unlink, missing_ok=True)
         return complain(f"the copy of {source} is not usable: {exc}")
-    os.replace(partial, target)
+    try:
+        await asyncio.to_thread(os.replace, partial, target)
+    except OSError as exc:
+        await asyncio.to_thread(partial.unlink, missing_ok=True)
+        return complain(cannot_write(target, exc))
     say(f"backed up {source} to {target} (schema {version}; {describe(counts)})")
     return 0
 
@@ -106,12 +124,42 @@ async def restore_command(args) -> int:
     except (NotLinli, sqlite3.Error) as exc:
         return complain(f"{backup} cannot be restored: {exc}")
     holders = await asyncio.to_thread(processes_using, target)
+    lock = None
+    if not args.force:
+        try:
+            lock = await asyncio.to_thread(hold, target)
+        except AlreadyRunning as exc:
+            if exc.pid and exc.pid not in holders:
+                holders = sorted([*holders, exc.pid])
+            holders = holders or [0]
+        except InstanceError as exc:
+            return complain(str(exc))
     if holders and not args.force:
+        if lock is not None:
+            lock.release()
+        running = ", ".join(str(pid) if pid else "(unknown)" for pid in holders)
         return complain(
-            f"{target} is in use by process {', '.join(map(str, holders))} (is the bot running?). "
+            f"{target} is in use by process {running} (is the bot running?). "
             "Stop it first, or pass --force to restore into the running database.")
-    kept = await asyncio.to_thread(keep_copy, target)
-    await asyncio.to_thread(copy_database, backup, target)
+    try:
+        return await _restore(backup, target, version, counts)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+async def _restore(backup: Path, target: Path, version: str, counts: dict[str, int]) -> int:
+    damage = await asyncio.to_thread(damage_of, target)
+    try:
+        if damage:
+            kept = await asyncio.to_thread(set_aside, target)
+        else:
+            kept = await asyncio.to_thread(keep_copy, target)
+        await asyncio.to_thread(copy_database, backup, target)
+    except OSError as exc:
+        return complain(cannot_write(target, exc))
+    except sqlite3.Error as exc:
+        return complain(f"cannot restore into {target}: {exc}")
     try:
         await asyncio.to_thread(inspect, target)
     except (NotLinli, sqlite3.Error) as exc:
@@ -119,7 +167,7 @@ async def restore_command(args) -> int:
                         + (f"; the previous one is kept at {kept}" if kept else ""))
     say(f"restored {backup} into {target} (schema {version}; {describe(counts)})")
     if kept:
-        say(f"the replaced database is kept at {kept}")
+        say(f"the replaced database{f' ({damage})' if damage else ''} is kept at {kept}")
     return 0
 
 
@@ -132,7 +180,21 @@ def backup_problem(source: Path, target: Path, force: bool) -> str | None:
         return f"{target} exists; pass --force to replace it"
     if target.resolve() == source.resolve():
         return "the backup cannot be the database itself"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return cannot_write(target.parent, exc, "create the folder")
+    return None
+
+
+def writable(partial: Path, target: Path) -> str | None:
+    """Why the copy cannot be written beside ``target`` (None: it can): try making the file."""
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError as exc:
+        return f"cannot write the backup to {target}: {exc.strerror or exc}"
+    os.close(fd)
+    partial.unlink()
     return None
 
 
@@ -144,17 +206,52 @@ def restore_problem(backup: Path, target: Path) -> str | None:
     return None
 
 
-def keep_copy(target: Path) -> Path | None:
-    """Copy the database about to be replaced to ``<db>.replaced-<time>``; return where."""
-    if not target.exists() or target.stat().st_size == 0:
-        return None
+def _kept_name(target: Path) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     kept = target.with_name(f"{target.name}.replaced-{stamp}")
     n = 1
     while kept.exists():
         n += 1
         kept = target.with_name(f"{target.name}.replaced-{stamp}-{n}")
+    return kept
+
+
+def keep_copy(target: Path) -> Path | None:
+    """Copy the database about to be replaced to ``<db>.replaced-<time>``; return where."""
+    if not target.exists() or target.stat().st_size == 0:
+        return None
+    kept = _kept_name(target)
     copy_database(target, kept, alone=True)
+    return kept
+
+
+def damage_of(target: Path) -> str | None:
+    """What is wrong with the database at ``target`` (None: nothing, or there is none)."""
+    if not target.exists() or target.stat().st_size == 0:
+        return None
+    with open(target, "rb") as handle:
+        if handle.read(16) != SQLITE_HEADER:
+            return "not an SQLite database"
+    try:
+        conn = sqlite3.connect(target, timeout=30)
+        try:
+            check = [r[0] for r in conn.execute("PRAGMA quick_check")]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return f"damaged: {exc}"
+    return None if check == ["ok"] else "damaged: " + "; ".join(check[:3])
+
+
+def set_aside(target: Path) -> Path:
+    """Move a damaged database (and its write-ahead log) to ``<db>.replaced-<time>`` as it is: the
+    backup API cannot read it to copy it, nor write over it."""
+    kept = _kept_name(target)
+    os.replace(target, kept)
+    wal = Path(f"{target}-wal")
+    if wal.exists():
+        os.replace(wal, Path(f"{kept}-wal"))
+    Path(f"{target}-shm").unlink(missing_ok=True)  # only an index of that log: rebuilt on open
     return kept
 
 

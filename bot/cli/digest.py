@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.cli import config_from, open_existing
+from bot.cli._problems import cannot_write
 from bot.digest import building_text, compound_text, gather, render_chart, week_before, week_bounds
 
 
@@ -52,10 +53,20 @@ async def digest(args) -> int:
     text = "\n\n".join(parts)
     print(text)
     if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
+        txt, png = args.out / f"digest-{result.week}.txt", args.out / f"digest-{result.week}.png"
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"linli digest: {cannot_write(args.out, exc, 'create the folder')}", file=sys.stderr)
+            return 1
         chart = render_chart(result, lang)
-        (args.out / f"digest-{result.week}.txt").write_text(text + "\n", encoding="utf-8")
-        (args.out / f"digest-{result.week}.png").write_bytes(chart.png)
-        print(f"\nwrote {args.out / f'digest-{result.week}.txt'} and "
-              f"{args.out / f'digest-{result.week}.png'} ({chart.width}×{chart.height})")
+        writing = txt
+        try:
+            txt.write_text(text + "\n", encoding="utf-8")
+            writing = png
+            png.write_bytes(chart.png)
+        except OSError as exc:
+            print(f"linli digest: {cannot_write(writing, exc)}", file=sys.stderr)
+            return 1
+        print(f"\nwrote {txt} and {png} ({chart.width}×{chart.height})")
     return 0

@@ -5,6 +5,12 @@ with ``service_request_id``, ``status`` (``open``/``closed``), ``status_notes``,
 ``service_code``, ``description``, ``agency_responsible``, ``address`` (the building),
 ``requested_datetime`` and ``updated_datetime`` (ISO 8601 with the compound's offset).  CSV has the
 same columns (the ``csv`` module).  Phone and unit numbers are masked in the free text, as in groups.
+
+What residents and captains typed goes into the CSV, which is opened in Excel or LibreOffice: a cell
+that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (also after spaces) would be
+read there as a formula (``=HYPERLINK(…)``, ``+cmd|' /C calc'!A0``), so such a cell is written with a
+``'`` in front (OWASP's advice on CSV injection), which shows the text as text.  JSON keeps the text
+exactly as written.
 """
 
 from __future__ import annotations
@@ -17,12 +23,21 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.cli import config_from, open_existing
+from bot.cli._problems import cannot_write
 from bot.i18n import t
 from bot.privacy import redact
 from storage.tickets import OPEN_STATUSES
 
 FIELDS = ("service_request_id", "status", "status_notes", "service_name", "service_code",
           "description", "agency_responsible", "address", "requested_datetime", "updated_datetime")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """``value`` as a CSV cell a spreadsheet shows as text, never runs as a formula."""
+    if value.startswith(FORMULA_STARTS) or value.lstrip().startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def register(subparsers, common) -> None:
@@ -95,10 +110,14 @@ async def export(args) -> int:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: spreadsheet_safe(value) for key, value in row.items()} for row in rows)
         output = buffer.getvalue()
     if args.out is not None:
-        args.out.write_text(output, encoding="utf-8")
+        try:
+            args.out.write_text(output, encoding="utf-8")
+        except OSError as exc:
+            print(f"linli export: {cannot_write(args.out, exc)}", file=sys.stderr)
+            return 1
         print(f"wrote {len(rows)} ticket(s) to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(output)

@@ -1,4 +1,8 @@
-"""``linli run``: start every configured adapter, the dispatcher and the scheduler."""
+"""``linli run``: start every configured adapter, the dispatcher and the scheduler.
+
+It holds the database (``<db>.lock``, :mod:`bot.instance`) while it runs: a second ``linli run`` or
+``linli console`` on the same database refuses to start and names this process.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import signal
 import sys
 
 from bot.app import App, configured_platforms
-from bot.cli import config_from, db_from
+from bot.cli import config_from, db_from, hold_database
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +30,17 @@ def register(subparsers, common) -> None:
 async def run(args) -> int:
     config = config_from(args)
     platforms = configured_platforms(config)
+    lock = hold_database(args, "run")
+    if lock is None:
+        return 1
     if not platforms:
         log.warning("no platform configured ([telegram] token or [wechat] endpoint): running the "
                     "core and scheduler only; try `linli console` for a local chat")
-    app = App.create(config, db_from(args), platforms)
+    with lock:
+        return await _run(App.create(config, db_from(args), platforms), platforms)
+
+
+async def _run(app: App, platforms: list[str]) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
