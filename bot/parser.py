@@ -56,7 +56,7 @@ def leading_number(text: str) -> int | None:
     if not match:
         return None
     after = unicodedata.normalize("NFKC", text[match.end():match.end() + 1])
-    if after and (after.isalnum() and after.isascii() or after in "._,/:-+"):
+    if after and ((after.isalnum() and after.isascii()) or after in "._,/:-+"):
         return None
     digits = unicodedata.normalize("NFKC", match.group(1))
     return int(digits) if len(digits) <= 9 else None

@@ -454,7 +454,6 @@ def test_odd_input_gets_an_answer_or_silence_never_a_traceback(peer: TelegramPee
     peer.wait_for(in_chat(B3, "#3"), what="acknowledging #3")
 
 
-@pytest.mark.skipif(not (ROOT / "handlers" / "volunteers.py").exists(), reason="volunteers not built")
 def test_volunteer_sign_up_by_button_on_an_event_post(peer: TelegramPeer, linli: Linli) -> None:
     for person in (SUN, ALICE):
         peer.send(person, None, "/start")
@@ -488,8 +487,6 @@ def test_volunteer_sign_up_by_button_on_an_event_post(peer: TelegramPeer, linli:
         assert conn.execute("SELECT COUNT(*) FROM signups").fetchone()[0] == 1
 
 
-@pytest.mark.skipif(not (ROOT / "handlers" / "announcements.py").exists(),
-                    reason="announcements not built")
 def test_an_announcement_reaches_every_group(peer: TelegramPeer, linli: Linli) -> None:
     peer.send(ADMIN, None, "/start")
     peer.wait_for(in_chat(ADMIN), what="answering /start")
