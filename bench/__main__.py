@@ -5,7 +5,8 @@
     .venv/bin/python -m bench --quick      # a fast pass over every code path (small sizes, no file)
 
 P1 core throughput · P2 Telegram round trip · P3 broadcast within the limits · P4 memory ·
-P5 1M-ticket look-ups · P6 cold start.  See each module's docstring for what exactly is measured.
+P5 1M-ticket look-ups · P6 cold start · P7 group replies with registered units.  See each module's
+docstring for what exactly is measured.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bench.common import ROOT, Row
 
 RESULTS = ROOT / "docs" / "bench-results.md"
 SIMULATION_MARK = "<!-- simulation: written by `linli simulate --write-doc`; kept by python -m bench -->"
-ALL = ("P1", "P2", "P3", "P4", "P5", "P6")
+ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "P7")
 
 
 def run_suite(only: tuple[str, ...], quick: bool, folder: Path, log=print) -> tuple[list[Row], dict]:
@@ -69,6 +70,10 @@ def run_suite(only: tuple[str, ...], quick: bool, folder: Path, log=print) -> tu
         from bench import p4_p6_process
 
         step("P6", lambda: p4_p6_process.cold_start(folder, quick))
+    if "P7" in only:
+        from bench import p7_group_replies
+
+        step("P7", lambda: p7_group_replies.run(folder, quick))
     return rows, details
 
 
@@ -117,6 +122,22 @@ def p1_finding(info: dict) -> str:
     return "\n".join(lines)
 
 
+def p7_finding(info: dict) -> str:
+    """P7's data and each command's median with and without registered units."""
+    kinds = info["kinds_ms"]
+    each = "; ".join(
+        (f"{units:,} units ({info['distinct'].get(units, 0):,} distinct): " if units else "no units: ")
+        + ", ".join(f"{word} {kinds[units][kind]:.2f} ms" for kind, word in
+                    (("mine", "我的报修"), ("open", "待办"), ("progress", "进度 N")))
+        for units in sorted(kinds))
+    return (f"P7: {info['residents']:,} residents and {info['tickets']:,} tickets built in "
+            f"{info['built_in']:.1f} s (storage/bench.py: generate, register_units), {info['rounds']} "
+            f"rounds of {info['commands']} group commands through `Core.handle`, a fresh App per "
+            f"variant, the variants taking turns. CPU time per reply (median): {each}. Wall clock per "
+            "reply: " + ", ".join(f"{units:,} units {value:.2f} ms" if units else f"no units {value:.2f} ms"
+                                  for units, value in sorted(info.get("wall_ms", {}).items())) + ".")
+
+
 def markdown(rows: list[Row], details: dict, command: str) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
@@ -135,8 +156,9 @@ def markdown(rows: list[Row], details: dict, command: str) -> str:
         parts += [finding, ""]
     p5 = details.get("P5")
     if p5:
-        parts += [f"P5: {p5.get('tickets', 0):,} tickets (with their history: ≈3 events each) generated "
-                  f"in {p5.get('generated_in', 0):.1f} s (storage/bench.py, executemany); digest "
+        parts += [f"P5: {p5.get('tickets', 0):,} tickets (with their history: ≈3 events each) and "
+                  f"{p5.get('units', 0):,} residents with a registered unit generated in "
+                  f"{p5.get('generated_in', 0):.1f} s (storage/bench.py, executemany); digest "
                   f"query: {p5.get('digest')}.", ""]
         if "gather" in str(p5.get("digest")):
             parts += [
@@ -152,6 +174,9 @@ def markdown(rows: list[Row], details: dict, command: str) -> str:
                 "with closed_at before the end, or resolved with resolved_at before it, cannot be "
                 "(a reopen clears closed_at), so a `NOT (...)` pre-filter on the tickets row, served "
                 "by the existing indexes, leaves only the open backlog and the week's changes.", ""]
+    p7 = details.get("P7")
+    if p7 and "kinds_ms" in p7:
+        parts += [p7_finding(p7), ""]
     p3 = details.get("P3")
     if p3 and "wall" in p3:
         parts += [f"P3: FakeTelegram time ×{p3['speed']:g}, drained in {p3['wall']:.2f} s of wall time; "

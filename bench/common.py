@@ -96,6 +96,24 @@ def write_config(folder: Path, buildings: int = 20) -> Path:
     return path
 
 
+async def register_units(path: Path, units: int, *, residents: int = 0) -> int:
+    """Register ``units`` households' units (``f"{floor:02d}{room:02d}"``, spread over the 20
+    buildings) in the database at ``path``, first adding ``residents`` generated residents (console
+    identities r1, r2 …) when asked.  Returns how many units were registered.  The core reads
+    registered units when it starts (``Core.start``), so call this before ``app.open()``."""
+    from storage import Database
+
+    db = Database(path)
+    await db.open()
+    try:
+        async with db.transaction() as tx:
+            if residents:
+                await tx.bench.generate(tickets=0, residents=residents, start=time.time(), end=time.time())
+            return await tx.bench.register_units(units)
+    finally:
+        await db.close()
+
+
 class LinliProcess:
     """``linli run`` (headless: a config without tokens) as a child process, until it is ready."""
 

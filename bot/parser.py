@@ -7,7 +7,8 @@ left alone; a bare word that needs a number ("确认 12") is only a command when
 Everything else returns ``None`` and the bot stays silent.
 
 The text is cleaned first: NUL and control characters, zero-width and bidirectional-override
-characters are dropped, so what is stored and echoed is what a person can see.
+characters are dropped, so what is stored and echoed is what a person can see (and lone surrogates,
+which a platform's JSON can carry but no database or platform can store, go too).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from bot.commands import Command
 
 PREFIXES = "/#／＃"
 _INVISIBLE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+    "\ud800-\udfff]"
 )
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")

@@ -1,5 +1,18 @@
 """The durable outbox: messages written in the same transaction as the change that caused them,
-delivered later by the dispatcher, marked sent once the platform took them."""
+delivered later by the dispatcher, marked sent once the platform took them.
+
+A dispatcher claims the rows it is about to send (``claim``): it writes who it is (``claimed_by``)
+and until when the claim holds (``claimed_until``, a lease in wall-clock Unix seconds) on the rows
+that are still pending and unclaimed (or whose lease ran out, or whose holder is known to be gone),
+then reads back which of them it holds.  Both run in one write transaction, and SQLite lets one
+writer in at a time, so two dispatchers on one database never hold, and never send, the same row.
+This is the SQLite form of ``SELECT … FOR UPDATE SKIP LOCKED``: on a server database the claim
+becomes that select (the rows another transaction locked are skipped) followed by the same
+``UPDATE … SET claimed_by, claimed_until`` in one transaction.  ``mark_sent``, ``retry_later``,
+``give_up`` and ``hold`` end the claim; ``unclaim`` gives back rows the dispatcher did not get to;
+``renew`` extends the lease of what it still holds.  A dispatcher that crashed leaves its claims until
+their lease runs out: a row it had sent but not yet marked goes once more then, and only once.
+"""
 
 from __future__ import annotations
 
@@ -58,15 +71,69 @@ class Outbox(Repo):
             "ORDER BY id LIMIT ?", (*platforms, limit))
         return [(_decode(r), r["next_attempt_at"], r["attempts"]) for r in rows]
 
+    async def waiting(self, platforms: list[str], now: float,
+                      limit: int = 1000) -> list[tuple[Outbound, float, str | None]]:
+        """Pending messages of these platforms, oldest first: (message, due at, holder), where
+        holder is the dispatcher whose claim on it still holds at ``now`` (wall clock), else None."""
+        if not platforms:
+            return []
+        marks = ",".join("?" * len(platforms))
+        rows = await self._all(
+            f"SELECT *, CASE WHEN claimed_until >= ? THEN claimed_by END AS holder FROM outbox "
+            f"WHERE status = 'pending' AND platform IN ({marks}) ORDER BY id LIMIT ?",
+            (now, *platforms, limit))
+        return [(_decode(r), r["next_attempt_at"], r["holder"]) for r in rows]
+
+    async def claim(self, ids: list[int], claimer: str, until: float, now: float,
+                    gone: list[str] | tuple[str, ...] = ()) -> set[int]:
+        """Claim the rows among ``ids`` that are pending and free (unclaimed, their lease over at
+        ``now``, already ``claimer``'s, or held by a dispatcher in ``gone``) for ``claimer`` until
+        ``until``; return the ids ``claimer`` holds now.  Run it in a write transaction (see the
+        module docstring)."""
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        gone_marks = ",".join("?" * len(gone))
+        gone_clause = f" OR claimed_by IN ({gone_marks})" if gone else ""
+        await self._run(
+            f"UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id IN ({marks}) "
+            f"AND status = 'pending' AND (claimed_by IS NULL OR claimed_until IS NULL "
+            f"OR claimed_until < ? OR claimed_by = ?{gone_clause})",
+            (claimer, until, *ids, now, claimer, *gone))
+        rows = await self._all(
+            f"SELECT id FROM outbox WHERE id IN ({marks}) AND status = 'pending' AND claimed_by = ?",
+            (*ids, claimer))
+        return {r[0] for r in rows}
+
+    async def renew(self, claimer: str, until: float) -> set[int]:
+        """Extend the lease of every pending row ``claimer`` still holds; return their ids (a row
+        whose lease ran out and that another dispatcher claimed since is not among them)."""
+        await self._run(
+            "UPDATE outbox SET claimed_until = ? WHERE claimed_by = ? AND status = 'pending'",
+            (until, claimer))
+        rows = await self._all(
+            "SELECT id FROM outbox WHERE claimed_by = ? AND status = 'pending'", (claimer,))
+        return {r[0] for r in rows}
+
+    async def unclaim(self, ids: list[int], claimer: str) -> None:
+        """Give back ``claimer``'s claims on these rows (it did not get to send them)."""
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        await self._run(
+            f"UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "
+            f"WHERE id IN ({marks}) AND claimed_by = ?", (*ids, claimer))
+
     async def mark_sent(self, outbox_id: int, now: float, platform_message_id: str | None) -> None:
         await self._run(
             "UPDATE outbox SET status = 'sent', sent_at = ?, platform_message_id = ?, "
-            "attempts = attempts + 1 WHERE id = ?", (now, platform_message_id, outbox_id))
+            "attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL WHERE id = ?",
+            (now, platform_message_id, outbox_id))
 
     async def retry_later(self, outbox_id: int, at: float, error: str) -> None:
         await self._run(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
-            "WHERE id = ?", (at, error[:500], outbox_id))
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, "
+            "claimed_by = NULL, claimed_until = NULL WHERE id = ?", (at, error[:500], outbox_id))
 
     async def attempts(self, outbox_id: int) -> int:
         return int(await self._value("SELECT attempts FROM outbox WHERE id = ?", (outbox_id,)) or 0)
@@ -77,8 +144,8 @@ class Outbox(Repo):
 
     async def hold(self, outbox_id: int, reason: str) -> None:
         """Keep a message until its recipient can be reached (see ``release``)."""
-        await self._run("UPDATE outbox SET status = 'held', last_error = ? WHERE id = ?",
-                        (reason[:500], outbox_id))
+        await self._run("UPDATE outbox SET status = 'held', last_error = ?, claimed_by = NULL, "
+                        "claimed_until = NULL WHERE id = ?", (reason[:500], outbox_id))
 
     async def release(self, platform: str, address: str, now: float) -> int:
         """Send the held messages of one recipient now; return how many."""
@@ -89,8 +156,8 @@ class Outbox(Repo):
 
     async def give_up(self, outbox_id: int, error: str) -> None:
         await self._run(
-            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? "
-            "WHERE id = ?", (error[:500], outbox_id))
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
+            "claimed_by = NULL, claimed_until = NULL WHERE id = ?", (error[:500], outbox_id))
 
     async def reroute(self, outbox_id: int, platform: str, address: str, kind: str) -> None:
         await self._run("UPDATE outbox SET platform = ?, address = ?, kind = ? WHERE id = ?",
@@ -108,16 +175,28 @@ class Outbox(Repo):
             f"SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND platform IN ({marks})",
             platforms)
 
-    async def next_due(self, platforms: list[str]) -> float | None:
+    async def next_due(self, platforms: list[str], *, claimer: str | None = None,
+                       now: float | None = None, gone: list[str] | tuple[str, ...] = ()) -> float | None:
         """When the next message can go: the earliest due time of each chat's *first* pending
-        message (a later one waits behind it, whatever its own due time, to keep the order)."""
+        message (a later one waits behind it, whatever its own due time, to keep the order).
+
+        With ``claimer`` (and ``now``, wall clock), a chat whose first message another dispatcher
+        holds is left out: that one sends it (or its lease runs out)."""
         if not platforms:
             return None
         marks = ",".join("?" * len(platforms))
+        if claimer is None:
+            return await self._value(
+                f"SELECT MIN(due) FROM (SELECT next_attempt_at AS due, MIN(id) FROM outbox "
+                f"WHERE status = 'pending' AND platform IN ({marks}) GROUP BY platform, address)",
+                platforms)
+        gone_clause = f" OR holder IN ({','.join('?' * len(gone))})" if gone else ""
         return await self._value(
-            f"SELECT MIN(due) FROM (SELECT next_attempt_at AS due, MIN(id) FROM outbox "
-            f"WHERE status = 'pending' AND platform IN ({marks}) GROUP BY platform, address)",
-            platforms)
+            f"SELECT MIN(due) FROM (SELECT next_attempt_at AS due, MIN(id), claimed_by AS holder, "
+            f"claimed_until AS until FROM outbox WHERE status = 'pending' AND platform IN ({marks}) "
+            f"GROUP BY platform, address) WHERE holder IS NULL OR until IS NULL OR until < ? "
+            f"OR holder = ?{gone_clause}",
+            (*platforms, now, claimer, *gone))
 
     async def sent_to(self, platform: str, address: str) -> list[Outbound]:
         rows = await self._all(

@@ -121,3 +121,16 @@ async def test_a_rejection_as_a_duplicate_of_itself_or_of_nothing_is_refused(com
     assert [m.key for m in sent.messages] == ["tickets.duplicate_unknown"]
     sent = await compound.say("dm", "alice", "进度 1")
     assert "待受理" in sent.all()  # nothing was rejected
+
+
+async def test_a_lone_surrogate_from_a_platform_is_dropped_not_a_crash(compound):
+    """Telegram's JSON can carry a lone surrogate (found by tests/test_fuzz.py): no store can
+    keep one, so it is dropped like other invisible characters and the report is filed."""
+    from dataclasses import replace
+
+    message = replace(compound.inbound("b3", "alice", "报修 3栋\ud800电梯坏了"),
+                      sender_name="alice\ud800")
+    sent = await compound.deliver(message)
+    assert [m.key for m in sent.messages if m.kind == "group"] == ["tickets.acknowledged"]
+    shown = (await compound.say("dm", "wang", "进度 1")).all()
+    assert "3栋电梯坏了" in shown

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import common, p1_core, p3_broadcast, p4_p6_process, p5_scale
+from bench import common, p1_core, p3_broadcast, p4_p6_process, p5_scale, p7_group_replies
 
 
 def test_core_throughput_paths(tmp_path) -> None:
@@ -24,6 +24,16 @@ def test_scale_queries_and_table(tmp_path) -> None:
             common.Row("y", None, "s", note="not measured: why")]
     text = common.table(rows)
     assert "2.00×" in text and "not measured" in text
+
+
+def test_group_replies_with_registered_units(tmp_path) -> None:
+    result = asyncio.run(p7_group_replies.measure(tmp_path, residents=400, tickets=2_000,
+                                                  unit_counts=(40, 400), rounds=1, span_days=30))
+    cpu = result["per_round"]["cpu"]  # every command was answered as expected (else it raises)
+    assert set(cpu) == set(result["per_round"]["wall"]) == {0, 40, 400}
+    assert result["distinct"][0] == 0 < result["distinct"][40] < result["distinct"][400]
+    value, kinds = p7_group_replies.figures(cpu[400])
+    assert value > 0 and set(kinds) == {"mine", "open", "progress"}
 
 
 def test_broadcast_within_limits(tmp_path) -> None:

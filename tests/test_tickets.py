@@ -175,8 +175,9 @@ async def test_mine_and_ticket_show_status(compound: Compound):
 async def test_linking_two_accounts_makes_one_resident(compound: Compound):
     await compound.say("b3", "alice", "报修 3栋电梯坏了")
     sent = await compound.say("dm", "alice", "绑定码")
-    code = re.search(r"[0-9]{6}", sent.to("alice")[0]).group(0)
-    sent = await compound.say("dm", "alice-on-wechat", f"绑定 {code}")
+    code = re.search(r"[0-9]{8,}", sent.to("alice")[0]).group(0)
+    await compound.say("dm", "alice-on-wechat", f"绑定 {code}")
+    sent = await compound.say("dm", "alice", "确认绑定")  # the code's own account confirms
     assert "绑定成功" in sent.to("alice-on-wechat")[0]
     sent = await compound.say("dm", "alice-on-wechat", "我的报修")
     assert "#1" in sent.to("alice-on-wechat")[0]
