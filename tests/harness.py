@@ -78,6 +78,19 @@ class Sent:
         return [m.plain_text() for m in self.messages
                 if m.kind == "private" and m.address == person]
 
+    def keys_to(self, person: str) -> list[str]:
+        """The catalogue keys of what ``person`` was told privately, in order."""
+        return [m.key for m in self.messages if m.kind == "private" and m.address == person]
+
+    def keys_in(self, chat_key: str) -> list[str]:
+        """The catalogue keys of what was posted to a group chat, in order."""
+        return [m.key for m in self.messages if m.kind == "group" and m.address == chat_key]
+
+    def values_to(self, person: str, key: str) -> dict:
+        """The values of the first message with ``key`` that ``person`` was told."""
+        return next(m.values for m in self.messages
+                    if m.kind == "private" and m.address == person and m.key == key)
+
     def texts(self) -> list[str]:
         return [m.plain_text() for m in self.messages]
 

@@ -10,25 +10,28 @@ from tests.harness import Compound
 
 async def test_a_report_in_a_building_group_reaches_its_captain(compound: Compound):
     sent = await compound.say("b3", "alice", "报修 电梯坏了，困人了")
-    group = sent.to_chat("b3")
-    assert len(group) == 1 and "#1" in group[0] and "3栋" in group[0] and "电梯" in group[0]
-    assert "王师傅" in group[0]
-    ping = sent.to("wang")
-    assert len(ping) == 1 and "电梯坏了，困人了" in ping[0] and "alice" in ping[0]
-    assert "受理 1" in ping[0]  # what to reply, for platforms without buttons
-    assert sent.to("alice") == []  # the acknowledgement is in the group
+    assert sent.keys_in("b3") == ["tickets.acknowledged"]
+    ack = next(m for m in sent.messages if m.key == "tickets.acknowledged")
+    assert ack.values["number"] == 1 and ack.values["building"] == "3栋"
+    assert ack.values["category"] == "电梯" and "王师傅" in ack.values["told"]
+    assert sent.keys_to("wang") == ["tickets.ping.new"]
+    ping = sent.values_to("wang", "tickets.ping.new")
+    assert ping["text"] == "电梯坏了，困人了" and ping["reporter"] == "alice"
+    assert "受理 1" in sent.to("wang")[0]  # what to reply, for platforms without buttons
+    assert sent.keys_to("alice") == []  # the acknowledgement is in the group
 
 
 async def test_the_full_lifecycle_tells_the_reporter_every_step(compound: Compound):
     await compound.say("b3", "alice", "报修 3栋电梯坏了")
-    for command, word in (("受理 1 马上到", "已受理"), ("处理中 1 已联系电梯公司", "正在处理"),
-                          ("已解决 1 换了门机", "处理完成")):
+    for command, status in (("受理 1 马上到", "acknowledged"), ("处理中 1 已联系电梯公司", "in_progress"),
+                            ("已解决 1 换了门机", "resolved")):
         sent = await compound.say("dm", "wang", command)
-        assert word in sent.to("alice")[0]
-        assert "#1" in sent.to("wang")[0]
-    assert "确认 1" in sent.to("alice")[0] and "未解决 1" in sent.to("alice")[0]
+        assert sent.keys_to("alice") == [f"tickets.update.{status}"]
+        assert sent.keys_to("wang") == ["tickets.moved"]
+        assert sent.values_to("wang", "tickets.moved")["number"] == 1
+    assert "确认 1" in sent.to("alice")[0] and "未解决 1" in sent.to("alice")[0]  # typed fallback
     sent = await compound.say("dm", "alice", "确认 1")
-    assert "结案" in sent.to("alice")[0]
+    assert sent.keys_to("alice") == ["tickets.thanks_confirm"], sent.all()
     async with compound.app.db.read() as tx:
         ticket = await tx.tickets.get(1)
         events = [e.action for e in await tx.tickets.events(1)]
@@ -43,13 +46,13 @@ async def test_the_full_lifecycle_tells_the_reporter_every_step(compound: Compou
 async def test_followers_hear_every_update_and_may_reopen(compound: Compound):
     await compound.say("b3", "alice", "报修 3栋消防门关不上")
     sent = await compound.say("b3", "bob", "同问 1")
-    assert "已关注 #1" in sent.to_chat("b3")[0]
+    assert len(sent.keys_in("b3")) == 1 and "#1" in sent.to_chat("b3")[0]
     sent = await compound.say("dm", "wang", "已解决 1 修好了")
-    assert sent.to("bob") and sent.to("alice")
+    assert sent.keys_to("bob") == sent.keys_to("alice") == ["tickets.update.resolved"]
     sent = await compound.say("dm", "bob", "未解决 1 还是关不上")
-    assert "重新打开" in sent.to("bob")[0]
-    assert "还是关不上" in sent.to("wang")[0]
-    assert "还是关不上" in sent.to("alice")[0]
+    assert sent.keys_to("wang") == ["tickets.ping.reopened"]
+    assert sent.values_to("wang", "tickets.ping.reopened")["why"] == "还是关不上"
+    assert sent.values_to("alice", "tickets.update.reopened")["note"] == "还是关不上"
 
 
 async def test_english_commands_get_english_answers(compound: Compound):
@@ -67,7 +70,8 @@ async def test_unacknowledged_report_escalates_to_property_then_committee(compou
     sent = await compound.advance(timedelta(hours=3, minutes=59))
     assert sent.to("zhao") == []
     sent = await compound.advance(timedelta(minutes=2))
-    assert "升级" in sent.to("zhao")[0] and "升级" in sent.to("alice")[0]
+    assert sent.keys_to("zhao") == ["tickets.ping.escalated"]
+    assert sent.keys_to("alice") == ["tickets.update.escalated"]
     sent = await compound.advance(timedelta(hours=4, minutes=1))
     assert sent.to("chen") and sent.to("admin")
     sent = await compound.advance(timedelta(days=2))
@@ -87,7 +91,7 @@ async def test_resolved_but_unconfirmed_closes_itself_and_says_so(compound: Comp
     await compound.say("b3", "alice", "报修 3栋 充电桩坏了")
     await compound.say("dm", "wang", "已解决 1")
     sent = await compound.advance(timedelta(days=3, minutes=1))
-    assert "自动结案" in sent.to("alice")[0]
+    assert sent.keys_to("alice") == ["tickets.update.auto_closed"]
     async with compound.app.db.read() as tx:
         assert (await tx.tickets.get(1)).status == "closed"
 
@@ -104,7 +108,7 @@ async def test_building_comes_from_text_then_group_then_registration_else_asked(
     sent = await compound.say("all", "alice", "报修 5栋 楼道灯坏了")
     assert "5栋" in sent.to_chat("all")[0] and sent.to("li")
     sent = await compound.say("all", "dave", "报修 楼道灯坏了")
-    assert "哪一栋" in sent.to_chat("all")[0]
+    assert sent.keys_in("all") == ["tickets.which_building"]
     sent = await compound.say("all", "dave", "今天天气不错")  # chatter: stays quiet
     assert len(sent) == 0
     sent = await compound.say("all", "dave", "3栋")
@@ -118,6 +122,7 @@ async def test_building_comes_from_text_then_group_then_registration_else_asked(
 async def test_a_similar_open_ticket_is_offered(compound: Compound):
     await compound.say("b3", "alice", "报修 3栋电梯坏了")
     sent = await compound.say("b3", "bob", "报修 电梯又不动了")
+    assert "tickets.similar" in sent.keys_in("b3")
     assert any("同问 1" in text for text in sent.to_chat("b3"))
 
 
@@ -125,7 +130,7 @@ async def test_reject_as_duplicate_links_and_moves_the_reporter(compound: Compou
     await compound.say("b3", "alice", "报修 3栋电梯坏了")
     await compound.say("b3", "bob", "报修 电梯坏了")
     sent = await compound.say("dm", "wang", "驳回 2 与 #1 重复")
-    assert "驳回" in sent.to("bob")[0]
+    assert sent.keys_to("bob") == ["tickets.update.rejected"]
     sent = await compound.say("dm", "wang", "已解决 1")
     assert sent.to("bob"), "bob now follows #1"
     async with compound.app.db.read() as tx:

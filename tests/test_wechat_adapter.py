@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -121,3 +122,157 @@ def test_status_reads_health_records():
     stale = describe(record("connected", now - 600), now, 180)
     assert stale["state"] == "stale" and not stale["ok"]
     assert describe(record("disconnected", now), now, 180)["ok"] is False
+
+
+# --- typed send failures ---------------------------------------------------------------------------
+# What the Node puppet service answers: whatever the puppet threw, as status UNKNOWN with the error's
+# stack as the message (gerror → grpc-js); the mock's wording is what tests/peers/wechat_server.js gets.
+def grpc(status: str, message: str):
+    from grpclib.const import Status
+    from grpclib.exceptions import GRPCError
+
+    return GRPCError(Status[status], message)
+
+
+STACK = "\n    at PuppetMock._messageSend (file:///peers/node_modules/wechaty-puppet-mock/x.js:1:1)"
+
+
+@pytest.mark.parametrize(("error", "kind", "reason"), [
+    (grpc("UNKNOWN", "Error: MockContact.load(): wx-gone not exist." + STACK), "private", "not a friend"),
+    (grpc("UNKNOWN", "Error: MockRoom.load(): gone@chatroom not exist." + STACK), "group", "room gone"),
+    (grpc("UNKNOWN", "Error: no payload found for id gone@chatroom" + STACK), "group", "room gone"),
+    (grpc("UNKNOWN", "Error: 你不是群成员，无法发送消息"), "group", "bot not in room"),
+    (grpc("INTERNAL", "send failed: bot is not in room r@chatroom"), "group", "bot not in room"),
+    (grpc("UNKNOWN", "Error: 对方不是你的好友"), "private", "not a friend"),
+    (grpc("NOT_FOUND", "conversation"), "group", "room gone"),
+    (grpc("PERMISSION_DENIED", "denied"), "group", "bot not in room"),
+    (grpc("UNKNOWN", "Error: Wechaty Puppet Unsupported API Error. Learn More At …"), "private",
+     "not supported by the puppet"),
+])
+def test_failures_retrying_will_not_fix_are_permanent_with_a_short_reason(error, kind, reason):
+    failure = wechat.classify(error, kind)
+    assert isinstance(failure, wechat.PermanentError) and str(failure) == reason
+
+
+@pytest.mark.parametrize("error", [
+    grpc("UNAVAILABLE", "connection refused"), grpc("DEADLINE_EXCEEDED", ""),
+    grpc("INTERNAL", "TIMEOUT: RequestId: MT_SEND_MSG counter: 9"),
+    grpc("INTERNAL", "ERR_SEND_MSG send message failed"), ConnectionResetError("reset"), TimeoutError(),
+])
+def test_failures_retrying_may_fix_are_temporary(error):
+    failure = wechat.classify(error, "group")
+    assert isinstance(failure, wechat.TemporaryError) and failure.count
+    assert "\n" not in str(failure)
+
+
+def test_a_connection_lost_mid_call_is_temporary():
+    from grpclib.exceptions import StreamTerminatedError
+
+    assert wechat.connection_trouble(StreamTerminatedError("Connection lost"))
+    assert isinstance(wechat.classify(StreamTerminatedError("Connection lost")), wechat.TemporaryError)
+
+
+def test_a_logged_out_account_waits_without_using_up_attempts():
+    failure = wechat.classify(grpc("UNKNOWN", "Error: not logged in" + STACK), "private")
+    assert isinstance(failure, wechat.TemporaryError) and failure.count is False
+    assert "at PuppetMock" not in str(failure)  # the puppet's stack stays out of the log
+
+
+class FakeClient:
+    """The parts of the puppet-service client that send() and diagnose() use."""
+
+    def __init__(self, send_error=None, room_members=("wx-bot", "wx-alice"), friend=True,
+                 lookup_error=None):
+        self.send_error, self.room_members, self.friend = send_error, room_members, friend
+        self.lookup_error = lookup_error
+        self.sent: list[tuple[str, str]] = []
+
+    async def message_send_text(self, address, text, mention_ids=None):
+        self.sent.append((address, text))
+        if self.send_error is not None:
+            raise self.send_error
+        return "m1"
+
+    async def room_payload(self, room_id):
+        if self.lookup_error is not None:
+            raise self.lookup_error
+        return type("Room", (), {"id": room_id, "topic": "3栋", "member_ids": list(self.room_members)})
+
+    async def contact_payload(self, contact_id):
+        if self.lookup_error is not None:
+            raise self.lookup_error
+        return type("Contact", (), {"id": contact_id, "friend": self.friend, "name": "x", "alias": ""})
+
+
+def connected(client: FakeClient) -> wechat.WechatAdapter:
+    a = adapter()
+    a.client, a.self_id = client, "wx-bot"
+    a._logged_in.set()
+    return a
+
+
+async def test_an_unexplained_refusal_is_checked_with_the_service():
+    vague = grpc("INTERNAL", "ERR_SEND_MSG send message failed")
+    room = Outbound("wechat", "r@chatroom", "group", "hi")
+    with pytest.raises(wechat.PermanentError, match=r"^bot not in room$"):
+        await connected(FakeClient(vague, room_members=("wx-alice",))).send(room)
+    with pytest.raises(wechat.PermanentError, match=r"^room gone$"):
+        await connected(FakeClient(vague, lookup_error=grpc("UNKNOWN", "Error: no payload found"))).send(room)
+    private = Outbound("wechat", "wx-alice", "private", "hi")
+    with pytest.raises(wechat.PermanentError, match=r"^not a friend$"):
+        await connected(FakeClient(vague, friend=False)).send(private)
+    # the room is there with the bot in it, the contact is a friend: it may go next time
+    with pytest.raises(wechat.TemporaryError):
+        await connected(FakeClient(vague)).send(room)
+    with pytest.raises(wechat.TemporaryError):
+        await connected(FakeClient(vague)).send(private)
+    # the service could not be asked either: temporary
+    with pytest.raises(wechat.TemporaryError):
+        await connected(FakeClient(vague, lookup_error=ConnectionResetError())).send(room)
+    assert await connected(FakeClient()).send(private) == "m1"
+
+
+async def test_a_login_from_a_session_that_has_ended_is_ignored():
+    a = adapter()
+    old, a.client = object(), FakeClient()
+    await a._on_login(type("Login", (), {"contact_id": "wx-bot"}), old)
+    assert not a._logged_in.is_set()  # sending now would go into the old, dead channel
+    a._logged_in.set()
+    await a._on_logout(type("Logout", (), {"data": ""}), old)
+    assert a._logged_in.is_set()  # the current session is still logged in
+
+
+async def test_an_event_read_when_the_connection_broke_is_read_again_after_the_next_login(monkeypatch):
+    from grpclib.exceptions import StreamTerminatedError
+
+    monkeypatch.setattr(wechat, "EVENT_RETRY_SECONDS", 0.0)
+    handled = []
+
+    class Core:
+        async def handle(self, inbound):
+            handled.append(inbound)
+
+    a = adapter()
+    a.core = Core()
+    tries = []
+
+    async def message_inbound(message_id):
+        tries.append(message_id)
+        if len(tries) == 1:
+            raise StreamTerminatedError("Connection lost")
+        return "inbound"
+
+    monkeypatch.setattr(a, "message_inbound", message_inbound)
+    task = asyncio.create_task(a._handle_event("message", "m7"))
+    await asyncio.sleep(0.05)
+    assert tries == ["m7"] and not task.done()  # waits for the next login, however long
+    a._logged_in.set()
+    await asyncio.wait_for(task, 2)
+    assert tries == ["m7", "m7"] and handled == ["inbound"]
+    # what the service answers (the message is gone) drops the event, with no traceback
+    monkeypatch.setattr(a, "message_inbound", lambda _id: _raise(grpc("UNKNOWN", "no payload found")))
+    await asyncio.wait_for(a._handle_event("message", "m8"), 2)
+
+
+async def _raise(error):
+    raise error

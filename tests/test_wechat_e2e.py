@@ -9,7 +9,9 @@ the bot asked the puppet to send.  Rate limits are set low in the test config.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import sqlite3
 import time
 from pathlib import Path
 
@@ -197,15 +199,29 @@ def test_rota_query_on_wechat(wechat):
     assert "门岗值守" in mine and "08:00" in mine, mine
 
 
+def outbox_statuses(db: Path) -> dict[str, int]:
+    """How many outbox rows are pending, sent, failed, read from the bot's database as it is now."""
+    with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
+        return dict(conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
+
+
 def test_the_bot_reconnects_after_the_service_restarts_and_sends_what_waited(tmp_path):
     """The puppet service dies between two sends; the one that waited arrives after the restart.
 
     ``max_attempts = 2``: waiting for the connection must not use up attempts, or the message that
-    waits through several retries while the service is down would be given up."""
+    waits through several retries while the service is down would be given up.
+
+    The peer lists a message when the puppet is asked to send it, before the bot has the answer and
+    has marked it sent.  Killing the service at that moment (what this test did, and under load it
+    happened) loses the answer: the bot cannot know the message went, keeps it, and sends it again
+    after the restart (at least once, as it should), so two messages waited and the first arrived
+    twice.  So the test kills only once the bot's outbox says the first message is sent, and looks
+    at ``linli status`` only once the outbox has caught up with what the peer lists."""
     peer = WechatPeer(tmp_path).start()
+    db = tmp_path / "linli.db"
     config = write_config(tmp_path, peer, delivery={"max_attempts": 2},
-                          send_interval_seconds=1.5, send_jitter_seconds=0.0)
-    bot = LinliProcess(config, tmp_path / "linli.db")
+                          send_interval_seconds=3.0, send_jitter_seconds=0.0)
+    bot = LinliProcess(config, db)
     restarted = None
     try:
         bot.start()
@@ -213,7 +229,8 @@ def test_the_bot_reconnects_after_the_service_restarts_and_sends_what_waited(tmp
         assert code == 0 and status["platforms"]["wechat"]["state"] == "connected", status
         peer.say("alice", "报修 3栋电梯坏了", room=ROOM3)  # → an ack in the room and a ping to wang
         first = peer.wait_sent(0, 1, timeout=10)
-        peer.kill()  # the second message is held back by the 1.5 s gap: it is still in the outbox
+        wait_for(lambda: outbox_statuses(db).get("sent") == 1, 10, "the bot to mark the first one sent")
+        peer.kill()  # the second message is held back by the 3 s gap: it is still in the outbox
         wait_for(lambda: bot.count("wechat: disconnected"), 15, "the bot to notice")
         code, status = bot.status()
         assert code == 1 and status["platforms"]["wechat"]["state"] in (
@@ -227,6 +244,8 @@ def test_the_bot_reconnects_after_the_service_restarts_and_sends_what_waited(tmp
         second = restarted.wait_sent(0, 1, timeout=20)
         delivered = {m["conversationId"] for m in first + second}
         assert delivered == {ROOM3, "wx-wang"}, (first, second)
+        wait_for(lambda: not outbox_statuses(db).get("pending"), 10, "the bot to mark the second sent")
+        assert len(restarted.sent()) == 1, restarted.sent()  # and nothing went twice
         code, status = bot.status()
         assert code == 0 and status["pending"]["wechat"] == 0, status
 
@@ -302,8 +321,36 @@ def test_a_logged_out_account_waits_for_the_qr_scan_and_then_sends_what_waited(t
         peer.call("/login", {})
         second = peer.wait_sent(1, 1, timeout=15)
         assert {m["conversationId"] for m in first + second} == {ROOM3, "wx-wang"}
+        # the peer lists a message before the bot has its answer: wait for the outbox to catch up
+        wait_for(lambda: not outbox_statuses(tmp_path / "linli.db").get("pending"), 10,
+                 "the bot to mark the second sent")
         code, status = bot.status()
         assert code == 0 and status["pending"]["wechat"] == 0, status
+    finally:
+        code = bot.stop()
+        peer.stop()
+    assert code == 0
+    assert "Traceback" not in bot.text(), bot.text()[-5000:]
+
+
+def test_a_contact_the_service_does_not_know_fails_for_good_at_once(tmp_path):
+    """The puppet refuses a send to a contact it does not know ("MockContact.load(): … not exist."):
+    a PermanentError ("not a friend") after one attempt, not retried ``max_attempts`` times."""
+    peer = WechatPeer(tmp_path).start()
+    db = tmp_path / "linli.db"
+    config = write_config(tmp_path, peer, delivery={"max_attempts": 5}, people={"li": "wx-gone"})
+    bot = LinliProcess(config, db)
+    try:
+        bot.start()
+        mark = peer.mark()
+        peer.say("bob", "报修 门口太吵", room=ROOM5)  # → the ack in the room, a ping to li (wx-gone)
+        assert "#1" in peer.wait_sent(mark, 1, where=ROOM5)[0]["text"]
+        wait_for(lambda: outbox_statuses(db).get("failed") == 1, 15, "the ping to be given up")
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            row = conn.execute("SELECT address, attempts, last_error FROM outbox "
+                               "WHERE status = 'failed'").fetchone()
+        assert row == ("wx-gone", 1, "not a friend"), row
+        assert bot.count("cannot be reached: not a friend"), bot.text()[-3000:]
     finally:
         code = bot.stop()
         peer.stop()

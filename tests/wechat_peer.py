@@ -178,8 +178,10 @@ class WechatPeer:
                                          f"(so far: {self.sent(since)!r})")
 
 
-def write_config(folder: Path, peer: WechatPeer, delivery: dict | None = None, **wechat) -> Path:
-    """config.example.toml with [wechat] pointing at the peer, and WeChat ids for rooms and people."""
+def write_config(folder: Path, peer: WechatPeer, delivery: dict | None = None,
+                 people: dict[str, str] | None = None, **wechat) -> Path:
+    """config.example.toml with [wechat] pointing at the peer, and WeChat ids for rooms and people
+    (``people`` gives some of them other ids, e.g. one the puppet does not know)."""
     raw = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
     raw["wechat"] = {"endpoint": f"127.0.0.1:{peer.grpc_port}", "token": TOKEN,
                      "send_interval_seconds": 0.05, "send_jitter_seconds": 0.05,
@@ -192,7 +194,7 @@ def write_config(folder: Path, peer: WechatPeer, delivery: dict | None = None, *
     raw.pop("telegram", None)
     raw["chats"]["b3"]["wechat"] = "3栋邻里群"
     raw["chats"]["b5"]["wechat"] = ROOM5
-    for key, wechat_id in WECHAT_PEOPLE.items():
+    for key, wechat_id in (WECHAT_PEOPLE | (people or {})).items():
         raw["people"][key]["wechat"] = wechat_id
     path = folder / "config.toml"
     path.write_text(dump_toml(raw), encoding="utf-8")

@@ -18,7 +18,10 @@ Out: text through ``message_send_text``; a group message that mentions people st
 ``@name`` + U+2005 (how WeChat writes a mention) and passes their ids, so they are notified.  There
 are no buttons on WeChat: :meth:`~bot.messages.Outbound.plain_text` appends the line that says what
 to reply (``直接回复「受理 12」即可``).  A photo a user sent is forwarded by its message id; a file
-Linli made (e.g. an .ics) goes as a file.
+Linli made (e.g. an .ics) goes as a file.  A send the service refuses for good raises
+:class:`PermanentError` with a short reason — "not a friend", "room gone", "bot not in room" (see
+:func:`classify` for how the service's answers are read) — and the core decides what to do; anything
+retrying may fix raises :class:`TemporaryError`.
 
 Sending is gentle (``limits``: one message every ``send_interval_seconds`` plus up to
 ``send_jitter_seconds`` at random, and ``daily_cap`` a day, all from ``[wechat]``) because bursts get
@@ -26,6 +29,8 @@ WeChat accounts restricted.  The connection is watched: a lost event stream or a
 the session and the adapter reconnects with exponential backoff (up to ``reconnect_max_seconds``);
 while it is down ``send`` raises :class:`TemporaryError` with ``count=False`` (not an attempt), so the
 outbox keeps every message however long the outage, and on reconnecting what waits is due at once.
+An event whose details could not be read because the connection broke is read again after the next
+login.  Login and logout events of a session that has ended are ignored.
 The state goes to the log and, through :meth:`Core.note_health`, to ``linli status``.
 
 The client's own ``start()`` checks the endpoint with a blocking TCP "telnet" probe and logs the token
@@ -60,6 +65,8 @@ MAX_TEXT = 2000  # characters in one WeChat text message (WeChat cuts longer one
 MENTION_SPACE = "\u2005"  # WeChat ends an @mention with a four-per-em space
 CACHE_SECONDS = 600.0  # how long room topics and member names are trusted
 CALL_TIMEOUT = 30.0  # seconds for one gRPC call
+EVENT_TRIES = 4  # an event whose details could not be read for a broken connection is read again …
+EVENT_RETRY_SECONDS = 1.0  # … after this long (doubling each time) and the next login
 _WECHATY_LOGGERS = ("PuppetService", "WechatyPuppetServiceConfig", "WechatyPuppet.Schemas.Event",
                     "WechatyPuppet.Schema.Base", "FileBox")
 
@@ -123,18 +130,88 @@ def strip_mention(text: str, names: set[str]) -> str:
     return text
 
 
-def classify(exc: BaseException) -> Exception:
-    """A send failure as the dispatcher's TemporaryError or PermanentError."""
-    try:
-        from grpclib.const import Status
-        from grpclib.exceptions import GRPCError
-    except ImportError:  # pragma: no cover - grpclib comes with the client
-        return TemporaryError(repr(exc))
-    if isinstance(exc, GRPCError):
-        if exc.status in (Status.INVALID_ARGUMENT, Status.NOT_FOUND, Status.PERMISSION_DENIED):
-            return PermanentError(f"{exc.status.name}: {exc.message}")
-        return TemporaryError(f"{exc.status.name}: {exc.message}")
-    return TemporaryError(f"{type(exc).__name__}: {exc}")
+# Why a send failed, from what the puppet service answers.  The Node service (wechaty-puppet-service)
+# hands on whatever the puppet threw as gRPC status UNKNOWN with the error's stack as the message
+# (gerror → grpc-js serverErrorToStatus), so the status alone rarely says anything: the message's first
+# line does.  The mock puppet says "MockContact.load(): <id> not exist.", "MockRoom.load(): <id> not
+# exist.", "no payload found for id <id>" and "not logged in"; wechaty-puppet "Wechaty Puppet Unsupported
+# API Error"; real puppets word it their own way, in English or Chinese (the lists below).  What is not
+# recognised is checked with the service (WechatAdapter.diagnose) before it is called temporary.
+NOT_FRIEND = "not a friend"
+ROOM_GONE = "room gone"
+NOT_IN_ROOM = "bot not in room"
+REASONS = {NOT_FRIEND: "blocked", ROOM_GONE: "chat_gone", NOT_IN_ROOM: "not_member"}
+
+
+def unreachable(why: str) -> PermanentError:
+    """A refusal retrying will not fix, with the typed reason the core decides on."""
+    return PermanentError(why, reason=REASONS[why])
+_GONE_WORDS = ("not exist", "no payload", "not found", "unknown contact", "unknown room", "不存在")
+_NOT_IN_ROOM_WORDS = ("not in room", "not in the room", "not a member", "not member", "not in chatroom",
+                      "不在群", "不是群成员", "非群成员", "被移出", "移出群聊", "已退出群聊")
+_NOT_FRIEND_WORDS = ("not friend", "not a friend", "not your friend", "blocked", "非好友", "不是好友",
+                     "不是你的好友", "拒收", "拉黑", "开启了朋友验证")
+_LOGGED_OUT_WORDS = ("not logged in", "not login", "logged out", "未登录", "已退出登录")
+_UNSUPPORTED_WORDS = ("unsupported api", "not supported", "unimplemented")
+
+
+def grpc_error_types() -> tuple[type, type, Any]:
+    """(GRPCError, StreamTerminatedError, Status) from grpclib, which comes with the client."""
+    from grpclib.const import Status
+    from grpclib.exceptions import GRPCError, StreamTerminatedError
+
+    return GRPCError, StreamTerminatedError, Status
+
+
+def first_line(exc: BaseException) -> str:
+    """What the service said, without the puppet's stack trace that follows it."""
+    text = str(getattr(exc, "message", None) or exc or "").strip()
+    line = text.splitlines()[0].strip() if text else ""
+    return line.removeprefix("Error: ")[:200]
+
+
+def error_text(exc: BaseException) -> str:
+    """An error in one line, for the log and ``linli status`` ("UNKNOWN: not logged in")."""
+    grpc_error, _, _ = grpc_error_types()
+    if isinstance(exc, grpc_error):
+        return f"{exc.status.name}: {first_line(exc)}"
+    return f"{type(exc).__name__}: {first_line(exc)}".rstrip(": ")
+
+
+def connection_trouble(exc: BaseException) -> bool:
+    """The call did not get an answer from the service (it is down, restarting, or the connection broke):
+    retrying over the next connection may work; the service did not refuse anything."""
+    grpc_error, stream_terminated, status = grpc_error_types()
+    if isinstance(exc, grpc_error):
+        return exc.status in (status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.CANCELLED)
+    return isinstance(exc, stream_terminated | OSError | TimeoutError)
+
+
+def classify(exc: BaseException, kind: str = "") -> TemporaryError | PermanentError:
+    """A send failure (to a ``kind`` "group" or "private" address) as the dispatcher's TemporaryError or
+    PermanentError, the latter with a short reason: "not a friend", "room gone", "bot not in room"."""
+    grpc_error, _, status = grpc_error_types()
+    if not isinstance(exc, grpc_error) or connection_trouble(exc):
+        return TemporaryError(error_text(exc))
+    said = first_line(exc).lower()
+    gone = ROOM_GONE if kind == "group" else NOT_FRIEND
+    if any(word in said for word in _LOGGED_OUT_WORDS):
+        # the account was logged out and the logout event is on its way: not an attempt, as offline
+        return TemporaryError(f"wechat: the account is not logged in ({error_text(exc)})", retry_after=5.0,
+                              count=False)
+    if any(word in said for word in _NOT_IN_ROOM_WORDS):
+        return unreachable(NOT_IN_ROOM)
+    if any(word in said for word in _NOT_FRIEND_WORDS):
+        return unreachable(NOT_FRIEND)
+    if any(word in said for word in _GONE_WORDS) or exc.status == status.NOT_FOUND:
+        return unreachable(gone)
+    if exc.status == status.PERMISSION_DENIED:
+        return unreachable(NOT_IN_ROOM if kind == "group" else NOT_FRIEND)
+    if exc.status == status.UNIMPLEMENTED or any(word in said for word in _UNSUPPORTED_WORDS):
+        return PermanentError("not supported by the puppet")
+    if exc.status == status.INVALID_ARGUMENT:
+        return PermanentError(f"refused by the puppet: {first_line(exc)}")
+    return TemporaryError(error_text(exc))
 
 
 class WechatAdapter:
@@ -211,11 +288,13 @@ class WechatAdapter:
     async def _health(self, state: str, detail: str) -> None:
         changed = state != self.state
         self.state = state
+        # Recorded first, logged after: whoever sees "wechat: <state>" in the log (a monitor, the
+        # end-to-end tests) finds the same state in ``linli status``.
+        with contextlib.suppress(Exception):
+            await self.core.note_health(self.platform, state, detail)
         if changed:
             level = logging.WARNING if state in ("disconnected", "logged out") else logging.INFO
             log.log(level, "wechat: %s%s", state, f" ({detail})" if detail else "")
-        with contextlib.suppress(Exception):
-            await self.core.note_health(self.platform, state, detail)
 
     # --- the connection ----------------------------------------------------------------------
     def _new_client(self) -> Any:
@@ -237,8 +316,10 @@ class WechatAdapter:
         client.on("message", self._on_message)
         client.on("room-join", self._on_join)
         client.on("room-topic", self._on_topic)
-        client.on("login", self._on_login)
-        client.on("logout", self._on_logout)
+        # The client runs each handler as a task of its own, which may run after its session ended:
+        # login and logout say which client they came from, and one that is no longer current is ignored.
+        client.on("login", lambda payload: self._on_login(payload, client))
+        client.on("logout", lambda payload: self._on_logout(payload, client))
         client.on("scan", self._on_scan)
         client.on("error", self._on_error)
         return client
@@ -295,7 +376,7 @@ class WechatAdapter:
 
     def explain(self, exc: BaseException) -> str:
         """Why a session ended, for the log and ``linli status`` (never with the token in it)."""
-        text = str(classify(exc))
+        text = error_text(exc)
         if "UNAUTHENTICATED" in text:
             text += " (the service refused the token: check [wechat] token)"
         return text.replace(self.token, "<token>") if self.token else text
@@ -328,19 +409,28 @@ class WechatAdapter:
                 await self._health("connected", f"as {self.self_name or self.self_id}")
 
     # --- events ------------------------------------------------------------------------------
-    async def _on_login(self, payload: Any) -> None:
+    async def _on_login(self, payload: Any, client: Any = None) -> None:
+        client = client or self.client
+        if client is None or client is not self.client:
+            return  # from a session that has ended since: logging in now would send into a dead channel
         self.self_id = payload.contact_id
         name = ""
         with contextlib.suppress(Exception):
-            contact = await asyncio.wait_for(self.client.contact_payload(self.self_id), CALL_TIMEOUT)
+            contact = await asyncio.wait_for(client.contact_payload(self.self_id), CALL_TIMEOUT)
             name = contact.name
+        if client is not self.client:
+            return
         self.self_name = name
         if name:
             self.core.parser.add_usernames(name)
-        self._logged_in.set()
         down_for = time.monotonic() - self._down_since if self._down_since is not None else None
-        self._down_since = None
+        # "connected" is recorded before sends may go, so that once "linli: ready" or "wechat: connected"
+        # is printed, ``linli status`` says so too; the session may have ended meanwhile (checked again).
         await self._health("connected", f"as {name or self.self_id}")
+        if client is not self.client:
+            return
+        self._down_since = None
+        self._logged_in.set()
         if down_for is not None:
             log.info("wechat: back after %.0f s", down_for)
         try:
@@ -348,7 +438,9 @@ class WechatAdapter:
         except Exception:
             log.exception("wechat: could not make the waiting messages due (they go at their time)")
 
-    async def _on_logout(self, payload: Any) -> None:
+    async def _on_logout(self, payload: Any, client: Any = None) -> None:
+        if client is not None and client is not self.client:
+            return  # an ended session's: the current one may be logged in
         self._logged_in.clear()
         if self._down_since is None:
             self._down_since = time.monotonic()
@@ -393,22 +485,42 @@ class WechatAdapter:
         """Handle events one at a time, in the order they came; a failure is logged, never raised."""
         while True:
             kind, item = await self._queue.get()
+            await self._handle_event(kind, item)
+
+    async def _handle_event(self, kind: str, item: Any) -> None:
+        """One event; when the connection breaks while its details are read (the service restarting
+        right after it sent the event, say), it is read again once the bot is logged in again, rather
+        than lost (the core ignores a message it has handled already)."""
+        for attempt in range(EVENT_TRIES):
             try:
                 inbound = await (self.message_inbound(item) if kind == "message" else
                                  self.join_inbound(item))
                 if inbound is not None:
                     await self.core.handle(inbound)
+                return
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("wechat: could not handle a %s event", kind)
+            except Exception as exc:
+                lost = connection_trouble(exc)
+                if lost and attempt < EVENT_TRIES - 1:
+                    log.warning("wechat: the connection broke while reading a %s event (%s); reading "
+                                "it again once reconnected", kind, self.explain(exc))
+                elif lost or isinstance(exc, grpc_error_types()[0]):
+                    # the service answered (e.g. the message is gone after it restarted), or never did
+                    log.warning("wechat: a %s event was dropped: %s", kind, self.explain(exc))
+                    return
+                else:
+                    log.exception("wechat: could not handle a %s event", kind)
+                    return
+            # Give the session time to notice the broken connection (it then clears _logged_in),
+            # then wait for the next login, however long the outage.
+            await asyncio.sleep(EVENT_RETRY_SECONDS * 2 ** attempt)
+            await self._logged_in.wait()
 
     # --- in ----------------------------------------------------------------------------------
     async def message_inbound(self, message_id: str) -> Inbound | None:
         """The Inbound for one message event, or None for what Linli does not read."""
-        client = self.client
-        if client is None:
-            return None
+        client = self._current()
         payload = await asyncio.wait_for(client.message_payload(message_id), CALL_TIMEOUT)
         talker = payload.from_id
         if not talker or talker == self.self_id:
@@ -459,9 +571,12 @@ class WechatAdapter:
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
         topic = ""
-        with contextlib.suppress(Exception):
-            payload = await asyncio.wait_for(self.client.room_payload(room_id), CALL_TIMEOUT)
+        try:
+            payload = await asyncio.wait_for(self._current().room_payload(room_id), CALL_TIMEOUT)
             topic = payload.topic or ""
+        except Exception as exc:
+            if connection_trouble(exc):
+                raise  # not "no topic" for ten minutes (a room named by its topic would be ignored)
         self._rooms[room_id] = (time.monotonic(), topic)
         return topic
 
@@ -472,16 +587,19 @@ class WechatAdapter:
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
         name = ""
-        if room_id:
-            with contextlib.suppress(Exception):
-                member = await asyncio.wait_for(
-                    self.client.room_member_payload(room_id, contact_id), CALL_TIMEOUT)
-                name = member.room_alias or member.name
-        if not name:
-            with contextlib.suppress(Exception):
-                contact = await asyncio.wait_for(self.client.contact_payload(contact_id),
-                                                 CALL_TIMEOUT)
+        client = self._current()
+        try:  # a broken connection is raised (the event is read again), not cached as the id
+            if room_id:
+                with contextlib.suppress(Exception):
+                    member = await asyncio.wait_for(
+                        client.room_member_payload(room_id, contact_id), CALL_TIMEOUT)
+                    name = member.room_alias or member.name
+            if not name:
+                contact = await asyncio.wait_for(client.contact_payload(contact_id), CALL_TIMEOUT)
                 name = contact.alias or contact.name
+        except Exception as exc:
+            if connection_trouble(exc):
+                raise
         name = name or contact_id
         self._names[key] = (time.monotonic(), name)
         return name
@@ -495,9 +613,9 @@ class WechatAdapter:
             # Not tried, so not counted as an attempt; on reconnecting, what waits is due at once.
             raise TemporaryError(f"wechat: not connected ({self.state})",
                                  retry_after=min(30.0, max(2.0, down)), count=False)
-        text, mention_ids = await self.mention_text(message)
         last_id: str | None = None
         try:
+            text, mention_ids = await self.mention_text(message)
             for index, part in enumerate(split_text(text, MAX_TEXT)):
                 last_id = await asyncio.wait_for(
                     client.message_send_text(message.address, part,
@@ -506,7 +624,13 @@ class WechatAdapter:
         except (TemporaryError, PermanentError):
             raise
         except Exception as exc:
-            raise classify(exc) from exc
+            failure = classify(exc, message.kind)
+            if isinstance(failure, TemporaryError) and failure.count and not connection_trouble(exc):
+                failure = await self.diagnose(client, message) or failure
+            if isinstance(failure, PermanentError):
+                log.warning("wechat: %s %s cannot be reached: %s (the service said %s)", message.kind,
+                            message.address, failure, self.explain(exc))
+            raise failure from exc
         for attachment in message.attachments:
             # The text is out: a failed attachment is logged, not retried (that would repeat the text).
             try:
@@ -515,6 +639,33 @@ class WechatAdapter:
                 log.warning("wechat: attachment %s to %s not sent: %r", attachment.kind,
                             message.address, exc)
         return last_id
+
+    async def diagnose(self, client: Any, message: Outbound) -> PermanentError | None:
+        """The service refused a send without saying why in words :func:`classify` knows: ask it about
+        the address.  A room it does not know (any more) or whose members do not include the bot, or a
+        contact it does not know or who is not a friend, is a PermanentError; anything else None."""
+        try:
+            if message.kind == "group":
+                room = await asyncio.wait_for(client.room_payload(message.address), CALL_TIMEOUT)
+                members = list(room.member_ids or ())
+                if self.self_id and members and self.self_id not in members:
+                    return unreachable(NOT_IN_ROOM)
+            else:
+                contact = await asyncio.wait_for(client.contact_payload(message.address), CALL_TIMEOUT)
+                if contact.id and not contact.friend:
+                    return unreachable(NOT_FRIEND)
+        except Exception as exc:
+            found = classify(exc, message.kind)
+            if isinstance(found, PermanentError) and str(found) in (ROOM_GONE, NOT_FRIEND, NOT_IN_ROOM):
+                return found
+        return None
+
+    def _current(self) -> Any:
+        """The current session's client; between sessions a ConnectionError (connection trouble)."""
+        client = self.client
+        if client is None:
+            raise ConnectionError("wechat: not connected")
+        return client
 
     async def mention_text(self, message: Outbound) -> tuple[str, tuple[str, ...]]:
         """The text as WeChat should show it, and the ids it mentions (groups only)."""
