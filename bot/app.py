@@ -129,7 +129,7 @@ class App:
 
     async def stop(self) -> None:
         if self.scheduler:
-            self.scheduler.shutdown()
+            await self.scheduler.stop()
         if self.dispatcher:
             self.dispatcher.stop()
         for task in self._tasks:

@@ -11,6 +11,7 @@ restart rebuilds nothing by hand: the next sweep finds every deadline in the dat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, tzinfo
@@ -32,12 +33,13 @@ class Scheduler:
         self.clock = clock
         self.scheduler = AsyncIOScheduler(timezone=tz)
         self.tick: Callable[[], Awaitable[None]] | None = None
+        self._running: set[asyncio.Task] = set()
 
     def start(self, tick: Callable[[], Awaitable[None]], every: float) -> None:
         """Run ``tick`` every ``every`` seconds, once now, and at every moment asked for."""
         self.tick = tick
         self.scheduler.add_job(
-            tick, IntervalTrigger(seconds=every), id="tick", max_instances=1,
+            self._run, IntervalTrigger(seconds=every), id="tick", max_instances=1,
             coalesce=True, next_run_time=datetime.now(self.tz), misfire_grace_time=None)
         self.scheduler.start()
         log.info("scheduler started: sweeps every %ss", every)
@@ -47,9 +49,22 @@ class Scheduler:
         if not self.scheduler.running or self.tick is None:
             return
         real = moment - getattr(self.clock, "offset", timedelta())
-        self.scheduler.add_job(self.tick, DateTrigger(run_date=real), max_instances=3,
+        self.scheduler.add_job(self._run, DateTrigger(run_date=real), max_instances=3,
                                misfire_grace_time=None)
 
-    def shutdown(self) -> None:
+    async def _run(self) -> None:
+        """One run of the sweeps, remembered so that stopping can let it finish."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            await self.tick()
+        finally:
+            self._running.discard(task)
+
+    async def stop(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a total budget
+        """No new runs; a run under way finishes (a sweep is never cut in the middle)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=timeout)
