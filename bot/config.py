@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ROLE_NAMES = ("captain", "property", "committee", "coordinator", "admin")
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
@@ -273,6 +281,60 @@ class DigestSettings(_Strict):
         return time(int(hour), int(minute))
 
 
+class RetentionSettings(_Strict):
+    """``[retention]``: how long the tables that only grow keep their rows, in days
+    (handlers/housekeeping.py prunes them in small batches, at most once an hour).
+
+    ``inbound_days``: the record of platform message ids that makes a redelivered message do nothing
+    (platforms redeliver within hours).  ``outbox_days``: messages sent or given up on (pending and
+    held ones are never pruned).  ``audit_days``: the audit log, kept longest (0: forever).  Tickets
+    and their history are never pruned."""
+
+    inbound_days: int = 14
+    outbox_days: int = 30
+    audit_days: int = 730
+    batch_size: int = 500  # rows deleted per statement, each batch its own short transaction
+    batches_per_tick: int = 20  # at most this many batches per scheduler tick; the rest next tick
+    every: Duration = timedelta(hours=1)  # how often a pass starts (an unfinished one goes on sooner)
+
+    @field_validator("inbound_days", "outbox_days", "batch_size", "batches_per_tick", mode="before")
+    @classmethod
+    def _positive(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"must be a whole number of at least 1, not {value!r}")
+        return value
+
+    @field_validator("batch_size")
+    @classmethod
+    def _short_batches(cls, value: int) -> int:
+        if value > 500:
+            raise ValueError(f"at most 500 rows a batch (a batch holds the write lock), not {value}")
+        return value
+
+    @field_validator("audit_days", mode="before")
+    @classmethod
+    def _days_or_forever(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"must be a whole number of days (0: keep forever), not {value!r}")
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _some_time(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration, like \"1h\"")
+        return value
+
+    @model_validator(mode="after")
+    def _audit_kept_longest(self) -> RetentionSettings:
+        name = max(("inbound_days", "outbox_days"), key=lambda n: getattr(self, n))
+        if self.audit_days and self.audit_days < getattr(self, name):
+            raise ValueError(
+                f"audit_days = {self.audit_days} is shorter than {name} = {getattr(self, name)}: "
+                "the audit log is kept longest (or set audit_days = 0 to keep it forever)")
+        return self
+
+
 class Building(BaseModel):
     """A building and the ways residents name it."""
 
@@ -301,6 +363,7 @@ class Config(_Strict):
     # that those capabilities check themselves.
     announcements: AnnouncementSettings = AnnouncementSettings()  # quiet hours, missed runs
     digest: DigestSettings = DigestSettings()  # the weekly digest: when, to whom
+    retention: RetentionSettings = RetentionSettings()  # how long the growing tables keep rows
 
     @property
     def tz(self) -> ZoneInfo:

@@ -126,14 +126,109 @@ class Notifier:
         person = await self.tx.people.get(person_id)
         return self.core.language_of_person(person)
 
-    async def person_named(self, name: str) -> Person | None:
-        """The person a word names: a config key, or a name someone goes by."""
-        people = await self.tx.people.by_name(name.strip().lstrip("@＠"))
-        return people[0] if people else None
+    # A resident may go by the name (or config key) of a staff member — a person listed in
+    # [people] with roles — on purpose or not.  Wherever names are shown such a resident is marked
+    # (李阿姨（居民）), and a name that picks a person asks which one is meant when it fits several:
+    # the marked form picks the resident, the config key picks the staff member.
+    @staticmethod
+    def fold_name(text: str) -> str:
+        """A name as compared with another: full-width to ASCII, lower case, no spaces."""
+        import re
+        import unicodedata
 
-    async def name_of(self, person_id: int | None) -> str:
-        person = await self.tx.people.get(person_id) if person_id is not None else None
-        return person.name if person else "?"
+        return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
+
+    @staticmethod
+    def marked_name(word: str) -> str | None:
+        """The name in a marked word (``李阿姨（居民）``, ``李阿姨(居民)``, ``李阿姨 (resident)``), or
+        None when the word carries no mark."""
+        import re
+
+        from bot.i18n import LANGUAGES
+
+        marks = "|".join(re.escape(t(lang, "core.same_name.word")) for lang in LANGUAGES)
+        match = re.match(rf"^(?P<name>.+?)\s*[（(]\s*(?:{marks})\s*[)）]$", word.strip(), re.IGNORECASE)
+        return match.group("name").strip() if match else None
+
+    def staff_names(self) -> frozenset[str]:
+        """The configured names and keys of staff members, folded (see :meth:`fold_name`)."""
+        return frozenset(self.fold_name(n) for key, p in self.config.people.items() if p.roles
+                         for n in (key, p.name))
+
+    def is_lookalike(self, person: Person) -> bool:
+        """True for a resident going by a staff member's name (or config key)."""
+        return person.key is None and self.fold_name(person.name) in self.staff_names()
+
+    def _reader_lang(self, lang: str | None) -> str:
+        return lang or getattr(self, "lang", None) or self.config.compound.language
+
+    async def display_name(self, person: Person | int | None, lang: str | None = None) -> str:
+        """The name to show for a person (or a person's id) in ``lang`` (the sender's, by
+        default): their name, marked when a resident goes by a staff member's name."""
+        if isinstance(person, int):
+            person = await self.tx.people.get(person)
+        if person is None:
+            return "?"
+        if self.is_lookalike(person):
+            return t(self._reader_lang(lang), "core.same_name.mark", name=person.name)
+        return person.name
+
+    async def name_of(self, person_id: int | None, lang: str | None = None) -> str:
+        return await self.display_name(person_id, lang)
+
+    async def people_named(self, word: str, among: Iterable[int] | None = None) -> list[Person]:
+        """Everyone a word may name (of ``among``, a list of person ids, if given): the staff
+        member whose config key it is; else, for the marked form (李阿姨（居民）/李阿姨 (resident)),
+        the residents going by that staff member's name; else everyone going by the name."""
+        word = word.strip().lstrip("@＠").strip()
+        if not word:
+            return []
+        match = self.marked_name(word)
+        base = match or word
+        if among is None:
+            pool = await self.tx.people.named(base)
+            if match:
+                pool += await self.tx.people.named(word)  # someone whose name has the mark in it
+        else:
+            pool = [p for p in [await self.tx.people.get(i) for i in among] if p is not None]
+        folded, found = self.fold_name(word), []
+        if match:
+            base_folded = self.fold_name(base)
+            found = [p for p in pool if self.is_lookalike(p) and self.fold_name(p.name) == base_folded]
+        else:
+            found = [p for p in pool if p.key is not None and p.key.lower() == word.lower()]
+            if found:
+                return found[:1]
+        found += [p for p in pool if self.fold_name(p.name) == folded]
+        return list({p.id: p for p in found}.values())
+
+    async def person_named(self, word: str, among: Iterable[int] | None = None) -> Person | None:
+        """The one person a word names (see :meth:`people_named`), or None.  When it fits several,
+        an @mention of one of them in the message picks that one; else a :class:`Refusal` lists
+        them as they are shown and says what to write instead."""
+        people = await self.people_named(word, among)
+        if len(people) <= 1:
+            return people[0] if people else None
+        msg = getattr(self, "msg", None)
+        if msg is not None and msg.mentions and word.strip()[:1] in ("@", "＠"):
+            mentioned = {p.id for i in msg.mentions
+                         if (p := await self.tx.people.by_identity(msg.platform, i)) is not None}
+            picked = [p for p in people if p.id in mentioned]
+            if len(picked) == 1:
+                return picked[0]
+        lang = self._reader_lang(None)
+        shown = [await self.display_name(p, lang) for p in people]
+        choices = [t(lang, "core.same_name.staff_choice", key=p.key, name=name) if p.key
+                   else t(lang, "core.same_name.resident_choice", name=name)
+                   for p, name in zip(people, shown, strict=True)
+                   if p.key or shown.count(name) == 1]
+        name = word.strip().lstrip("@＠").strip()[:20]
+        values = dict(name=name, count=len(people),
+                      candidates=t(lang, "core.list_separator").join(shown))
+        if len(choices) < len(people) - 1 or not choices:  # some can only be told apart by @
+            raise Refusal("core.same_name.ambiguous_mention", **values)
+        raise Refusal("core.same_name.ambiguous", choices=t(lang, "core.same_name.or").join(choices),
+                      **values)
 
     # --- private messages ----------------------------------------------------------------------
     async def tell(self, person_id: int, key: str, *, ref: str = "",

@@ -36,7 +36,7 @@ from bot.context import Context, Mention, Notifier, Refusal
 from bot.format import join
 from bot.i18n import catalogue, t
 from bot.messages import Inbound, Outbound
-from bot.parser import Parsed, Parser, clean
+from bot.parser import Parsed, Parser, clean, guess_language
 from bot.privacy import Redactor
 from storage import Database, Tx
 from storage.people import Person
@@ -224,10 +224,14 @@ class Core:
                 prompt = await tx.prompts.pending(person.id, msg.platform, msg.chat_id, ts)
                 replies = self.registry.replies
                 listener = replies.get(prompt.kind) if prompt else None
-                if listener is None and msg.attachments:
+                if listener is None and any(a.kind == "voice" for a in msg.attachments):
+                    listener = replies.get("voice")  # handlers/conversation.py
+                elif listener is None and msg.attachments:
                     listener = replies.get("attachment")
                 if listener is None and msg.joined:
                     listener = replies.get("joined")  # someone joined a group (handlers/welcome.py)
+                if listener is None and private and msg.text:
+                    listener = replies.get("private")  # a private message always gets an answer
                 if listener is None:
                     return
             if not await tx.inbound.claim(msg.platform, msg.chat_id, msg.message_id, ts,
@@ -252,7 +256,11 @@ class Core:
                 if parsed is None:
                     await listener(ctx)
                 elif parsed.command is None:
-                    await ctx.reply("core.unknown_command", **await self.echo(ctx, word=parsed.word))
+                    unknown = self.registry.replies.get("unknown_command")
+                    if unknown is not None:
+                        await unknown(ctx)
+                    else:
+                        await ctx.reply("core.unknown_command", word=parsed.word)
                 else:
                     await self._command(ctx, parsed.command)
         except Refusal as refusal:
@@ -325,8 +333,12 @@ class Core:
         await command.handler(ctx)
 
     def describe_roles(self, roles: Iterable[str], lang: str) -> str:
+        """Who may use a command, the way the reader's language says it: ``志愿者协调人或社区管理员``,
+        ``building captains, property management or the community office``."""
         names = [t(lang, f"core.role.{r}") for r in ROLE_ORDER if r in set(roles) | {"admin"}]
-        return join(lang, names)
+        if len(names) < 2:
+            return join(lang, names)
+        return join(lang, names[:-1]) + t(lang, "core.role_or") + names[-1]
 
     async def _sender(self, tx: Tx, msg: Inbound, ts: float) -> Person:
         person = await tx.people.by_identity(msg.platform, msg.sender_id)
@@ -346,6 +358,8 @@ class Core:
             return hint
         if parsed is not None and parsed.word.isascii():
             return "en"  # "/help" from someone we know nothing about yet
+        if parsed is None and msg.text:
+            return guess_language(msg.text) or self.config.compound.language  # "hello there"
         return self.config.compound.language
 
     # --- a command from outside the chats (the office board, ``linli do``) ----------------------

@@ -49,6 +49,8 @@ def compound_toml(buildings: int = 20, *, telegram_token: str = "", api_base_url
         "[buildings]", f"numbered = {buildings}", "",
         "[tickets]", 'ack_within = "4h"', 'escalate_again_after = "4h"',
         'waking_hours = "07:00-22:00"', 'auto_close_after = "3d"', "",
+        # the report reads the whole outbox back: nothing pruned, however long the simulation
+        "[retention]", "outbox_days = 36500", "audit_days = 0", "",
     ]
     if telegram_token:
         lines += ["[telegram]", f'token = "{telegram_token}"', f'api_base_url = "{api_base_url}"',

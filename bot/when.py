@@ -217,6 +217,25 @@ def _day_at_start(text: str, now: datetime) -> tuple[datetime, str, str | None] 
     return None
 
 
+_BARE_HOUR = re.compile(r"(?P<h>[0-9]{1,2})(?![0-9:：.])(?!\s*(?:人|名|个|位|小时|钟头|分钟|h|hours?|hrs?|"
+                        r"m|mins?|minutes?|people|persons?|places?|spots?|volunteers?)(?![a-z]))",
+                        re.IGNORECASE)
+
+
+def _bare_hour_at_start(text: str) -> tuple[int, int, str] | None:
+    """A lone number right after a day (``明天 3``, ``tomorrow 9``) is the hour: 1–6 is asked
+    about (3 am or 3 pm?) as ``3点`` is; a number of people or hours (``3人``, ``3h``) is not one."""
+    stripped = text.lstrip()
+    match = _BARE_HOUR.match(stripped)
+    if match is None:
+        return None
+    raw = match.group("h")
+    if int(raw) > 23:
+        raise WhenProblem("not_a_time")
+    hour = int(raw) if raw.startswith("0") and len(raw) == 2 else _hour_of(int(raw), None, None)
+    return hour, 0, stripped[match.end():]
+
+
 def parse_moment(text: str, now: datetime, *, allow_past: bool = False) -> Moment:
     """A one-off date and time at the start of ``text`` (see module docstring)."""
     folded = _fold(text)
@@ -234,7 +253,7 @@ def parse_moment(text: str, now: datetime, *, allow_past: bool = False) -> Momen
     rest = rest.lstrip(" ,，")
     if part and not re.match(r"\s*(凌晨|早上|早晨|上午|中午|下午|傍晚|晚上)", rest):
         rest = part + rest
-    timed = _time_at_start(rest)
+    timed = _time_at_start(rest) or _bare_hour_at_start(rest)
     if timed is None:
         raise WhenProblem("no_time")
     hour, minute, rest = timed

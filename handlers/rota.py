@@ -29,13 +29,18 @@ from bot.ical import Entry, calendar_text
 from bot.messages import Attachment
 from bot.parser import guess_language, leading_number
 from bot.when import WhenProblem, parse_day, parse_moment, parse_repeat, parse_until
+from storage.people import Person
 from storage.rota import Rota, Shift, Swap
 
 COORDINATORS = ("coordinator",)  # admins pass every role check too
 DEFAULT_REMIND = timedelta(hours=2)
 RANGES = {"今天": "today", "今日": "today", "today": "today", "明天": "tomorrow",
           "明日": "tomorrow", "tomorrow": "tomorrow", "本周": "week", "这周": "week",
-          "week": "week", "thisweek": "week", "下周": "nextweek", "nextweek": "nextweek"}
+          "这星期": "week", "本星期": "week", "week": "week", "thisweek": "week", "下周": "nextweek",
+          "下星期": "nextweek", "nextweek": "nextweek", "现在": "now", "此刻": "now", "目前": "now",
+          "当前": "now", "正在": "now", "now": "now", "rightnow": "now", "currently": "now"}
+LINKING_WORDS = {"和", "及", "与", "跟", "还有", "and", "&", "+"}
+NEXT_SHIFTS = 5  # 值班 <rota>: how many of its next shifts are shown
 ROTATIONS = {"按天": "daily", "每天轮换": "daily", "daily": "daily", "按周": "weekly",
              "每周轮换": "weekly", "weekly": "weekly"}
 CALENDAR_WORDS = {"日历", "ical", "ics", "calendar"}
@@ -63,12 +68,11 @@ rotaset = router.command("rotaset", zh=["排班"], en=["rotaset"], roles=COORDIN
 # --- who is on duty ------------------------------------------------------------------------------
 @rota_command.handle
 async def who_is_on_duty(ctx: Context) -> None:
-    """Anyone asks who is on duty (today and tomorrow, or a range, of one rota or all), now first."""
+    """Anyone asks who is on duty: today and tomorrow, a range or a day (本周, 周六, 现在), of one
+    rota or all; the time word may come before or after the rota's name.  A rota named alone shows
+    its next few shifts, whenever they are."""
     await sync_config_rotas(ctx)
-    words = ctx.args.split()
-    span = "soon"
-    if words and words[0].lower() in RANGES:
-        span = RANGES[words.pop(0).lower()]
+    words, span, day = duty_words(ctx, ctx.args.split())
     rotas = await ctx.tx.rota.all()
     if words:
         rota = await ctx.tx.rota.named(" ".join(words))
@@ -76,17 +80,60 @@ async def who_is_on_duty(ctx: Context) -> None:
             raise Refusal("rota.no_such_rota", name=" ".join(words)[:20],
                           rotas=rota_names(ctx, rotas))
         rotas = [rota]
-    start, end = span_of(ctx.now, span)
-    shifts = await ctx.tx.rota.shifts_between(start.timestamp(), end.timestamp(),
-                                              [r.id for r in rotas])
-    label = ctx.t(f"rota.span.{span}")
-    if not shifts:
-        await ctx.reply("rota.none", span=label)
-        return
+        span = span or "next"
+    span = span or "soon"
     names = {r.id: r.name for r in rotas}
+    ids = [r.id for r in rotas]
+    if span == "next":
+        shifts = await upcoming_shifts(ctx, ids)
+        if not shifts:
+            await ctx.reply("rota.none_ahead", rota=rotas[0].name)
+            return
+        label = ctx.t("rota.span.next", count=len(shifts))
+    else:
+        start, end = (max(ctx.now, day), day + timedelta(days=1)) if day else span_of(ctx.now, span)
+        shifts = await ctx.tx.rota.shifts_between(start.timestamp(), end.timestamp(), ids)
+        label = day_text(ctx, day, ctx.lang) if day else ctx.t(f"rota.span.{span}")
+    if not shifts:
+        key = "rota.none_now" if span == "now" else "rota.none"
+        if day:
+            label = ctx.t("rota.span.day", day=label)
+        later = await upcoming_shifts(ctx, ids)
+        if not later:
+            await ctx.reply(key, span=label)
+            return
+        lines = [ctx.t(key, span=label), ctx.t("rota.next_header")]
+        lines += await table_lines(ctx, later, names, ctx.lang, with_rota=len(rotas) > 1)
+        await ctx.reply_text("\n".join(lines), key=key)
+        return
     lines = [ctx.t("rota.header", span=label)]
     lines += await table_lines(ctx, shifts, names, ctx.lang, with_rota=len(rotas) > 1)
     await ctx.reply_text("\n".join(lines), key="rota.header")
+
+
+def duty_words(ctx: Context, words: list[str]) -> tuple[list[str], str | None, datetime | None]:
+    """Take a time word off the start or the end of 值班's words (``值班 楼道巡查 本周``, ``/rota
+    this week gate``, ``值班 周六``, ``值班 现在``): (the words left, the range, or the day)."""
+    for size in (2, 1):
+        if len(words) < size:
+            continue
+        for taken, left in ((words[:size], words[size:]), (words[-size:], words[:-size])):
+            folded = "".join(taken).lower()
+            if folded in RANGES:
+                return left, RANGES[folded], None
+            try:
+                day, rest = parse_day(" ".join(taken), ctx.now)
+            except WhenProblem:
+                continue
+            if not rest:
+                return left, "day", day
+    return words, None, None
+
+
+async def upcoming_shifts(ctx: Context, rota_ids: list[int]) -> list[Shift]:
+    """The next few shifts of these rotas (one going on now included), however far ahead."""
+    shifts = await ctx.tx.rota.shifts_between(ctx.ts, ctx.ts + 366 * 86400, rota_ids)
+    return shifts[:NEXT_SHIFTS]
 
 
 @my_shifts.handle
@@ -129,26 +176,29 @@ async def send_calendar(ctx: Context) -> None:
 @swap_command.handle
 async def ask_swap(ctx: Context) -> None:
     """A member asks someone in the rota to take their shift N, or to trade it for their shift M."""
-    words = ctx.args.split()
+    words = keep_marks(ctx.args).split()
     if len(words) < 2:
         raise Refusal("rota.usage.swap")
     shift = await own_shift(ctx, words[0], "swap")
     rota = await ctx.tx.rota.get(shift.rota_id)
-    other_person = await ctx.person_named(words[1])
-    if other_person is None:
-        raise Refusal("rota.no_such_person", name=words[1][:20])
     members = await ctx.tx.rota.members(rota.id)
+    # the rota's members first: a name only one of them goes by needs no more words
+    other_person = (await ctx.person_named(words[1], among=members)
+                    or await ctx.person_named(words[1]))
+    if other_person is None:
+        raise Refusal("rota.no_such_person", name=words[1].lstrip("@＠")[:20])
     if other_person.id == ctx.person.id:
         raise Refusal("rota.swap_with_self")
     if other_person.id not in members:
-        raise Refusal("rota.not_in_rota", name=other_person.name, rota=rota.name,
+        raise Refusal("rota.not_in_rota", name=await ctx.display_name(other_person), rota=rota.name,
                       members=await names_text(ctx, members))
     other = None
     if len(words) > 2:
         other = await shift_from_word(ctx, words[2], "swap")
         if (other.person_id != other_person.id or other.rota_id != rota.id
                 or other.starts_at <= ctx.ts or other.status != "assigned"):
-            raise Refusal("rota.not_their_shift", number=other.id, name=other_person.name)
+            raise Refusal("rota.not_their_shift", number=other.id,
+                          name=await ctx.display_name(other_person))
     for number in (shift.id, other.id if other else None):
         if number is not None and await ctx.tx.rota.open_swap_of(number):
             raise Refusal("rota.swap_pending", number=number)
@@ -160,10 +210,11 @@ async def ask_swap(ctx: Context) -> None:
     await ctx.tell(other_person.id, key, ref=f"swap:{swap.id}",
                    buttons=(ButtonSpec("rota.button.accept", "accept", str(swap.id)),
                             ButtonSpec("rota.button.decline", "decline", str(swap.id))),
-                   name=ctx.person.name, rota=rota.name, when=shift_span(ctx, shift, lang),
+                   name=await ctx.display_name(ctx.person, lang), rota=rota.name,
+                   when=shift_span(ctx, shift, lang),
                    other=shift_span(ctx, other, lang) if other else "", swap=swap.id)
     await expect_answer(ctx, other_person.id, {"swap": swap.id})
-    await ctx.reply("rota.swap_sent", name=other_person.name, number=shift.id,
+    await ctx.reply("rota.swap_sent", name=await ctx.display_name(other_person), number=shift.id,
                     when=shift_span(ctx, shift, ctx.lang))
 
 
@@ -180,15 +231,16 @@ async def accept_swap(ctx: Context) -> None:
                            buttons=(ButtonSpec("rota.button.approve", "approve", str(swap.id)),
                                     ButtonSpec("rota.button.deny", "deny", str(swap.id))),
                            swap=swap.id, rota=rota.name, when=shift_span(ctx, shift, lang),
-                           asker=await ctx.name_of(swap.from_id), name=ctx.person.name)
+                           asker=await ctx.name_of(swap.from_id, lang),
+                           name=await ctx.display_name(ctx.person, lang))
         await ctx.tell(swap.from_id, "rota.swap_waits_approval", ref=f"swap:{swap.id}",
-                       name=ctx.person.name, number=shift.id)
+                       name=await name_for(ctx, ctx.person.id, swap.from_id), number=shift.id)
         await ctx.reply("rota.accepted_waiting", number=shift.id)
         return
     await carry_out(ctx, swap, "asked")
     await ctx.record("rota.swap_accept", f"swap:{swap.id}")
     await ctx.tell(swap.from_id, "rota.swap_done_asker", ref=f"swap:{swap.id}",
-                   name=ctx.person.name, number=shift.id)
+                   name=await name_for(ctx, ctx.person.id, swap.from_id), number=shift.id)
     await ctx.reply("rota.swap_done", number=shift.id, when=shift_span(ctx, shift, ctx.lang))
 
 
@@ -200,13 +252,14 @@ async def decline_swap(ctx: Context) -> None:
     await ctx.record("rota.swap_decline", f"swap:{swap.id}")
     if swap.other_shift_id is not None:
         await ctx.tell(swap.from_id, "rota.trade_declined", ref=f"swap:{swap.id}",
-                       name=ctx.person.name, number=shift.id)
+                       name=await name_for(ctx, ctx.person.id, swap.from_id), number=shift.id)
     else:
         await ctx.tx.rota.release(shift.id, swap.from_id)
         told = await announce_uncovered(ctx, await ctx.tx.rota.shift(shift.id), rota,
                                         {swap.from_id, ctx.person.id})
         await ctx.tell(swap.from_id, "rota.swap_declined", ref=f"swap:{swap.id}",
-                       name=ctx.person.name, number=shift.id, count=told)
+                       name=await name_for(ctx, ctx.person.id, swap.from_id), number=shift.id,
+                       count=told)
     await ctx.reply("rota.declined", number=shift.id)
 
 
@@ -218,7 +271,7 @@ async def approve_swap(ctx: Context) -> None:
     await ctx.record("rota.swap_approve", f"swap:{swap.id}")
     for person_id in (swap.from_id, swap.to_id):
         await ctx.tell(person_id, "rota.swap_approved", ref=f"swap:{swap.id}", number=shift.id,
-                       who=ctx.person.name)
+                       who=await name_for(ctx, ctx.person.id, person_id))
     await ctx.reply("rota.approved", swap=swap.id)
 
 
@@ -230,7 +283,7 @@ async def deny_swap(ctx: Context) -> None:
     await ctx.record("rota.swap_deny", f"swap:{swap.id}")
     for person_id in (swap.from_id, swap.to_id):
         await ctx.tell(person_id, "rota.swap_refused", ref=f"swap:{swap.id}", number=shift.id,
-                       who=ctx.person.name)
+                       who=await name_for(ctx, ctx.person.id, person_id))
     await ctx.reply("rota.denied", swap=swap.id)
 
 
@@ -302,8 +355,9 @@ async def take_shift(ctx: Context) -> None:
     await ctx.record("rota.take", f"shift:{shift.id}")
     if shift.released_by is not None:
         await ctx.tell(shift.released_by, "rota.taken_by", ref=f"shift:{shift.id}",
-                       name=ctx.person.name, number=shift.id)
-    await ctx.reply("rota.took", name=ctx.person.name, number=shift.id, rota=rota.name,
+                       name=await name_for(ctx, ctx.person.id, shift.released_by), number=shift.id)
+    await ctx.reply("rota.took", name=await ctx.display_name(ctx.person), number=shift.id,
+                    rota=rota.name,
                     when=shift_span(ctx, shift, ctx.lang))
 
 
@@ -333,6 +387,9 @@ async def mark_away(ctx: Context) -> None:
     numbers = listed(ctx, [f"#{s.id}" for s in shifts]) or "-"
     span = day_text(ctx, first, ctx.lang) if last == first else ctx.t(
         "rota.days", start=day_text(ctx, first, ctx.lang), end=day_text(ctx, last, ctx.lang))
+    if not shifts:  # nothing to offer to anyone
+        await ctx.reply("rota.away_done_none", span=span)
+        return
     await ctx.reply("rota.away_done", span=span, count=len(shifts), numbers=numbers)
 
 
@@ -429,17 +486,20 @@ async def set_rota(ctx: Context) -> None:
     if minutes == 0:
         raise Refusal("rota.need_hours")
     rotation, weeks, member_ids, unknown = "daily", None, [], []
+    # "4 周" and "2 weeks" are one word; 和/and between names are no one's name
+    rest = re.sub(r"(?<![^\s、，,])([0-9]{1,2})\s+(周|个星期|weeks?)(?![^\s、，,])", r"\1\2",
+                  keep_marks(rest), flags=re.IGNORECASE)
     for word in re.split(r"[\s、，,]+", rest.strip()):
-        if not word:
+        if not word or word.lower() in LINKING_WORDS:
             continue
         if word.lower() in ROTATIONS:
             rotation = ROTATIONS[word.lower()]
         elif _WEEKS.match(word):
             weeks = int(_WEEKS.match(word).group("n"))
         else:
-            person = await ctx.person_named(word)
+            person = await member_named(ctx, word)
             if person is None:
-                unknown.append(word)
+                unknown.append(word.lstrip("@＠"))
             elif person.id not in member_ids:
                 member_ids.append(person.id)
     if unknown:
@@ -481,10 +541,11 @@ async def add_one_off(ctx: Context, name: str, rota: Rota | None, text: str) -> 
     end = start.replace(hour=until[0], minute=until[1])
     if end <= start:
         end += timedelta(days=1)
-    who = until[2].split()[0] if until[2].split() else ""
-    person = await ctx.person_named(who) if who else None
+    words = keep_marks(until[2]).split()
+    who = words[0] if words else ""
+    person = await member_named(ctx, who) if who else None
     if who and person is None:
-        raise Refusal("rota.unknown_members", names=who[:20])
+        raise Refusal("rota.unknown_members", names=who.lstrip("@＠")[:20])
     if rota is None:
         rota = await ctx.tx.rota.ensure(name[:30], name[:30], ctx.chat_building, ctx.ts)
     remind = start - settings_of(ctx, rota).remind_before
@@ -503,9 +564,10 @@ async def add_one_off(ctx: Context, name: str, rota: Rota | None, text: str) -> 
         return
     lang = await ctx.language_of(person.id)
     await ctx.tell(person.id, "rota.assigned_to_you", ref=f"shift:{shift.id}", number=shift.id,
-                   rota=rota.name, when=shift_span(ctx, shift, lang), who=ctx.person.name)
+                   rota=rota.name, when=shift_span(ctx, shift, lang),
+                   who=await ctx.display_name(ctx.person, lang))
     await ctx.reply("rota.one_off_added", number=shift.id, rota=rota.name, when=when,
-                    name=person.name)
+                    name=await ctx.display_name(person))
 
 
 async def describe_rota(ctx: Context, rota: Rota) -> None:
@@ -513,6 +575,19 @@ async def describe_rota(ctx: Context, rota: Rota) -> None:
     await ctx.reply("rota.describe", rota=rota.name, members=await names_text(ctx, members) or "-",
                     rotation=ctx.t(f"rota.rotation.{rota.rotation}"),
                     approval=ctx.t(f"rota.approval.{settings_of(ctx, rota).approval}"))
+
+
+async def member_named(ctx: Context, word: str) -> Person | None:
+    """Who a name in 排班 is: anyone going by it (a staff member by config key or name first);
+    a person listed in [people] is found by key or configured name even if they never wrote."""
+    person = await ctx.person_named(word)
+    if person is not None:
+        return person
+    folded = ctx.fold_name(word.strip().lstrip("@＠"))
+    for key, listed_person in ctx.config.people.items():
+        if folded in (ctx.fold_name(key), ctx.fold_name(listed_person.name or key)):
+            return await ctx.tx.people.by_key(key)
+    return None
 
 
 async def find_rota(ctx: Notifier, name: str) -> Rota | None:
@@ -722,7 +797,8 @@ def span_of(now: datetime, span: str) -> tuple[datetime, datetime]:
     """The moments a 值班 range covers; ongoing shifts count from now."""
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     monday = today - timedelta(days=today.weekday())
-    return {"soon": (now, today + timedelta(days=2)), "today": (now, today + timedelta(days=1)),
+    return {"now": (now, now + timedelta(seconds=1)),
+            "soon": (now, today + timedelta(days=2)), "today": (now, today + timedelta(days=1)),
             "tomorrow": (today + timedelta(days=1), today + timedelta(days=2)),
             "week": (now, monday + timedelta(days=7)),
             "nextweek": (monday + timedelta(days=7), monday + timedelta(days=14))}[span]
@@ -737,7 +813,7 @@ async def table_lines(ctx: Notifier, shifts: list[Shift], names: dict[int, str],
         if days and start.date() != last_day:
             last_day = start.date()
             lines.append(day_text(ctx, start, lang))
-        who = (await ctx.name_of(shift.person_id) if shift.person_id is not None
+        who = (await ctx.name_of(shift.person_id, lang) if shift.person_id is not None
                else t(lang, "rota.uncovered_mark", number=shift.id))
         end = datetime.fromtimestamp(shift.ends_at, ctx.config.tz)
         lines.append(t(lang, "rota.line", time=f"{start:%H:%M}–{end:%H:%M}", who=who,
@@ -768,6 +844,17 @@ def rota_names(ctx: Context, rotas: list[Rota]) -> str:
 
 async def names_text(ctx: Context, person_ids: list[int]) -> str:
     return listed(ctx, [await ctx.name_of(p) for p in person_ids])
+
+
+async def name_for(ctx: Notifier, person_id: int, reader_id: int) -> str:
+    """A person's name as shown to another, in the reader's language (see ``display_name``)."""
+    return await ctx.display_name(person_id, await ctx.language_of(reader_id))
+
+
+def keep_marks(text: str) -> str:
+    """``李阿姨 (resident)`` → ``李阿姨(resident)``: a mark in brackets stays with its name when the
+    words are split at spaces."""
+    return re.sub(r"\s+(?=[（(])", "", text)
 
 
 def refused_when(ctx: Context, problem: WhenProblem) -> Refusal:

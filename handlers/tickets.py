@@ -198,6 +198,8 @@ async def show_ticket(ctx: Context) -> None:
     for event in await ctx.tx.tickets.events(ticket.id):
         moment = datetime.fromtimestamp(event.at, ctx.config.tz)
         note = await visible(ctx, event.note, full) if event.note else ""
+        if event.action == "escalated" and note:  # stored as role keys: "committee/admin"
+            note = role_names(note.split("/"), ctx.lang)
         lines.append(ctx.t("tickets.show_event", when=format_moment(moment, ctx.lang),
                            action=ctx.t(f"tickets.action.{event.action}"),
                            note=f"：{note}" if note and ctx.lang == "zh" else
@@ -246,8 +248,7 @@ async def rejected(ctx: Context) -> None:
     """A captain turns a ticket down, with a reason (驳回); "duplicate of #M" links the two."""
     ticket = await ticket_from_args(ctx, "reject")
     if not may_handle(ctx, ticket):  # before asking why: an outsider is refused, not questioned
-        raise Refusal("tickets.not_your_building", audit="denied", target=f"ticket:{ticket.id}",
-                      number=ticket.id, who=ctx.core.describe_roles(STAFF, ctx.lang))
+        raise not_your_building(ctx, ticket)
     if ticket.status not in MOVES["rejected"]:
         raise Refusal("tickets.cannot_move", number=ticket.id,
                       status=ctx.t(f"tickets.status.{ticket.status}"),
@@ -271,6 +272,10 @@ async def reject_reason_given(ctx: Context) -> None:
 @confirm.handle
 async def confirmed(ctx: Context) -> None:
     """The reporter says the problem really is fixed (确认): the ticket closes."""
+    waiting = await ctx.tx.tickets.awaiting_confirmation(ctx.person.id) if not ctx.args.strip() \
+        else []
+    if len(waiting) == 1:  # "确认" alone, and exactly one fix waits for this reporter
+        ctx.args = str(waiting[0].id)
     ticket = await ticket_from_args(ctx, "confirm")
     if ticket.reporter_id != ctx.person.id:
         raise Refusal("tickets.only_reporter", audit="denied", target=f"ticket:{ticket.id}",
@@ -361,8 +366,7 @@ async def move(ctx: Context, status: str, command: str) -> None:
     """Move a ticket to ``status`` for a member of staff, and tell everyone who follows it."""
     ticket = await ticket_from_args(ctx, command)
     if not may_handle(ctx, ticket):
-        raise Refusal("tickets.not_your_building", audit="denied", target=f"ticket:{ticket.id}",
-                      number=ticket.id, who=ctx.core.describe_roles(STAFF, ctx.lang))
+        raise not_your_building(ctx, ticket)
     if ticket.status not in MOVES[status]:
         raise Refusal("tickets.cannot_move", number=ticket.id,
                       status=ctx.t(f"tickets.status.{ticket.status}"),
@@ -417,6 +421,17 @@ async def duplicate_named(ctx: Context, note: str, ticket: Ticket) -> int | None
         if person_id != other.reporter_id:
             await ctx.tx.tickets.follow(other.id, person_id, ctx.ts)
     return other.id
+
+
+def not_your_building(ctx: Context, ticket: Ticket) -> Refusal:
+    """A member of staff asked to move a ticket of a building they do not look after: refuse,
+    naming the people who can (its captains, else property)."""
+    keys = ctx.core.people_with_role(f"captain:{ticket.building}") if ticket.building else []
+    keys += ctx.core.people_with_role("property")
+    names = [ctx.config.people[k].name or k for k in keys] or [
+        ctx.core.describe_roles(STAFF, ctx.lang)]
+    return Refusal("tickets.not_your_building", audit="denied", target=f"ticket:{ticket.id}",
+                   number=ticket.id, who=join(ctx.lang, names))
 
 
 def may_handle(ctx: Context, ticket: Ticket) -> bool:

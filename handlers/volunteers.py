@@ -105,7 +105,7 @@ async def sign_up(ctx: Context) -> None:
         raise Refusal("volunteers.full_try_again", number=event.id) from exc
     await ctx.record(f"event.{signup.status}", f"event:{event.id}")
     counts = await ctx.tx.volunteers.counts(event.id)
-    values = dict(number=event.id, title=event.title, name=ctx.person.name,
+    values = dict(number=event.id, title=event.title, name=await ctx.display_name(ctx.person),
                   when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, ctx.lang),
                   going=counts.going, capacity=event.capacity)
     if signup.status == "going":
@@ -129,8 +129,9 @@ async def cancel_signup(ctx: Context) -> None:
     if mine.status == "going":
         await promote(ctx, event)
     if event.deadline is not None and ctx.ts > event.deadline and event.created_by:
+        name = await ctx.display_name(ctx.person, await ctx.language_of(event.created_by))
         await ctx.tell(event.created_by, "volunteers.late_cancel", ref=f"event:{event.id}",
-                       number=event.id, title=event.title, name=ctx.person.name)
+                       number=event.id, title=event.title, name=name)
     await answer(ctx, "volunteers.left", number=event.id, title=event.title)
 
 
@@ -171,13 +172,14 @@ async def list_my_events(ctx: Context) -> None:
 @hours_command.handle
 async def volunteer_hours(ctx: Context) -> None:
     """Volunteer hours this month and year: one's own, or (for a coordinator) anyone's."""
-    name = ctx.args.strip().lstrip("@＠")
+    words = ctx.args.strip()
+    name = words.lstrip("@＠")
     person = ctx.person
     if name:
         if not ctx.has_role("coordinator"):
             raise Refusal("volunteers.hours_only_own", audit="denied", target=f"hours:{name[:20]}",
                           who=ctx.core.describe_roles(COORDINATORS, ctx.lang))
-        person = await ctx.person_named(name)
+        person = await ctx.person_named(words)  # asks which one when several go by the name
         if person is None:
             raise Refusal("volunteers.no_such_person", name=name[:20])
     month_start = ctx.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -187,7 +189,7 @@ async def volunteer_hours(ctx: Context) -> None:
     no_shows = await ctx.tx.volunteers.no_shows(person.id)
     # someone else's record (their no-shows) goes to the coordinator privately, not to the group
     answer = ctx.reply if person.id == ctx.person.id else ctx.reply_private
-    await answer("volunteers.hours", name=person.name, month=hours(month),
+    await answer("volunteers.hours", name=await ctx.display_name(person), month=hours(month),
                  year=hours(year), no_shows=no_shows, month_number=ctx.now.month,
                  year_number=ctx.now.year)
 
@@ -201,24 +203,24 @@ async def record_attendance(ctx: Context) -> None:
         raise Refusal("volunteers.not_started", number=event.id, title=event.title,
                       when=moment_with_weekday(event.starts_at, ctx.config.tz, ctx.lang))
     going = await ctx.tx.volunteers.signups(event.id, "going")
-    words = re.sub(r"^\s*[#＃]?\s*[0-9０-９]+", "", ctx.args).replace("，", " ").replace(",", " ")
-    names = [w.lstrip("@＠") for w in words.split()]
+    names = name_words(re.sub(r"^\s*[#＃]?\s*[0-9０-９]+", "", ctx.args))
     if not names:
         raise Refusal("volunteers.usage.attended")
-    by_name: dict[str, int] = {}
-    for signup in going:
-        person = await ctx.tx.people.get(signup.person_id)
-        for label in (person.name, person.key):
-            if label:
-                by_name[label.lower()] = person.id
     if names[0].lower() in ("全部", "都来了", "all", "everyone"):
         came = [s.person_id for s in going]
     else:
-        unknown = [n for n in names if n.lower() not in by_name]
+        # each name among those going: a name several of them go by is asked about (Refusal)
+        going_ids = [s.person_id for s in going]
+        came, unknown = [], []
+        for name in names:
+            person = await ctx.person_named(name, among=going_ids)
+            if person is None:
+                unknown.append(name.lstrip("@＠"))
+            elif person.id not in came:
+                came.append(person.id)
         if unknown:
             raise Refusal("volunteers.not_going_names", number=event.id,
                           names=join(ctx.lang, unknown[:10]))
-        came = list(dict.fromkeys(by_name[n.lower()] for n in names))
     marked = await ctx.tx.volunteers.mark_attendance(event.id, came)
     missing = [await ctx.name_of(s.person_id) for s in going if s.person_id not in came]
     await ctx.record("event.attendance", f"event:{event.id}", f"{marked}/{len(going)}")
@@ -546,6 +548,13 @@ async def event_line(ctx: Notifier, event: Event, lang: str) -> str:
              when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, lang), going=counts.going,
              capacity=event.capacity, free=max(0, event.capacity - counts.going),
              waiting=counts.waiting)
+
+
+def name_words(text: str) -> list[str]:
+    """The names in a list someone typed (``李阿姨，alice、李阿姨 (resident)``): split at spaces and
+    commas, a mark in brackets kept with the name before it."""
+    text = re.sub(r"\s+(?=[（(])", "", text)
+    return [w for w in re.split(r"[\s,，、;；]+", text) if w.strip("@＠")]
 
 
 async def event_from_args(ctx: Context, command: str) -> Event:

@@ -54,6 +54,15 @@ class People(Repo):
                                (name, name))
         return [_person(r) for r in rows]
 
+    async def named(self, name: str) -> list[Person]:
+        """Everyone going by ``name`` and the listed person whose config key it is (ASCII letters in
+        either case), listed people first.  Unlike :meth:`by_name`, all of them: several people may
+        go by one name, and the caller decides (``Notifier.person_named`` asks which one)."""
+        rows = await self._all(
+            "SELECT * FROM people WHERE name = ? COLLATE NOCASE OR key = ? COLLATE NOCASE "
+            "ORDER BY key IS NULL, id", (name, name))
+        return [_person(r) for r in rows]
+
     async def create(self, name: str, now: float, key: str | None = None,
                      lang: str | None = None) -> Person:
         self.forget()

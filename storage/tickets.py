@@ -142,6 +142,13 @@ class Tickets(Repo):
             "SELECT * FROM tickets WHERE reporter_id = ? AND building IS NULL "
             "AND status IN ('draft','open') ORDER BY id DESC LIMIT 1", (reporter_id,)))
 
+    async def awaiting_confirmation(self, reporter_id: int, limit: int = 5) -> list[Ticket]:
+        """The reporter's resolved tickets that wait for 确认 or 未解决."""
+        rows = await self._all(
+            "SELECT * FROM tickets WHERE reporter_id = ? AND status = 'resolved' ORDER BY id LIMIT ?",
+            (reporter_id, limit))
+        return [_ticket(r) for r in rows]
+
     async def without_building(self, created_before: float, limit: int = 200) -> list[Ticket]:
         """Open reports whose building nobody has said yet, made before ``created_before``."""
         rows = await self._all(

@@ -295,8 +295,9 @@ async def test_a_plain_reply_answers_a_swap_request_or_takes_an_uncovered_shift(
     sent = await compound.say("dm", "bob", "我来")
     assert "bob 接下了 #7" in sent.to("bob")[0]
     assert await holder(compound, 7) == "bob"
-    sent = await compound.say("dm", "sun", "我来")  # the prompt was cleared above
-    assert len(sent) == 0
+    sent = await compound.say("dm", "sun", "我来")  # the prompt was cleared above: nothing taken,
+    assert sent.keys_to("sun") == ["conversation.pointer"]  # but a private message gets an answer
+    assert await holder(compound, 7) == "bob"
     sent = await compound.say("dm", "li", "我的值班")  # a command is still a command
     assert "你接下来的值班" in sent.to("li")[0]
 

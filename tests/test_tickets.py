@@ -219,3 +219,34 @@ async def test_the_building_given_privately_after_the_reminder_files_it(compound
     await compound.advance(timedelta(hours=1, minutes=5))
     sent = await compound.say("dm", "carol", "3栋")
     assert [m.key for m in sent.messages if m.address == "wang"] == ["tickets.ping.new"]
+
+
+async def test_a_ticket_history_names_roles_in_words(compound):
+    from datetime import timedelta
+
+    await compound.say("b3", "alice", "报修 3栋门口垃圾没人清")
+    for _ in range(4):
+        await compound.advance(timedelta(hours=3))
+    shown = (await compound.say("dm", "zhao", "进度 1")).all()
+    assert "property" not in shown and "committee" not in shown and "admin" not in shown, shown
+    assert "物业" in shown
+
+
+async def test_a_captain_of_another_building_is_told_who_can(compound):
+    await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    sent = await compound.say("dm", "li", "受理 1")
+    assert sent.keys_to("li") == ["tickets.not_your_building"]
+    assert "王师傅" in sent.to("li")[0] and "赵经理" in sent.to("li")[0]
+
+
+async def test_confirm_without_a_number_acts_on_the_one_waiting(compound):
+    await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    await compound.say("dm", "wang", "已解决 1")
+    sent = await compound.say("dm", "alice", "确认")
+    assert sent.keys_to("alice") == ["tickets.thanks_confirm"]
+    await compound.say("b3", "alice", "报修 3栋楼道灯坏了")
+    await compound.say("b3", "alice", "报修 3栋门禁坏了")
+    await compound.say("dm", "wang", "已解决 2")
+    await compound.say("dm", "wang", "已解决 3")
+    sent = await compound.say("dm", "alice", "确认")  # two wait: which one?
+    assert sent.keys_to("alice") == ["tickets.usage.confirm"]

@@ -104,7 +104,8 @@ class TelegramAdapter:
         self.application.add_handler(CallbackQueryHandler(self.on_button))
         self.application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self.on_migrate))
         self.application.add_handler(MessageHandler(
-            (filters.TEXT | filters.PHOTO | filters.CAPTION | filters.Document.IMAGE)
+            (filters.TEXT | filters.PHOTO | filters.CAPTION | filters.Document.IMAGE |
+             filters.VOICE | filters.AUDIO)
             & ~filters.UpdateType.EDITED,
             self.on_message))
         self.username = ""
@@ -246,6 +247,8 @@ class TelegramAdapter:
             # a photo sent "as a file" (uncompressed): forwarded as the document it is
             attachments = (Attachment("document", message.document.file_id,
                                       caption=message.caption or ""),)
+        elif message.voice or message.audio:  # a voice message: the core answers it
+            attachments = (Attachment("voice", (message.voice or message.audio).file_id),)
         found = message.parse_entities([MessageEntity.MENTION]) if message.text else \
             message.parse_caption_entities([MessageEntity.MENTION])  # offsets are UTF-16 units
         mentioned = any(name[1:].lower() == self.username.lower() for name in found.values())

@@ -531,6 +531,9 @@ class WechatAdapter:
         if kind == "IMAGE":
             attachments = (Attachment("photo", payload.id, filename=payload.filename or ""),)
             text = ""
+        elif kind == "AUDIO":  # a voice message: the core answers it (it cannot listen yet)
+            attachments = (Attachment("voice", payload.id),)
+            text = ""
         elif kind != "TEXT":
             return None
         room = payload.room_id or ""
