@@ -88,15 +88,23 @@ def p1_finding(info: dict) -> str:
     per = info["per_command"] * 1e6
     hops = info["hops_per_command"]
     hop = info["bare_hop"] * 1e6
+    counts = info.get("statements", {})
+    replica = info.get("replica_per_command", 0) * 1e6
+    kinds = ", ".join(f"{word} {n:.1f}" for word, n in counts.get("by_kind", {}).items())
+    ratios = info.get("ratios") or [0]
     lines = [
         "### P1: where a command's time goes",
         "",
-        f"Measured in this run: one command takes **{per:.0f} µs** (median rate). It makes "
-        f"**{hops:.1f} trips** to aiosqlite's thread (only the one that takes the write lock, which may "
-        f"wait for another process); an empty trip costs **{hop:.1f} µs** here, so the trips are "
-        f"≈{hops * hop:.0f} µs ({100 * hops * hop / per:.0f}%). The rest, ≈{per - hops * hop:.0f} µs, "
-        "is SQLite's work (run on the event loop inside the held transaction, see storage/db.py `_go`) "
-        "and Python (parsing, the handler, rendering texts, building rows).",
+        f"Measured in this run: one command takes **{per:.0f} µs** through Linli (median rate). The same "
+        f"statements replayed with plain sqlite3 on the loop (the replica, the baseline) take "
+        f"**{replica:.0f} µs** a command: Linli's own overhead over its SQL is ≈{per - replica:.0f} µs "
+        f"(ratio {replica / per:.2f}×; per repeat {min(ratios):.2f}–{max(ratios):.2f}×). A command runs "
+        f"**{counts.get('per_command', 0):.1f} statements** (BEGIN … COMMIT included; "
+        f"{counts.get('transactions_per_command', 0):.1f} transactions; the trace callback saw "
+        f"{counts.get('traced_per_command', 0):.1f}, a trigger counting again): {kinds}. It makes "
+        f"**{hops:.1f} trips** to aiosqlite's thread (the one that takes the write lock); an empty trip "
+        f"costs **{hop:.1f} µs** here, so the trips are ≈{hops * hop:.0f} µs "
+        f"({100 * hops * hop / per:.0f}%).",
         "",
         "History of the fix (all ours). On a quiet machine an empty trip to aiosqlite's thread and back "
         "cost 76–85 µs (two cross-thread wake-ups on an idle VM; 15–30 µs when the machine is busy), and "
@@ -104,15 +112,15 @@ def p1_finding(info: dict) -> str:
         "So aiosqlite's thread hop was what limited it. Now only the trip that takes the write lock "
         "(BEGIN IMMEDIATE, which can wait up to busy_timeout for another process) goes to the thread; "
         "every statement inside the transaction we then hold, and every WAL read (which never waits), "
-        "runs on the loop: 453 → 1,482 commands/s in back-to-back runs, ratio 0.08× → 0.28×. Earlier "
+        "runs on the loop: 453 → 1,482 commands/s in back-to-back runs. Earlier "
         "steps: BEGIN/SAVEPOINT/RELEASE ride with the next statement and INSERT/UPDATE use RETURNING "
         "(17.3 → 12.8 statements' trips per command, +8%); `PRAGMA wal_autocheckpoint=10000` (+32%); "
         "People.get remembered per transaction (+12%); the config's rotas checked in one query per 值班. ",
         "",
-        "What is left against the 0.3× floor: the baseline is one INSERT and a COMMIT of a page or two; "
-        "a report (报修) is ~20 statements touching the ticket table and its indexes, the ticket "
-        "history, the outbox, inbound and audit tables, so its COMMIT alone writes many WAL frames. "
-        "Meeting 0.3× means a command costing about three baseline commands. "
+        "The baseline used to be one 30-byte INSERT + COMMIT per command through aiosqlite (two thread "
+        "trips, no index) against a command of ~20 statements over six tables: the ratio against it swung "
+        "0.05×–0.38× between runs and said little. The replica runs Linli's own statements on the same "
+        "schema, pragmas and starting data, so the ratio is Linli's overhead alone (floor ≥0.5×). "
         + (f"Stand-ins for commands not landed yet: {', '.join(info['stand_in'])} (answered as "
            "unknown commands)." if info.get("stand_in") else "The mix includes 报名 and 值班."),
     ]

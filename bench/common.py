@@ -53,6 +53,10 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else 0.0
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -87,6 +91,16 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def copy_db(source: Path, target: Path) -> Path:
+    """A copy of a closed database (its WAL too, if one was left)."""
+    import shutil
+
+    for suffix in ("", "-wal"):
+        if Path(f"{source}{suffix}").exists():
+            shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
+    return target
+
+
 def write_config(folder: Path, buildings: int = 20) -> Path:
     """The bench compound's TOML (20 buildings, a group and a captain each, no tokens)."""
     from bot.simulate import compound_toml
@@ -117,14 +131,20 @@ async def register_units(path: Path, units: int, *, residents: int = 0) -> int:
 class LinliProcess:
     """``linli run`` (headless: a config without tokens) as a child process, until it is ready."""
 
-    def __init__(self, config: Path, db: Path) -> None:
+    def __init__(self, config: Path, db: Path, preimport: str = "") -> None:
+        """``preimport``: Python run first in the same process (e.g. importing python-telegram-bot,
+        as a deployment with a Telegram token does), then ``linli run`` as ``python -m bot``."""
         import subprocess
 
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [PYTHON, "-m", "bot", "run", "--config", str(config), "--db", str(db),
-             "--log-level", "WARNING"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        args = ["run", "--config", str(config), "--db", str(db), "--log-level", "WARNING"]
+        if preimport:
+            start = [PYTHON, "-c", f"{preimport}\nimport runpy, sys\nsys.argv = ['linli', *sys.argv[1:]]\n"
+                     "runpy.run_module('bot', run_name='__main__', alter_sys=True)"]
+        else:
+            start = [PYTHON, "-m", "bot"]
+        self.proc = subprocess.Popen(start + args, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
         self.ready_after: float | None = None
 
     def wait_ready(self, timeout: float = 60.0) -> float:
@@ -169,13 +189,17 @@ class LinliProcess:
         return self.proc.returncode
 
 
+READ_VMHWM = ("\nfrom pathlib import Path\nprint([line.split()[1] for line in "
+               "Path('/proc/self/status').read_text().splitlines() if line.startswith('VmHWM:')][0])")
+
+
 def python_peak_rss_mb(code: str) -> float:
-    """Peak RSS of a bare Python process running ``code`` (a baseline), in MB."""
+    """Peak RSS of a fresh Python process running ``code`` (a baseline), in MB: its own VmHWM, which
+    starts anew at exec (``ru_maxrss`` would carry the benchmark parent's peak over the fork)."""
     import subprocess
 
-    out = subprocess.run(
-        [PYTHON, "-c", code + "\nimport resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
-        cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([PYTHON, "-c", code + READ_VMHWM], cwd=ROOT, check=True, capture_output=True,
+                         text=True).stdout
     return int(out.split()[-1]) / 1024
 
 

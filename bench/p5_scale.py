@@ -11,9 +11,13 @@ The 1M-ticket database is generated once per run into the run's temporary folder
 
 Every one of the 9,000 generated residents has registered a unit (``f"{floor:02d}{room:02d}"`` in their
 building, storage/bench.py ``register_units``), in both databases, as in a compound where everyone
-used 登记.  These figures time storage look-ups only, so the privacy gate that hides those units from
-group replies is not in them: P7 times the same replies through the whole ``Core.handle``, gate
-included, with 2,800 and 30,000 registered units.
+used 登记.
+
+The look-ups above time storage calls only.  The replies people get are timed too, through the whole
+``Core.handle`` (parse, roles, the look-ups, rendering every line, the privacy gate that hides the
+registered units from group replies, the outbox rows, the commit), on the same databases with the
+units loaded by the core: the property staff's 待办 over all buildings and a resident's 我的报修, each in
+a private chat and in their building's group, the four taking turns.
 """
 
 from __future__ import annotations
@@ -96,6 +100,64 @@ async def measure(path: Path, samples: int, seed: int = 1) -> dict[str, list[flo
     return times
 
 
+REPLIES = (("open", "private", "staff 待办 (all buildings), private chat"),
+           ("open", "group", "staff 待办 (all buildings), in a group"),
+           ("mine", "private", "resident's 我的报修, private chat"),
+           ("mine", "group", "resident's 我的报修, in their building's group"))
+REPLY_KEYS = {"open": ("tickets.open_header",), "mine": ("tickets.mine_header",)}
+
+
+async def replies(path: Path, samples: int, seed: int = 1) -> dict[tuple[str, str], list[float]]:
+    """Seconds of ``Core.handle`` for each of ``REPLIES``, ``samples`` times each, taking turns."""
+    import sqlite3
+
+    from bot.app import App
+    from bot.messages import Inbound
+    from bot.simulate import compound_config
+    from tests.harness import RecordingAdapter
+
+    rng = random.Random(seed)
+    app = App.create(compound_config(), path, ["console"], adapters={"console": RecordingAdapter()})
+    await app.open()
+    times: dict[tuple[str, str], list[float]] = {(kind, chat): [] for kind, chat, _ in REPLIES}
+    try:
+        if len(app.core.redactor) == 0:
+            raise AssertionError("the core did not load the registered units")
+        async with app.db.read() as tx:
+            after = await tx.tickets._value("SELECT COALESCE(MAX(id), 0) FROM outbox")
+            askers = []
+            while len(askers) < samples:  # resident r<k> lives in building (k - 1) % 20 + 1
+                k = rng.randint(1, RESIDENTS)
+                person = await tx.simfacts.person_of("console", f"r{k}")
+                if person and await tx.tickets.of_reporter(person, limit=1):
+                    askers.append(k)
+        count = 0
+        for i in range(samples + 1):  # the first round warms up
+            k = askers[i % samples]
+            building = (k - 1) % 20 + 1
+            for kind, chat, _ in REPLIES:
+                sender = "prop1" if kind == "open" else f"r{k}"
+                where = sender if chat == "private" else f"b{building}"
+                text = "待办" if kind == "open" else "我的报修"
+                count += 1
+                start = time.perf_counter()
+                await app.core.handle(Inbound("console", where, chat, sender, sender, text, f"p5-{count}"))
+                if i:
+                    times[(kind, chat)].append(time.perf_counter() - start)
+    finally:
+        await app.stop()
+    conn = sqlite3.connect(path)  # each command answered with its list (checked, not timed)
+    try:
+        keys = [r[0] for r in conn.execute("SELECT json_extract(body, '$.key') FROM outbox WHERE id > ? "
+                                           "ORDER BY id", (after,))]
+    finally:
+        conn.close()
+    wanted = {key for keys_ in REPLY_KEYS.values() for key in keys_}
+    if len(keys) != 4 * (samples + 1) or set(keys) != wanted:
+        raise AssertionError(f"{len(keys)} replies for {4 * (samples + 1)} commands: {sorted(set(keys))}")
+    return times
+
+
 def run(folder: Path, quick: bool = False, big: Path | None = None) -> tuple[list[Row], dict]:
     tickets = 20_000 if quick else 1_000_000
     samples = 20 if quick else 200
@@ -108,6 +170,9 @@ def run(folder: Path, quick: bool = False, big: Path | None = None) -> tuple[lis
     asyncio.run(register_units(small, RESIDENTS))
     large = asyncio.run(measure(big, samples))
     base = asyncio.run(measure(small, samples))
+    reply_samples = 5 if quick else 60
+    large_replies = asyncio.run(replies(big, reply_samples))
+    base_replies = asyncio.run(replies(small, reply_samples))
     ms = 1000.0
     rows = []
     for key, label, floor_ms, floor in (
@@ -118,5 +183,11 @@ def run(folder: Path, quick: bool = False, big: Path | None = None) -> tuple[lis
         rows.append(Row(f"{label}, {tickets:,} tickets", value, "ms", median(base[key]) * ms,
                         "10,000 tickets", floor, value <= floor_ms,
                         note=f"p95 {fmt(p95(large[key]) * ms, 'ms')}, {len(large[key])} samples"))
+    for kind, chat, label in REPLIES:
+        values = large_replies[(kind, chat)]
+        value = median(values) * ms
+        rows.append(Row(f"P5 reply: {label}, Core.handle, {tickets:,} tickets", value, "ms",
+                        median(base_replies[(kind, chat)]) * ms, "10,000 tickets", "median ≤10 ms",
+                        value <= 10, note=f"p95 {fmt(p95(values) * ms, 'ms')}, {len(values)} samples"))
     return rows, {"generated_in": generated, "tickets": tickets, "units": units,
                   "digest": digest_source()}

@@ -30,11 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import shutil
 import time
 from pathlib import Path
 
-from bench.common import Row, median, register_units
+from bench.common import Row, copy_db, median, register_units
 
 BUILDINGS = 20
 KINDS = (("mine", "我的报修"), ("open", "待办"), ("progress", "进度 N"))
@@ -68,13 +67,6 @@ async def build(path: Path, residents: int, tickets: int, span_days: float = 3 *
     finally:
         await db.close()
     return path
-
-
-def copy_db(source: Path, target: Path) -> Path:
-    for suffix in ("", "-wal"):
-        if Path(f"{source}{suffix}").exists():
-            shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
-    return target
 
 
 async def commands(path: Path, rounds: int, residents: int, seed: int = 1) -> list[list[tuple]]:

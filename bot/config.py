@@ -168,6 +168,34 @@ class WechatSettings(_Strict):
     ping_seconds: float = Field(default=30.0, gt=0)  # check the connection this often
 
 
+class WebSettings(_Strict):
+    """``[web]``: the office board (bot/web), served by ``linli run`` in the bot's own process.
+
+    ``listen``: host:port to serve on.  ``public_url``: what sign-in links point at (default:
+    ``http://`` + listen); cookies are ``Secure`` when it is https.  ``secret``: signs the session
+    cookies (or set ``LINLI_WEB_SECRET``; with neither, a random one per start: everyone signs in
+    again after a restart)."""
+
+    listen: str = "127.0.0.1:8080"
+    public_url: str = ""
+    secret: str = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"write it as host:port, like \"127.0.0.1:8080\", not {value!r}")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, not {value!r}")
+        return value.rstrip("/")
+
+
 def parse_time_of_day(value: object) -> time:
     """Read ``"20:00"`` as a time of day."""
     if isinstance(value, time):
@@ -364,6 +392,9 @@ class Config(_Strict):
     announcements: AnnouncementSettings = AnnouncementSettings()  # quiet hours, missed runs
     digest: DigestSettings = DigestSettings()  # the weekly digest: when, to whom
     retention: RetentionSettings = RetentionSettings()  # how long the growing tables keep rows
+    web: WebSettings | None = None  # the office board; None: not served
+    # a 物业 front desk: question words (comma-separated) → the answer ("物业电话多少" → the number)
+    faq: dict[str, str] = Field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -14,8 +14,8 @@ Each takes ``buttons=[ButtonSpec(...)]`` (rendered in the reader's language, wit
 says what to type instead), ``attachments=[...]`` and ``ref=`` (what the message is about).  A text
 made of several catalogue lines goes as ``reply_text(text, key=...)`` (``tell_text``, ``post_text``):
 ``key`` names the message for tests and the simulation.  Every message bound for a group passes one
-privacy gate on its way into the outbox (``Notifier._queue``): its values, and then the whole text,
-lose phone and unit numbers, whichever handler wrote it.
+privacy gate on its way into the outbox (``Notifier._queue``): the values of a text made from a key,
+or the whole of a ready text, lose phone and unit numbers, whichever handler wrote it.
 
 A :class:`Notifier` is the same without an inbound message: sweeps (escalations, reminders,
 broadcasts) use it to tell people things.
@@ -110,9 +110,10 @@ class Notifier:
 
     # --- the one way into the outbox -----------------------------------------------------------
     async def _queue(self, message: Outbound, ref: str = "", not_before: float | None = None,
-                     ) -> None:
-        """Write one message to the outbox; a group's passes the privacy gate first."""
-        if message.kind == "group":
+                     *, values_redacted: bool = False) -> None:
+        """Write one message to the outbox; a group's passes the privacy gate first (its values
+        already did when it was rendered from a key: the template around them is ours)."""
+        if message.kind == "group" and not values_redacted:
             message = self.core.privacy_gate(message)
         await self.tx.outbox.add(message, self.ts, ref, not_before)
 
@@ -287,7 +288,7 @@ class Notifier:
         text = self._render(lang, key, values, group=True)
         return await self._post(chat_key, text, key, values, ref=ref, attachments=attachments,
                                 not_before=not_before, buttons=buttons, lang=lang,
-                                mention=mention, platform=platform)
+                                mention=mention, platform=platform, values_redacted=True)
 
     async def post_text(self, chat_key: str, text: str, *, key: str, ref: str = "",
                         attachments: Iterable[Attachment] = (), not_before: float | None = None,
@@ -300,7 +301,7 @@ class Notifier:
     async def _post(self, chat_key: str, text: str, key: str, values: dict, *, ref: str,
                     attachments: Iterable[Attachment], not_before: float | None,
                     buttons: Sequence[ButtonSpec], lang: str, mention: Mention | None = None,
-                    platform: str | None = None) -> int:
+                    platform: str | None = None, values_redacted: bool = False) -> int:
         rendered, hint = render_buttons(buttons, self.core.registry, lang)
         sent = 0
         for where, address in self.core.group_addresses(chat_key):
@@ -310,7 +311,7 @@ class Notifier:
                                chat_key=chat_key, key=key, values=_kept_values(values),
                                mention_ids=mention.ids if mention else (),
                                mention_name=mention.name if mention else "")
-            await self._queue(message, ref, not_before)
+            await self._queue(message, ref, not_before, values_redacted=values_redacted)
             sent += 1
         return sent
 
@@ -379,7 +380,7 @@ class Context(Notifier):
         """Answer in the chat the message came from, in the sender's language (or ``lang``)."""
         text = self._render(lang or self.lang, key, values, group=self.in_group)
         await self._reply(text, key, values, ref=ref, buttons=buttons, attachments=attachments,
-                          mention=mention, lang=lang)
+                          mention=mention, lang=lang, values_redacted=self.in_group)
 
     async def reply_text(self, text: str, *, key: str, ref: str = "",
                          buttons: Sequence[ButtonSpec] = (),
@@ -389,7 +390,8 @@ class Context(Notifier):
 
     async def _reply(self, text: str, key: str, values: dict, *, ref: str,
                      buttons: Sequence[ButtonSpec], attachments: Iterable[Attachment],
-                     mention: Mention | None = None, lang: str | None = None) -> None:
+                     mention: Mention | None = None, lang: str | None = None,
+                     values_redacted: bool = False) -> None:
         rendered, hint = render_buttons(buttons, self.core.registry, lang or self.lang)
         if mention is None:
             mention = Mention((self.msg.sender_id,)) if self.in_group else Mention(())
@@ -401,11 +403,11 @@ class Context(Notifier):
             key=key, values=_kept_values(values),
         )
         if self.answers is not None:  # performed for the office: the caller gets the answer
-            if message.kind == "group":
+            if message.kind == "group" and not values_redacted:
                 message = self.core.privacy_gate(message)
             self.answers.append(replace(message, text=message.plain_text()))
             return
-        await self._queue(message, ref)
+        await self._queue(message, ref, values_redacted=values_redacted)
 
     async def reply_private(self, key: str, *, ref: str = "", **values: object) -> None:
         """Answer the sender privately (the same chat, if it already is private)."""

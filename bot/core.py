@@ -75,7 +75,8 @@ class Core:
         self._unknown_chats_logged: set[tuple[str, str]] = set()
         self._last_group: dict[tuple[str, str], str] = {}  # (platform, sender) → chat key
         self.redactor = Redactor()  # registered units, loaded on start, kept current by 登记
-        self._fixed_texts = _fixed_private_looking_texts(self.redactor)
+        # the catalogue's examples and the operator's [faq] answers (a front desk's public number)
+        self._fixed_texts = _fixed_private_looking_texts(self.redactor, config.faq.values())
 
     # --- start-up ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -232,6 +233,8 @@ class Core:
                     listener = replies.get("joined")  # someone joined a group (handlers/welcome.py)
                 if listener is None and private and msg.text:
                     listener = replies.get("private")  # a private message always gets an answer
+                if listener is None and not private and msg.text:
+                    listener = replies.get("group_text")  # free text: a report in plain words?
                 if listener is None:
                     return
             if not await tx.inbound.claim(msg.platform, msg.chat_id, msg.message_id, ts,
@@ -321,6 +324,17 @@ class Core:
         log.info("privacy gate: hid a number in %s to %s", message.key or "a message",
                  message.chat_key or message.address)
         return replace(message, text=restored)
+
+    async def run_command(self, ctx: Context, name: str, args: str) -> None:
+        """Answer ``ctx`` as if its sender had typed command ``name`` with ``args`` (a question in
+        plain words, "1号报修怎么样了", is answered by 进度 1), with the same role checks."""
+        command = self.registry.commands.get(name)
+        if command is None:
+            return
+        word = command.zh[0] if ctx.lang == "zh" or not command.en else command.en[0]
+        ctx.parsed = Parsed(command, word, args, ctx.lang, False, f"{word} {args}".strip())
+        ctx.command, ctx.args = command, args
+        await self._command(ctx, command)
 
     async def _command(self, ctx: Context, command: Command) -> None:
         if command.roles is not None and not any(ctx.has_role(r) for r in command.roles):
@@ -471,10 +485,11 @@ _REFERENCE = re.compile(r"[#＃][0-9]{1,9}(?![0-9])")  # the bot's own reference
 _KEPT = re.compile("\ue000([0-9]+)\ue001")
 
 
-def _fixed_private_looking_texts(redactor: Redactor) -> re.Pattern | None:
+def _fixed_private_looking_texts(redactor: Redactor, extra: Iterable[str] = ()) -> re.Pattern | None:
     """The catalogue's own words that look like a phone or unit number (``登记 3栋 1203`` in the
     help), in either language: one pattern, so the privacy gate passes them as written."""
-    fixed: set[str] = set()
+    fixed: set[str] = {line.strip() for text in extra for line in text.splitlines()
+                       if line.strip() and redactor.redact(line, "") != line}
     for lang in ("zh", "en"):
         for template in catalogue(lang).values():
             for literal in re.split(r"\{[^{}]*\}", template):

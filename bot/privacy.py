@@ -55,6 +55,7 @@ units (``redactor_for``), but building the key still costs O(units) a call: keep
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import unicodedata
@@ -257,8 +258,14 @@ class Redactor:
 
     def _chain_spans(self, normal: str, protected: list[tuple[int, int]]) -> list[tuple[int, int]]:
         # (start, end, in a date or time); a protected span starts and ends with a whole group
-        inside = {i for start, end in protected for i in range(start, end)}
-        groups = [(m.start(), m.end(), m.start() in inside) for m in _GROUP.finditer(normal)]
+        starts = [start for start, _ in protected]  # sorted, non-overlapping (finditer)
+
+        def inside(position: int) -> bool:
+            i = bisect.bisect_right(starts, position) - 1
+            return i >= 0 and position < protected[i][1]
+
+        groups = [(m.start(), m.end(), bool(protected) and inside(m.start()))
+                  for m in _GROUP.finditer(normal)]
         found: list[tuple[int, int]] = []
         chain: list[tuple[int, int, bool]] = []
         for group in groups:

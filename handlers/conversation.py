@@ -1,4 +1,11 @@
-"""Conversation: nobody who writes to the bot is left without an answer.
+"""Conversation: residents talk, Linli understands; nobody who writes to it is left without an answer.
+
+* A group message that reports a problem in plain words ("3栋电梯又坏了 有没有人管") gets an offer —
+  what Linli understood and how to confirm with one word (是 / 好 / 对 / yes); the confirmation files
+  it exactly as ``报修`` would, and no confirmation within ``OFFER_MINUTES`` files nothing and says
+  nothing more.  Said to the bot (an @mention), it is filed at once.  A question in plain words
+  ("1号报修怎么样了", "今天谁值班") is answered by the command that answers it.  Everything else in a
+  group is chatter: never answered.  The reading is ``bot.intake.classify``.
 
 * A word after ``/`` or an @mention that is no command, and the first word of a private message,
   are compared with every command word: a near miss (``/reprot``, ``报休``, ``抱修`` — edit distance
@@ -13,17 +20,21 @@ In a group, a message without ``/`` or a mention is not for the bot: these liste
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cache
 
-from pypinyin import lazy_pinyin
 from rapidfuzz.distance import OSA
 
 from bot.commands import Command, Registry, Router
 from bot.context import Context
 from bot.i18n import has
+from bot.intake import Reading, classify, strip_mentions, ticket_category
 
 router = Router("conversation")
+OFFER_MINUTES = 10
+YES = {"是", "是的", "好", "好的", "对", "对的", "要", "嗯", "嗯嗯", "可以", "yes", "y", "ok", "okay", "sure"}
+NO = {"不", "不是", "不用", "不要", "算了", "no", "n", "nope"}
 _ASCII_HEAD = re.compile(r"[/／]?\s*([A-Za-z]{2,20})")
 _CJK_HEAD = re.compile(r"[\u3400-\u9fff]{2,6}")
 
@@ -32,10 +43,17 @@ _CJK_HEAD = re.compile(r"[\u3400-\u9fff]{2,6}")
 async def did_you_mean(ctx: Context) -> None:
     """``/reprot …`` or ``@邻里 报休 …``: suggest the closest command, else say there is none."""
     guess = closest_command(ctx.core.registry, ctx.parsed.word if ctx.parsed else ctx.msg.text)
-    if guess is None:
-        await ctx.reply("core.unknown_command", word=ctx.parsed.word if ctx.parsed else "")
+    if guess is not None:
+        await suggest(ctx, ctx.parsed.word, guess)
         return
-    await suggest(ctx, ctx.parsed.word, guess)
+    text = bare_text(ctx)
+    reading = classify(text)
+    if reading.kind == "report":  # said to the bot: "@邻里 地下车库漏水了"
+        await ctx.emit("report.requested", text=text)
+    elif reading.kind == "question" and await answer_question(ctx, reading):
+        return
+    else:
+        await ctx.reply("core.unknown_command", word=ctx.parsed.word if ctx.parsed else "")
 
 
 @router.reply("private")
@@ -46,7 +64,89 @@ async def answer_in_private(ctx: Context) -> None:
     if guess is not None:
         await suggest(ctx, head_of(text), guess)
         return
+    reading = classify(text)
+    if reading.kind == "report":
+        await offer(ctx, text, reading)
+        return
+    if reading.kind == "question" and await answer_question(ctx, reading):
+        return
     await ctx.reply("conversation.pointer", compound=ctx.config.compound.name)
+
+
+@router.reply("group_text")
+async def heard_in_a_group(ctx: Context) -> None:
+    """Plain words in a group: offer to file a report, answer a question, or stay silent."""
+    text = ctx.msg.text.strip()
+    reading = classify(text)
+    if reading.kind == "report":
+        await offer(ctx, text, reading)
+    elif reading.kind == "question":
+        await answer_question(ctx, reading)
+
+
+@router.reply("conversation.offer")
+async def offer_answered(ctx: Context) -> None:
+    """是 files the offered report; 不 drops it; anything else is read as a new message."""
+    prompt = await ctx.tx.prompts.pending(ctx.person.id, ctx.msg.platform, ctx.msg.chat_id, ctx.ts)
+    await ctx.done_asking()
+    word = re.sub(r"[\s。，,.!！~～👌👍]+", "", ctx.msg.text).lower()
+    if word in YES or ctx.msg.text.strip() in ("👍", "👌"):
+        await ctx.emit("report.requested", text=prompt.payload["text"])
+    elif word in NO:
+        if not ctx.in_group:
+            await ctx.reply("conversation.offer_dropped")
+    elif ctx.in_group:
+        await heard_in_a_group(ctx)
+    else:
+        await answer_in_private(ctx)
+
+
+async def offer(ctx: Context, text: str, reading: Reading) -> None:
+    """Say what was understood and how to confirm it with one word."""
+    building = ctx.core.find_building(text) or ctx.core.building(ctx.chat_building) or \
+        ctx.core.building(ctx.person.building)
+    place = building.name if building else (reading.area_hint or ctx.t("tickets.no_building"))
+    category = ctx.t(f"tickets.category.{ticket_category(reading)}")
+    await ctx.ask("conversation.offer", {"text": text[:500]}, minutes=OFFER_MINUTES)
+    key = "conversation.offer_urgent" if reading.urgent else "conversation.offer"
+    await ctx.reply(key, place=place, category=category)
+
+
+async def answer_question(ctx: Context, reading: Reading) -> bool:
+    """A question in plain words, answered by the command that answers it; False if none does."""
+    question = reading.question
+    if question == "ticket_status" and reading.number is not None:
+        await ctx.core.run_command(ctx, "ticket", str(reading.number))
+    elif question == "my_ticket":
+        await ctx.core.run_command(ctx, "mine", "")
+    elif question in ("rota_today", "rota_tomorrow"):
+        await ctx.core.run_command(ctx, "rota", "" if question == "rota_today" else "明天")
+    elif question == "events_free":
+        await ctx.core.run_command(ctx, "events", "")
+    elif question == "faq":
+        answer = faq_answer(ctx, ctx.msg.text)
+        if answer is None:
+            return False
+        # the operator's own public answer (a front desk's number is no one's private detail)
+        await ctx.reply_text(answer, key="conversation.faq")
+    else:
+        return False
+    return True
+
+
+def faq_answer(ctx: Context, text: str) -> str | None:
+    """The ``[faq]`` answer whose question words appear in ``text`` (the longest match wins)."""
+    best = None
+    for words, answer in ctx.config.faq.items():
+        for word in (w.strip() for w in re.split(r"[,，、/|]", words) if w.strip()):
+            if word in text and (best is None or len(word) > best[0]):
+                best = (len(word), answer)
+    return best[1] if best else None
+
+
+def bare_text(ctx: Context) -> str:
+    """The message without the @mention of the bot."""
+    return strip_mentions(ctx.msg.text, tuple(ctx.config.compound.bot_names) or ("邻里",)).strip()
 
 
 @router.reply("voice")
@@ -74,6 +174,11 @@ def head_of(text: str) -> str:
 
 @cache
 def pinyin(text: str) -> tuple[str, ...]:
+    """The pinyin of a few characters.  pypinyin is imported on first use, without its phrase
+    tables (60 MB and 0.3 s at start-up; single characters are all a command word needs)."""
+    os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")
+    from pypinyin import lazy_pinyin
+
     return tuple(lazy_pinyin(text))
 
 

@@ -808,12 +808,15 @@ async def table_lines(ctx: Notifier, shifts: list[Shift], names: dict[int, str],
                       with_rota: bool, days: bool = True) -> list[str]:
     """Shifts as lines, under a heading for each day."""
     lines, last_day = [], None
+    people: dict[int, str] = {}  # a rota names the same few people again and again
     for shift in shifts:
         start = datetime.fromtimestamp(shift.starts_at, ctx.config.tz)
         if days and start.date() != last_day:
             last_day = start.date()
             lines.append(day_text(ctx, start, lang))
-        who = (await ctx.name_of(shift.person_id, lang) if shift.person_id is not None
+        if shift.person_id is not None and shift.person_id not in people:
+            people[shift.person_id] = await ctx.name_of(shift.person_id, lang)
+        who = (people[shift.person_id] if shift.person_id is not None
                else t(lang, "rota.uncovered_mark", number=shift.id))
         end = datetime.fromtimestamp(shift.ends_at, ctx.config.tz)
         lines.append(t(lang, "rota.line", time=f"{start:%H:%M}–{end:%H:%M}", who=who,

@@ -31,10 +31,16 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "fire_door": ("消防门", "防火门", "消防通道", "安全出口", "fire door", "firedoor", "fire exit"),
     "elevator": ("电梯", "扶梯", "elevator", "lift"),
     "ev_charging": ("充电桩", "充电", "charging", "charger", "ev "),
+    "leak": ("漏水", "渗水", "淹了", "积水", "水管爆", "爆管", "滴水", "leak", "flood"),
+    "water_power": ("停水", "停电", "没水", "没电", "断电", "跳闸", "水压", "power cut", "no water",
+                    "blackout", "no power"),
+    "lighting": ("楼道灯", "路灯", "照明", "灯不亮", "灯坏", "灯", "light", "lamp"),
+    "door_access": ("门禁", "单元门", "门卡", "刷卡", "大门", "道闸", "gate", "door lock", "access card"),
     "lake": ("人工湖", "湖水", "湖里", "湖", "lake", "pond"),
     "dogs": ("狗", "犬", "宠物", "dog", "barking", "pet "),
     "noise": ("噪音", "噪声", "太吵", "吵", "装修声", "noise", "noisy", "loud"),
     "parking": ("停车", "车位", "占道", "parking", "parked"),
+    "greening": ("绿化", "草坪", "树枝", "修剪", "花坛", "tree", "lawn", "grass"),
     "sanitation": ("卫生", "垃圾", "清洁", "脏", "臭", "垃圾桶", "garbage", "trash", "rubbish",
                    "dirty", "litter", "smell"),
     "other": (),
@@ -45,7 +51,8 @@ TAGS = {
     "高空抛物": "falling_objects", "人工湖": "lake", "停车": "parking", "其他": "other",
     **{code: code for code in CATEGORIES},
     "elevator": "elevator", "firedoor": "fire_door", "ev": "ev_charging", "noise": "noise",
-    "dog": "dogs", "lake": "lake", "parking": "parking",
+    "dog": "dogs", "lake": "lake", "parking": "parking", "漏水": "leak", "停水": "water_power",
+    "停电": "water_power", "照明": "lighting", "门禁": "door_access", "绿化": "greening",
 }
 _TAG = re.compile(r"[#＃]([\w\u4e00-\u9fff]+)")
 STAFF = ("captain", "property", "admin")
@@ -134,6 +141,13 @@ async def building_given(ctx: Context) -> None:
         return
     ticket = await ctx.tx.tickets.update(draft.id, ctx.ts, building=building.key, status="open")
     await open_ticket(ctx, ticket)
+
+
+@router.on("report.requested")
+async def report_in_plain_words(ctx: Context, text: str) -> None:
+    """A report written in plain words, confirmed (是) or said to the bot: filed as 报修 would."""
+    ctx.args = text
+    await file_report(ctx)
 
 
 @router.on("resident.registered")

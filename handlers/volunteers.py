@@ -15,23 +15,26 @@ After the event the coordinator records who came (签到 N …); hours (志愿�
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime, timedelta
 
 from bot.commands import Router
 from bot.context import ButtonSpec, Context, Notifier, Refusal
-from bot.format import hours, join, moment_with_weekday, repeat_line, span_with_weekday, when_values
+from bot.format import hours, join, moment_with_weekday, repeat_line, when_values
 from bot.i18n import t
 from bot.parser import leading_number
-from bot.when import WhenProblem, parse_length, parse_moment, parse_repeat
+from bot.when import WhenProblem, parse_day, parse_length, parse_moment, parse_repeat
 from storage.volunteers import Event, EventFull, Template
 
 COORDINATORS = ("coordinator",)  # admins pass every role check too
-_CAPACITY = re.compile(r"^(?:(?:名额|限)\s*(?P<a>[0-9]+)\s*(?:人|名|个)?|(?P<b>[0-9]+)\s*"
+_CAPACITY = re.compile(r"^(?:(?:名额|限)\s*(?P<a>[-－−+＋]?[0-9０-９]+)\s*(?:人|名|个)?|"
+                       r"(?P<b>[-－−+＋]?[0-9０-９]+)\s*"
                        r"(?:人|名|个名额|个人|places?|people|spots?|volunteers?)(?![a-z]))",
                        re.IGNORECASE)
 _DEADLINE = re.compile(r"^(?:截止|报名截止|deadline|until)\s*[:：]?\s*", re.IGNORECASE)
 _CANCEL_WORDS = {"取消", "算了", "退出", "cancel", "stop", "quit"}
 STEPS = ("title", "when", "length", "place", "capacity")
+MAX_HOURS = 24  # an event longer than this is a typo (99999小时), not an event
 
 router = Router("volunteers")
 events_command = router.command("events", zh=["活动", "活动列表"], en=["events"], group="volunteers")
@@ -98,7 +101,7 @@ async def sign_up(ctx: Context) -> None:
     clash = await ctx.tx.volunteers.clash(ctx.person.id, event.starts_at, event.ends_at, event.id)
     if clash is not None:
         raise Refusal("volunteers.clash", number=event.id, other=clash.id, title=clash.title,
-                      when=span_with_weekday(clash.starts_at, clash.ends_at, ctx.config.tz, ctx.lang))
+                      when=event_when(ctx, clash, ctx.lang))
     try:
         signup = await ctx.tx.volunteers.sign_up(event.id, ctx.person.id, ctx.ts)
     except EventFull as exc:
@@ -106,7 +109,7 @@ async def sign_up(ctx: Context) -> None:
     await ctx.record(f"event.{signup.status}", f"event:{event.id}")
     counts = await ctx.tx.volunteers.counts(event.id)
     values = dict(number=event.id, title=event.title, name=await ctx.display_name(ctx.person),
-                  when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, ctx.lang),
+                  when=event_when(ctx, event, ctx.lang),
                   going=counts.going, capacity=event.capacity)
     if signup.status == "going":
         await answer(ctx, "volunteers.joined", **values)
@@ -145,7 +148,7 @@ async def promote(ctx: Notifier, event: Event) -> None:
     await ctx.tell(promoted.person_id, "volunteers.promoted", ref=f"event:{event.id}",
                    buttons=(ButtonSpec("volunteers.button.leave", "leave", str(event.id)),),
                    number=event.id, title=event.title,
-                   when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, lang),
+                   when=event_when(ctx, event, lang),
                    place=event.place)
 
 
@@ -158,7 +161,7 @@ async def list_my_events(ctx: Context) -> None:
         return
     lines = [ctx.t("volunteers.mine_header", count=len(mine))]
     for event, signup in mine:
-        when = span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, ctx.lang)
+        when = event_when(ctx, event, ctx.lang)
         if signup.status == "going":
             lines.append(ctx.t("volunteers.mine_going", number=event.id, title=event.title,
                                when=when, place=event.place))
@@ -243,7 +246,7 @@ async def cancel_whole_event(ctx: Context) -> None:
         lang = await ctx.language_of(signup.person_id)
         await ctx.tell(signup.person_id, "volunteers.event_cancelled", ref=f"event:{event.id}",
                        number=event.id, title=event.title, reason=reason or "-",
-                       when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, lang))
+                       when=event_when(ctx, event, lang))
     await ctx.record("event.cancel", f"event:{event.id}", reason)
     await ctx.reply("volunteers.cancelled_event", number=event.id, title=event.title,
                     count=len(signups))
@@ -253,14 +256,18 @@ async def cancel_whole_event(ctx: Context) -> None:
 async def create_event(ctx: Context) -> None:
     """A coordinator creates an event; whatever the words leave out is asked for step by step."""
     draft: dict = {"building": ctx.chat_building, "lang": ctx.lang}
-    problem = None
+    problem, notes = None, []
     try:
-        read_event_words(ctx, ctx.args, draft)
+        read_event_words(ctx, ctx.args, draft, notes)
     except WhenProblem as exc:
         if exc.reason == "no_such_date":
             raise Refusal("volunteers.when.no_such_date", **exc.values) from exc
         problem = exc
-    await continue_dialogue(ctx, draft, problem)
+    for step in ("title", "place"):  # posted to groups: asked for again, the rest is kept
+        if draft.get(step) and await ctx.core.carries_private(ctx.tx, draft[step]):
+            draft[step] = None
+            notes.append((f"volunteers.private_{step}", {}))
+    await continue_dialogue(ctx, draft, problem, notes)
 
 
 @router.reply("volunteers.newevent")
@@ -275,10 +282,18 @@ async def dialogue_answer(ctx: Context) -> None:
         await ctx.reply("volunteers.dialogue_cancelled")
         return
     step = draft.get("step", "title")
+    if step in ("title", "place") and await ctx.core.carries_private(ctx.tx, text):
+        await ctx.reply(f"volunteers.private_{step}")  # asked again: the answers so far are kept
+        await ask_step(ctx, draft, step, None)
+        return
     try:
         read_step(ctx, step, text, draft)
     except WhenProblem as problem:
         await ask_step(ctx, draft, step, problem)
+        return
+    except Bad as bad:
+        await ctx.reply(bad.key, **await ctx.core.echo(ctx, **bad.values))
+        await ask_step(ctx, draft, step, None)
         return
     except ValueError:
         await ctx.reply(f"volunteers.bad.{step}", **await ctx.core.echo(ctx, given=text[:30]))
@@ -287,8 +302,12 @@ async def dialogue_answer(ctx: Context) -> None:
     await continue_dialogue(ctx, draft, None)
 
 
-async def continue_dialogue(ctx: Context, draft: dict, problem: WhenProblem | None) -> None:
-    """Ask the next missing thing, or make the event when nothing is missing."""
+async def continue_dialogue(ctx: Context, draft: dict, problem: WhenProblem | None,
+                            notes: list[tuple[str, dict]] = ()) -> None:
+    """Say what was wrong with the words given (``notes``), then ask the next missing thing, or
+    make the event when nothing is missing."""
+    for key, values in notes:
+        await ctx.reply(key, **await ctx.core.echo(ctx, **values))
     missing = next((s for s in STEPS if draft.get(s) is None), None)
     if problem is not None:
         missing = "when"
@@ -310,13 +329,26 @@ async def ask_step(ctx: Context, draft: dict, step: str, problem: WhenProblem | 
     await ctx.reply(f"volunteers.ask.{step}", **await ctx.core.echo(ctx, title=draft.get("title") or ""))
 
 
-def read_event_words(ctx: Context, text: str, draft: dict) -> None:
-    """Fill ``draft`` from ``新活动`` words: title first, then the time, then the rest in any order."""
+class Bad(ValueError):
+    """An answer that cannot be used, with the catalogue key that says why."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
+def read_event_words(ctx: Context, text: str, draft: dict, notes: list[tuple[str, dict]]) -> None:
+    """Fill ``draft`` from ``新活动`` words: title first, then the time, then the rest in any order.
+    What cannot be used is left out of the draft (so it is asked for) and said in ``notes``."""
     text = text.strip()
     if not text:
         return
     title, _, rest = text.partition(" ")
-    draft["title"] = title[:40]
+    if starts_with_time(ctx, text, title):  # 新活动 周六 上午10点 …: the title was left out
+        notes.append(("volunteers.need_title", {"word": title[:20]}))
+        rest = text
+    else:
+        draft["title"] = title[:40]
     if not rest.strip():
         return
     rest = read_when(ctx, rest, draft)
@@ -332,10 +364,18 @@ def read_event_words(ctx: Context, text: str, draft: dict) -> None:
             draft["deadline"] = moment.at.timestamp()
             rest = moment.rest
         elif length:
-            draft["length"] = int(length[0].total_seconds() // 60)
+            if length[0] > timedelta(hours=MAX_HOURS):
+                notes.append(("volunteers.too_long", {"given": rest[:len(rest) - len(length[1])]
+                                                      .strip()[:20], "max": MAX_HOURS}))
+            else:
+                draft["length"] = int(length[0].total_seconds() // 60)
             rest = length[1]
         elif capacity:
-            draft["capacity"] = int(capacity.group("a") or capacity.group("b"))
+            number = signed_number(capacity.group("a") or capacity.group("b"))
+            if 1 <= number <= 500:
+                draft["capacity"] = number
+            else:
+                notes.append(("volunteers.bad.capacity", {"given": capacity.group(0).strip()[:20]}))
             rest = rest[capacity.end():]
         elif ctx.core.building_named(head) is not None:
             draft["building"] = ctx.core.building_named(head).key
@@ -345,8 +385,31 @@ def read_event_words(ctx: Context, text: str, draft: dict) -> None:
             rest = tail
     if place_words:
         draft["place"] = " ".join(place_words)[:60]
-    if draft.get("capacity") is not None and not 1 <= draft["capacity"] <= 500:
-        draft["capacity"] = None
+
+
+def signed_number(text: str) -> int:
+    """``5``, ``-5``, ``－５`` → int."""
+    text = unicodedata.normalize("NFKC", text).replace("−", "-")
+    return int(text)
+
+
+def starts_with_time(ctx: Context, text: str, word: str) -> bool:
+    """Whether the first word of 新活动's words is a time (周六, 明天, 上午10点, 每周日 …), not a title."""
+    try:
+        parse_repeat(text, ctx.config.tz)
+        return True
+    except WhenProblem:
+        pass  # 每天读书会 is a title
+    try:
+        if not parse_day(word, ctx.now, allow_past=True)[1]:
+            return True
+    except WhenProblem as problem:
+        if problem.reason == "no_such_date":
+            return True
+    try:
+        return not parse_moment(word, ctx.now, allow_past=True).rest
+    except WhenProblem as problem:
+        return problem.reason == "ambiguous_hour"
 
 
 def read_when(ctx: Context, text: str, draft: dict) -> str:
@@ -380,6 +443,8 @@ def read_step(ctx: Context, step: str, text: str, draft: dict) -> None:
         length = parse_length(text)
         if length is None:
             raise ValueError(step)
+        if length[0] > timedelta(hours=MAX_HOURS):
+            raise Bad("volunteers.too_long", given=text[:20], max=MAX_HOURS)
         draft["length"] = int(length[0].total_seconds() // 60)
     elif step == "place":
         draft["place"] = text[:60]
@@ -414,9 +479,14 @@ async def make_from_draft(ctx: Context, draft: dict) -> None:
     await ctx.record("event.create", f"event:{event.id}", event.title)
     key = "volunteers.created_weekly" if draft.get("repeat") else "volunteers.created"
     await ctx.reply(key, number=event.id, title=event.title, count=len(made),
-                    when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, ctx.lang),
+                    when=event_when(ctx, event, ctx.lang),
                     place=event.place, capacity=event.capacity,
                     where=where_text(ctx, event.building, ctx.lang))
+    start = datetime.fromtimestamp(event.starts_at, ctx.config.tz)
+    if not draft.get("repeat") and start.year > ctx.now.year and start - ctx.now > timedelta(days=60):
+        # 5月1日 said on 1 June: that day has passed this year, so it is next year's
+        await ctx.reply("volunteers.next_year", number=event.id, title=event.title, year=start.year,
+                        when=event_when(ctx, event, ctx.lang))
     for chat_key in event_chats(ctx, event):
         await post_event(ctx, chat_key, event, "volunteers.post_new")
 
@@ -493,7 +563,7 @@ async def remind_volunteers(core, now: datetime) -> None:
                         signup.person_id, key, ref=f"event:{event.id}",
                         buttons=(ButtonSpec("volunteers.button.leave", "leave", str(event.id)),),
                         number=event.id, title=event.title, place=event.place,
-                        when=span_with_weekday(event.starts_at, event.ends_at, core.config.tz, lang))
+                        when=event_when(notifier, event, lang))
 
 
 @router.sweep("volunteers.advertise")
@@ -520,7 +590,7 @@ async def post_event(ctx: Notifier, chat_key: str, event: Event, key: str) -> No
     counts = await ctx.tx.volunteers.counts(event.id)
     await ctx.post(chat_key, key, ref=f"event:{event.id}", buttons=event_buttons(event),
                    number=event.id, title=event.title, place=event.place,
-                   when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, lang),
+                   when=event_when(ctx, event, lang),
                    going=counts.going, capacity=event.capacity,
                    free=max(0, event.capacity - counts.going),
                    where=where_text(ctx, event.building, lang))
@@ -545,7 +615,7 @@ async def event_line(ctx: Notifier, event: Event, lang: str) -> str:
     counts = await ctx.tx.volunteers.counts(event.id)
     key = "volunteers.line_full" if counts.going >= event.capacity else "volunteers.line"
     return t(lang, key, number=event.id, title=event.title, place=event.place,
-             when=span_with_weekday(event.starts_at, event.ends_at, ctx.config.tz, lang), going=counts.going,
+             when=event_when(ctx, event, lang), going=counts.going,
              capacity=event.capacity, free=max(0, event.capacity - counts.going),
              waiting=counts.waiting)
 
@@ -583,6 +653,29 @@ async def answer(ctx: Context, key: str, **values: object) -> None:
         await ctx.tell(ctx.person.id, key, **values)
     else:
         await ctx.reply(key, **values)
+
+
+def event_when(ctx: Notifier, event: Event, lang: str) -> str:
+    """When an event is: ``12月6日 周日 09:00–11:00``; with the end's date when it ends on another
+    day, and the year of any date not in this year (``2027年5月1日 周六 10:00–11:00``)."""
+    tz, year = ctx.config.tz, ctx.now.year
+    start = datetime.fromtimestamp(event.starts_at, tz)
+    end = datetime.fromtimestamp(event.ends_at, tz)
+    text = day_and_time(start, lang, start.year != year)
+    if end.date() == start.date():
+        return f"{text}–{end:%H:%M}"
+    return f"{text} – {day_and_time(end, lang, end.year != year)}"
+
+
+def day_and_time(moment: datetime, lang: str, with_year: bool) -> str:
+    """``12月6日 周日 09:00`` / ``Sun Dec 6 09:00`` (as ``moment_with_weekday``), with the year if
+    asked: ``2027年5月1日 周六 10:00`` / ``Sat May 1 2027 10:00``."""
+    weekday = t(lang, f"core.weekday.{moment.weekday()}")
+    if lang == "zh":
+        year = f"{moment.year}年" if with_year else ""
+        return f"{year}{moment.month}月{moment.day}日 {weekday} {moment:%H:%M}"
+    year = f" {moment.year}" if with_year else ""
+    return f"{weekday} {moment:%b} {moment.day}{year} {moment:%H:%M}"
 
 
 def where_text(ctx: Notifier, building: str | None, lang: str) -> str:

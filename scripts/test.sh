@@ -10,6 +10,8 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,wechat]"
 (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
+# the office board's browser tests drive Debian's chromium (playwright cannot download browsers here)
+command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 .venv/bin/python -m ruff check bot handlers storage tests bench scripts
 .venv/bin/python -m pytest -q "$@"

@@ -33,6 +33,23 @@ class Audit(Repo):
         rows = await self._all("SELECT * FROM audit WHERE target = ? ORDER BY id", (target,))
         return [dict(r) for r in rows]
 
+    async def recent(self, actor_id: int | None = None, action: str | None = None,
+                     limit: int = 200) -> list[dict]:
+        """The newest entries first, of one actor and/or one action (the office board's log)."""
+        clauses, params = ["1"], []
+        if actor_id is not None:
+            clauses.append("actor_id = ?")
+            params.append(actor_id)
+        if action is not None:
+            clauses.append("action = ?")
+            params.append(action)
+        rows = await self._all(f"SELECT * FROM audit WHERE {' AND '.join(clauses)} "
+                               "ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [dict(r) for r in rows]
+
+    async def actions(self) -> list[str]:
+        return [r[0] for r in await self._all("SELECT DISTINCT action FROM audit ORDER BY action")]
+
     async def count(self, action: str | None = None) -> int:
         if action is None:
             return await self._value("SELECT COUNT(*) FROM audit")

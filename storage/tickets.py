@@ -188,6 +188,38 @@ class Tickets(Repo):
     async def count(self) -> int:
         return await self._value("SELECT COUNT(*) FROM tickets WHERE status != 'draft'")
 
+    async def listed(self, buildings: list[str] | None, statuses: list[str] | None,
+                     created_before: float | None, limit: int = 100) -> list[Ticket]:
+        """Tickets for the office board, oldest first: of some buildings (None: all), in some
+        statuses (None: any but draft), reported before a moment (None: any)."""
+        where, params = self._board_filter(buildings, statuses, created_before)
+        rows = await self._all(f"SELECT * FROM tickets WHERE {where} ORDER BY id LIMIT ?",
+                               (*params, limit))
+        return [_ticket(r) for r in rows]
+
+    async def count_by_status(self, buildings: list[str] | None,
+                              created_before: float | None) -> dict[str, int]:
+        """How many tickets are in each status, with the board's building and age filters."""
+        where, params = self._board_filter(buildings, None, created_before)
+        rows = await self._all(f"SELECT status, COUNT(*) FROM tickets WHERE {where} GROUP BY status",
+                               params)
+        return {r[0]: r[1] for r in rows}
+
+    @staticmethod
+    def _board_filter(buildings: list[str] | None, statuses: list[str] | None,
+                      created_before: float | None) -> tuple[str, tuple]:
+        clauses, params = ["status != 'draft'"], []
+        if buildings is not None:
+            clauses.append(f"building IN ({','.join('?' * len(buildings))})")
+            params += buildings
+        if statuses is not None:
+            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
+            params += statuses
+        if created_before is not None:
+            clauses.append("created_at < ?")
+            params.append(created_before)
+        return " AND ".join(clauses), tuple(params)
+
     async def week_summary(self, since: float, until: float) -> list[tuple]:
         """Per building, for tickets reported in [since, until): (building, reported, acknowledged,
         resolved or closed, still open, mean hours to acknowledge), plus every building's open

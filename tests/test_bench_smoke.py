@@ -11,15 +11,34 @@ from bench import common, p1_core, p3_broadcast, p4_p6_process, p5_scale, p7_gro
 def test_core_throughput_paths(tmp_path) -> None:
     rate, mix = asyncio.run(p1_core.core_run(tmp_path / "core.db", 60, warmup=20))
     assert rate > 0 and sum(mix.counts.values()) == 80
-    assert asyncio.run(p1_core.baseline_run(tmp_path / "base.db", 20)) > 0
     hops, sql = asyncio.run(p1_core.hop_count(tmp_path / "hops.db", 20))
     assert 1 <= hops < 3 and sql > 0  # only the trip taking the write lock hops (storage/db.py _go)
+
+
+def test_core_against_its_raw_replica(tmp_path) -> None:
+    # the replica replays Linli's recorded statements and must end with the same rows (else it raises)
+    measured = asyncio.run(p1_core.p1_measure(tmp_path, 40, 1, warmup=10))
+    assert measured["core"][0] > 0 and measured["replica"][0] > 0
+    counts = measured["statements"]
+    assert counts["per_command"] > 5 and counts["transactions_per_command"] == 1
+    assert counts["example"]["报修"][0] == "BEGIN IMMEDIATE"
+
+
+def test_memory_of_a_fresh_process_touching_tickets(tmp_path) -> None:
+    path = asyncio.run(p4_p6_process.generate(tmp_path / "p4.db", 500, residents=300))
+    seen = p4_p6_process.touched_rss(common.write_config(tmp_path), path, settle=0.1)
+    assert seen["read"] == 500 and seen["touched"] >= seen["idle"] > 0
+    assert 0 < common.python_peak_rss_mb("pass") < 40  # its own peak, not the parent's
 
 
 def test_scale_queries_and_table(tmp_path) -> None:
     path = asyncio.run(p4_p6_process.generate(tmp_path / "small.db", 2_000, residents=300))
     times = asyncio.run(p5_scale.measure(path, 5))
     assert all(times[key] for key in ("open", "mine", "digest"))
+    asyncio.run(common.register_units(path, 300))
+    replies = asyncio.run(p5_scale.replies(path, 3))  # each answered with its list (else it raises)
+    assert set(replies) == {(kind, chat) for kind, chat, _ in p5_scale.REPLIES}
+    assert all(len(values) == 3 for values in replies.values())
     rows = [common.Row("x", 2.0, "ms", 1.0, "base", "≤10 ms", True),
             common.Row("y", None, "s", note="not measured: why")]
     text = common.table(rows)

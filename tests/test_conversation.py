@@ -39,9 +39,10 @@ async def test_a_near_miss_gets_the_closest_command(compound: Compound, chat, ty
     assert f"「{meant}」" in sent.all() or f'"{meant}"' in sent.all(), sent.all()
 
 
-async def test_in_a_group_a_near_miss_without_slash_or_mention_stays_unanswered(compound):
-    sent = await compound.say("b3", "alice", "报休 电梯坏了")
-    assert len(sent) == 0
+async def test_in_a_group_a_near_miss_without_slash_or_mention_is_read_as_plain_words(compound):
+    sent = await compound.say("b3", "alice", "报休 电梯坏了")  # no "did you mean" to the group …
+    assert sent.keys_in("b3") == ["conversation.offer"]  # … but a report in plain words is offered
+    assert len(await compound.say("b3", "alice", "大家早上好")) == 0
 
 
 async def test_a_voice_message_gets_a_hint_once_a_day(compound: Compound):

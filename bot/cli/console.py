@@ -29,11 +29,24 @@ def register(subparsers, common) -> None:
         description="A chat simulator: type lines like  `b3 alice: 报修 3栋电梯坏了`  and see what "
                     "the bot sends to each chat and person. " + HELP.split("\n")[0])
     parser.add_argument("--script", metavar="FILE", help="read lines from FILE instead of typing")
+    parser.add_argument("--web", metavar="HOST:PORT", default=None,
+                        help="also serve the office board there, e.g. 127.0.0.1:8080 "
+                             "(sign in with  dm admin: 后台  in the console, or linli web-login)")
     parser.set_defaults(func=console)
 
 
 async def console(args) -> int:
     config = config_from(args)
+    if args.web:
+        from bot.config import WebSettings
+
+        try:
+            web = WebSettings(**{**(config.web.model_dump() if config.web else {}),
+                                 "listen": args.web, "public_url": f"http://{args.web}"})
+        except ValueError as exc:
+            print(f"linli console: --web {args.web}: {exc}", file=sys.stderr)
+            return 2
+        config = config.model_copy(update={"web": web})
     lock = hold_database(args, "console")
     if lock is None:
         return 1
@@ -44,7 +57,20 @@ async def console(args) -> int:
 
 async def _console(args, app: App) -> int:
     await app.open()
+    board = deliver = None
     try:
+        if getattr(args, "web", None):
+            from bot.web import Board
+
+            board = Board(app.core, app.config.web.listen)
+            try:
+                await board.start()
+            except OSError as exc:
+                print(f"linli console: cannot serve the board on {args.web}: {exc}", file=sys.stderr)
+                return 1
+            print(f"office board: {board.url}  (sign in: type  dm admin: 后台  or run "
+                  "linli web-login admin)", flush=True)
+            deliver = asyncio.create_task(_deliver_board_actions(app), name="board-delivery")
         if args.script:
             text = await asyncio.to_thread(Path(args.script).read_text, encoding="utf-8")
             lines = text.splitlines()
@@ -54,8 +80,22 @@ async def _console(args, app: App) -> int:
         else:
             await interactive(app)
     finally:
+        if deliver is not None:
+            deliver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deliver
+        if board is not None:
+            await board.stop()
         await app.stop()
     return 0
+
+
+async def _deliver_board_actions(app: App) -> None:
+    """What an action on the board sends (the reporter told of 受理 …) is printed as it happens."""
+    while True:
+        await app.core.outbox_changed.wait()
+        app.core.outbox_changed.clear()
+        await app.dispatcher.drain()
 
 
 async def replay(app: App, lines, *, echo: bool) -> None:

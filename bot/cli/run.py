@@ -40,21 +40,37 @@ async def run(args) -> int:
         return await _run(App.create(config, db_from(args), platforms), platforms)
 
 
+async def _start_board(app: App):
+    """Serve the office board ([web]) in this event loop; None when the config has no [web]."""
+    if app.config.web is None:
+        return None
+    from bot.web import Board
+
+    board = Board(app.core, app.config.web.listen)
+    await board.start()
+    print(f"linli: office board at {board.url}", file=sys.stderr, flush=True)
+    return board
+
+
 async def _run(app: App, platforms: list[str]) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    board = None
     try:
         try:
             await app.start()
-        except ConnectionError as exc:  # a platform cannot be reached at start-up
+            board = await _start_board(app)
+        except (ConnectionError, OSError) as exc:  # a platform or the board's port at start-up
             print(f"linli: cannot start: {exc}", file=sys.stderr, flush=True)
             return 1
         print(f"linli: ready (platforms: {', '.join(platforms) or 'none'})", file=sys.stderr,
               flush=True)
         await stop.wait()
     finally:
+        if board is not None:
+            await board.stop()
         await app.stop()
     return 0

@@ -1,0 +1,62 @@
+"""Notices that must be confirmed (通知确认): scenarios in Chinese and English."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+async def test_a_notice_is_confirmed_once_per_household_zh(compound):
+    for user, where in (("alice", "3栋 1203"), ("bob", "3栋 1203"), ("dave", "3栋 1505"),
+                        ("carol", "5栋 501")):
+        await compound.say("dm", user, f"登记 {where}")
+    sent = await compound.say("dm", "zhao", "通知确认 3栋 提醒 12小时 明天9点到12点停水，请提前储水")
+    assert sent.keys_to("zhao") == ["notices.posted"]
+    assert sent.keys_in("b3") == ["notices.post"] and sent.keys_in("b5") == []
+    post = next(m for m in sent.messages if m.address == "b3")
+    assert [b.command for b in post.buttons] == ["收到 1"]
+
+    # 收到 in the group: no answer each; one coalesced answer a few minutes later
+    sent = await compound.say("b3", "alice", "收到")
+    assert len(sent) == 0
+    sent = await compound.say("b3", "bob", "收到！")  # same household: counted once
+    assert len(sent) == 0
+    sent = await compound.say("b3", "erin", "收到快递了")  # chatter, not a confirmation
+    assert len(sent) == 0
+    sent = await compound.advance(timedelta(minutes=6))
+    assert sent.keys_in("b3") == ["notices.acknowledged"]
+    assert "1 户" in sent.to_chat("b3")[0]
+    assert (await compound.advance(timedelta(minutes=6))).keys_in("b3") == []
+    # privately, it is answered
+    sent = await compound.say("dm", "bob", "收到 1")
+    assert sent.keys_to("bob") == ["notices.household_confirmed"]
+    sent = await compound.say("dm", "carol", "收到 1")
+    assert sent.keys_to("carol") == ["notices.not_in_scope"]
+
+    sent = await compound.say("dm", "wang", "通知进度 1")
+    assert sent.keys_to("wang") == ["notices.progress_header"]
+    assert "3栋：1/2 户（50%）" in sent.to("wang")[0]
+    sent = await compound.say("dm", "alice", "通知进度 1")
+    assert sent.keys_to("alice") == ["core.not_allowed"]
+
+    # after the reminder time the captain gets the units that have not confirmed
+    sent = await compound.advance(timedelta(hours=12))
+    assert sent.keys_to("wang") == ["notices.not_confirmed"]
+    assert sent.values_to("wang", "notices.not_confirmed")["units"] == "1505"
+    assert (await compound.advance(timedelta(hours=12))).keys_to("wang") == []
+
+
+async def test_a_notice_in_english(compound):
+    await compound.say("dm", "frank", "/register B7 701")
+    sent = await compound.say("dm", "chen", "/notice B7 lift maintenance on Friday")
+    assert sent.keys_to("chen") == ["notices.posted"]
+    assert sent.keys_in("b7") == ["notices.post"]
+    post = next(m for m in sent.messages if m.address == "b7")
+    assert [b.command for b in post.buttons] == ["/received 1"]
+    sent = await compound.say("dm", "frank", "/received")
+    assert sent.keys_to("frank") == ["notices.confirmed"]
+    sent = await compound.say("dm", "frank", "/received 1")
+    assert sent.keys_to("frank") == ["notices.already_confirmed"]
+    sent = await compound.say("dm", "chen", "/noticestatus 1")
+    assert "1/1 households confirmed (100%)" in sent.to("chen")[0]
+    # everyone in 7 confirmed: the captain list is not sent (there is no captain of 7 either)
+    assert (await compound.advance(timedelta(days=2))).keys_in("b7") == []
