@@ -203,7 +203,9 @@ class Core:
     async def handle(self, msg: Inbound) -> None:
         """Act on one inbound message (see module docstring)."""
         # what is stored and echoed is what a person can see (no lone surrogates or controls)
-        msg = replace(msg, text=clean(msg.text), sender_name=clean(msg.sender_name))
+        text, name = clean(msg.text), clean(msg.sender_name)
+        if text != msg.text or name != msg.sender_name:
+            msg = replace(msg, text=text, sender_name=name)
         private = msg.chat_kind == "private"
         chat_key = None if private else self.chat_key_of(msg.platform, msg.chat_id, msg.chat_title)
         if not private and chat_key is None:

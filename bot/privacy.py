@@ -59,6 +59,7 @@ import bisect
 import functools
 import re
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable
 
 # --- normalising ------------------------------------------------------------------------------------
@@ -182,9 +183,12 @@ def _unit_key(unit: str) -> str:
 class Redactor:
     """Finds phone, landline, ID card and unit numbers; registered units are held in one set."""
 
+    CACHE_SIZE = 4096  # texts whose spans are remembered (a rota table, a ticket line asked again)
+
     def __init__(self, units: Iterable[str] = ()) -> None:
         self._digit_units: set[str] = set()
         self._other_units: set[str] = set()
+        self._known: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
         self.update(units)
 
     def update(self, units: Iterable[str]) -> None:
@@ -197,6 +201,7 @@ class Redactor:
         if not unit:
             return
         key = _unit_key(unit)
+        self._known.clear()  # what was read before this unit was known is read again
         if len(key) < 2 or not any(c.isdigit() for c in key):
             return
         (self._digit_units if key.isdigit() else self._other_units).add(key)
@@ -231,6 +236,17 @@ class Redactor:
         """The private spans of ``text`` as sorted, non-overlapping ``(start, end)`` indices into it."""
         if not text or not _ANY_DIGIT.search(text):
             return []
+        known = self._known.get(text)
+        if known is not None:
+            self._known.move_to_end(text)
+            return list(known)
+        found = self._read(text)
+        self._known[text] = found
+        if len(self._known) > self.CACHE_SIZE:
+            self._known.popitem(last=False)
+        return list(found)
+
+    def _read(self, text: str) -> list[tuple[int, int]]:
         normal, origin = _normalise(text)
         protected = [m.span() for m in _PROTECTED.finditer(normal)]
         found: list[tuple[int, int]] = []
