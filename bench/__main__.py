@@ -5,7 +5,8 @@
     .venv/bin/python -m bench --quick      # a fast pass over every code path (small sizes, no file)
 
 P1 core throughput · P2 Telegram round trip · P3 broadcast within the limits · P4 memory ·
-P5 1M-ticket look-ups · P6 cold start · P7 group replies with registered units.  See each module's
+P5 1M-ticket look-ups · P6 cold start · P7 group replies with registered units · P8 free-text
+intake on the labelled corpus and the held-out file.  See each module's
 docstring for what exactly is measured.
 """
 
@@ -23,7 +24,7 @@ from bench.common import ROOT, Row
 
 RESULTS = ROOT / "docs" / "bench-results.md"
 SIMULATION_MARK = "<!-- simulation: written by `linli simulate --write-doc`; kept by python -m bench -->"
-ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "P7")
+ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8")
 
 
 def run_suite(only: tuple[str, ...], quick: bool, folder: Path, log=print) -> tuple[list[Row], dict]:
@@ -74,6 +75,10 @@ def run_suite(only: tuple[str, ...], quick: bool, folder: Path, log=print) -> tu
         from bench import p7_group_replies
 
         step("P7", lambda: p7_group_replies.run(folder, quick))
+    if "P8" in only:
+        from bench import p8_intake
+
+        step("P8", lambda: p8_intake.run(quick))
     return rows, details
 
 

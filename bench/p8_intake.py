@@ -30,7 +30,11 @@ from bench.common import Row
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
 FILES = {"corpus": CORPUS / "messages.tsv", "heldout": CORPUS / "heldout.tsv"}
-FLOORS = {"corpus": (0.90, 0.02, 0.70), "heldout": (0.85, 0.04, 0.70)}  # recall, false, question
+# recall, false responses, question accuracy: the floors, on both files (the held-out file is
+# the one that tells how Linli reads messages nobody tuned it for)
+FLOORS = {"corpus": (0.90, 0.02, 0.70), "heldout": (0.90, 0.02, 0.70)}
+# what the held-out file gives today, kept by tests/test_intake.py so it cannot get worse unnoticed
+HELDOUT_NOW = (0.85, 0.04, 0.70)
 MAX_MICROSECONDS = 2000.0
 
 
