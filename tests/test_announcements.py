@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from bot.i18n import t
 from bot.when import standard_cron
 from handlers.announcements import quiet_end
 from tests.harness import START, Compound, Sent
@@ -22,6 +23,11 @@ async def run_for(compound: Compound, span: timedelta, step=timedelta(minutes=30
     return everything
 
 
+def posts(sent: Sent, chat_key: str) -> list:
+    """The messages posted to a group chat."""
+    return [m for m in sent.messages if m.kind == "group" and m.address == chat_key]
+
+
 async def announcement_rows(compound: Compound) -> int:
     async with compound.app.db.read() as tx:
         return len(await tx.announcements.active()) + len(
@@ -30,11 +36,14 @@ async def announcement_rows(compound: Compound) -> int:
 
 async def test_property_posts_to_a_building_and_hears_when_it_is_delivered(compound: Compound):
     sent = await compound.say("dm", "zhao", "通知 3栋 明早8点到12点二次供水检修停水，请提前储水")
+    assert sent.keys_in("b3") == ["announcements.post"]
     group = sent.to_chat("b3")
-    assert len(group) == 1 and "停水" in group[0] and "赵经理（物业）" in group[0]
+    assert "停水" in group[0] and "赵经理（物业）" in group[0]
     assert sent.to_chat("b5") == [] and sent.to_chat("all") == []
-    reply = sent.to("zhao")[0]
-    assert "#1" in reply and "1 个群" in reply and "3栋邻里群" in reply and "1分钟内" in reply
+    assert sent.keys_to("zhao") == ["announcements.posted"]
+    reply = sent.values_to("zhao", "announcements.posted")
+    assert (reply["number"], reply["count"], reply["chats"]) == (1, 1, "3栋邻里群")
+    assert reply["finish"] == t("zh", "announcements.finish_soon")
 
 
 async def test_several_chats_a_building_and_all_in_each_chats_language(compound: Compound):
@@ -44,84 +53,100 @@ async def test_several_chats_a_building_and_all_in_each_chats_language(compound:
     assert sent.to_chat("b3") and sent.to_chat("b7") and not sent.to_chat("b5")
     sent = await compound.say("dm", "admin", "/announce all fire drill on Saturday 10:00")
     assert {m.address for m in sent.messages if m.kind == "group"} == {"all", "b3", "b5", "b7"}
-    assert sent.to_chat("b7")[0].startswith("📢 Announcement")  # b7 is an English group
-    assert sent.to_chat("b3")[0].startswith("📢 通知")
-    assert "posted to 4 group(s)" in sent.to("admin")[0]
+    for chat in ("all", "b3", "b5", "b7"):
+        assert sent.keys_in(chat) == ["announcements.post"]
+    (b7,), (b3,) = posts(sent, "b7"), posts(sent, "b3")
+    assert b7.text == t("en", b7.key, **b7.values)  # b7 is an English group
+    assert b3.text == t("zh", b3.key, **b3.values)
+    assert sent.keys_to("admin") == ["announcements.posted"]
+    assert sent.values_to("admin", "announcements.posted")["count"] == 4
 
 
 async def test_residents_and_captains_may_not_announce(compound: Compound):
     sent = await compound.say("b3", "alice", "通知 全部 我家猫丢了")
-    assert "只有" in sent.to_chat("b3")[0] and "物业" in sent.to_chat("b3")[0]
+    assert sent.keys_in("b3") == ["core.not_allowed"]
+    assert "物业" in sent.to_chat("b3")[0]  # who may: property among them
     sent = await compound.say("dm", "wang", "通知 3栋 今晚开会")
-    assert "只有" in sent.to("wang")[0]
+    assert sent.keys_to("wang") == ["core.not_allowed"]
     assert len(sent) == 1
     assert await announcement_rows(compound) == 0
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("通知", "用法：通知"),
-    ("通知 3栋", "用法：通知"),
-    ("通知 火星 明天停水", "「火星」不是群名或楼栋"),
-    ("通知 9栋 明天停水", "9栋还没有配置群聊"),
-    ("通知 3栋 有事请打 13812345678", "手机号或房号"),
-    ("通知 3栋 3栋1203的快递在门卫", "手机号或房号"),
-    ("通知 全部 " + "很长" * 2001, "通知太长了"),
-    ("/announce mars water off", "is not a group or a building"),
-    ("定时通知", "用法：定时通知"),
-    ("定时通知 2月30日 9点 b3 检修", "没有「2月30日」这一天"),
-    ("定时通知 明天3点 b3 检修", "上午还是下午"),
-    ("定时通知 今天8点 b3 检修", "已经过去了"),
-    ("定时通知 明天 b3 检修", "请写上几点"),
-    ("定时通知 cron 0 9 * * b3 检修", "cron 表达式"),
-    ("定时通知 随便哪天 b3 检修", "没看懂时间"),
-    ("定时通知 明天8点 b3", "用法：定时通知"),
-    ("/schedule every weekday 7:30 nowhere hello", "is not a group or a building"),
-    ("取消通知 99", "没有找到通知 #99"),
+@pytest.mark.parametrize(("text", "key", "values"), [
+    ("通知", "announcements.usage.announce", {}),
+    ("通知 3栋", "announcements.usage.announce", {}),
+    ("通知 火星 明天停水", "announcements.which_chats", {"word": "火星"}),
+    ("通知 9栋 明天停水", "announcements.no_group", {"building": "9栋"}),
+    ("通知 3栋 有事请打 13812345678", "announcements.private_detail", {}),
+    ("通知 3栋 3栋1203的快递在门卫", "announcements.private_detail", {}),
+    ("通知 全部 " + "很长" * 2001, "announcements.too_long", {"length": 4002}),
+    ("/announce mars water off", "announcements.which_chats", {"word": "mars"}),
+    ("定时通知", "announcements.usage.schedule", {}),
+    ("定时通知 2月30日 9点 b3 检修", "announcements.when.no_such_date", {"text": "2月30日"}),
+    ("定时通知 明天3点 b3 检修", "announcements.when.ambiguous_hour", {}),
+    ("定时通知 今天8点 b3 检修", "announcements.when.past", {}),
+    ("定时通知 明天 b3 检修", "announcements.when.no_time", {}),
+    ("定时通知 cron 0 9 * * b3 检修", "announcements.when.bad_cron", {}),
+    ("定时通知 随便哪天 b3 检修", "announcements.when.not_a_time", {}),
+    ("定时通知 明天8点 b3", "announcements.usage.schedule", {}),
+    ("/schedule every weekday 7:30 nowhere hello", "announcements.which_chats", {"word": "nowhere"}),
+    ("取消通知 99", "announcements.not_found", {"number": 99}),
 ])
-async def test_bad_input_is_explained_and_changes_nothing(compound: Compound, text, expected):
+async def test_bad_input_is_explained_and_changes_nothing(compound: Compound, text, key, values):
     sent = await compound.say("dm", "zhao", text)
-    assert len(sent) == 1 and expected in sent.to("zhao")[0], sent.texts()
+    assert sent.keys_to("zhao") == [key] and len(sent) == 1, sent.texts()
+    told = sent.values_to("zhao", key)
+    assert {name: told.get(name) for name in values} == values
+    lang = "en" if text.startswith("/") else "zh"  # answered in the command's language
+    assert sent.to("zhao")[0] == t(lang, key, **told)
     assert await announcement_rows(compound) == 0
 
 
 async def test_quiet_hours_hold_a_broadcast_until_morning_unless_urgent(compound: Compound):
     compound.clock.set(datetime(2026, 12, 1, 23, 0))
     sent = await compound.say("dm", "zhao", "通知 全部 明天小区绿化修剪，请挪车")
-    assert sent.to_chat("b3") == [] and "安静时段（22:00–07:00）" in sent.to("zhao")[0]
-    assert "12月2日 07:00" in sent.to("zhao")[0]
+    assert sent.to_chat("b3") == [] and sent.keys_to("zhao") == ["announcements.held_quiet"]
+    held = sent.values_to("zhao", "announcements.held_quiet")
+    assert held["quiet"] == "22:00–07:00" and held["when"] == "12月2日 07:00"
     sent = await compound.say("dm", "zhao", "通知 紧急 3栋 3栋消防门报警，请勿惊慌，物业正在处理")
-    assert "🚨 紧急通知" in sent.to_chat("b3")[0]
+    assert sent.keys_in("b3") == ["announcements.post_urgent"]
     sent = await run_for(compound, timedelta(hours=7, minutes=59), step=timedelta(minutes=10))
     assert sent.to_chat("b3") == []
     sent = await compound.advance(timedelta(minutes=1))  # 07:00
-    assert len(sent.to_chat("b3")) == 1 and "绿化修剪" in sent.to_chat("b3")[0]
-    assert len(sent.to_chat("all")) == 1
+    assert sent.keys_in("b3") == ["announcements.post"] and "绿化修剪" in sent.to_chat("b3")[0]
+    assert sent.keys_in("all") == ["announcements.post"]
     sent = await run_for(compound, timedelta(days=1))
     assert len(sent) == 0
 
 
 async def test_a_one_off_goes_out_once_at_its_moment_and_leaves_the_list(compound: Compound):
     sent = await compound.say("dm", "chen", "定时通知 明天8点 b3 今晚7点业主大会，请准时参加")
-    assert "#1" in sent.to("chen")[0] and "12月2日 08:00" in sent.to("chen")[0]
+    assert sent.keys_to("chen") == ["announcements.scheduled_once"]
+    scheduled = sent.values_to("chen", "announcements.scheduled_once")
+    assert scheduled["number"] == 1 and scheduled["when"] == "12月2日 08:00"
     sent = await compound.say("dm", "chen", "通知列表")
+    assert sent.keys_to("chen") == ["announcements.list_header"]
     assert "#1" in sent.to("chen")[0] and "12月2日 08:00" in sent.to("chen")[0]
     sent = await run_for(compound, timedelta(hours=22, minutes=59), step=timedelta(minutes=1))
     assert sent.to_chat("b3") == []
     sent = await compound.advance(timedelta(minutes=1))
-    assert len(sent.to_chat("b3")) == 1 and "业主大会" in sent.to_chat("b3")[0]
+    assert sent.keys_in("b3") == ["announcements.post"] and "业主大会" in sent.to_chat("b3")[0]
     sent = await run_for(compound, timedelta(days=2))
     assert sent.to_chat("b3") == []
     sent = await compound.say("dm", "chen", "通知列表")
-    assert "没有待发的通知" in sent.to("chen")[0]
+    assert sent.keys_to("chen") == ["announcements.none_scheduled"]
 
 
 async def test_repeating_rules_and_cron_expressions(compound: Compound):
     sent = await compound.say("dm", "zhao", "定时通知 每天 8:00 b5 垃圾分类：请按时投放")
-    assert "下次 12月2日 08:00" in sent.to("zhao")[0]
+    assert sent.keys_to("zhao") == ["announcements.scheduled_repeat"]
+    assert sent.values_to("zhao", "announcements.scheduled_repeat")["when"] == "12月2日 08:00"
     sent = await compound.say("dm", "zhao", "定时通知 cron 0 9 * * 0 b3 周日大扫除")  # 0 = Sunday
-    assert "12月6日 09:00" in sent.to("zhao")[0]
+    assert sent.keys_to("zhao") == ["announcements.scheduled_repeat"]
+    assert sent.values_to("zhao", "announcements.scheduled_repeat")["when"] == "12月6日 09:00"
     sent = await compound.say("dm", "zhao", "/schedule every weekday 7:30 b7 gym opens at 8")
-    assert "Dec 2 07:30" in sent.to("zhao")[0]
+    assert sent.keys_to("zhao") == ["announcements.scheduled_repeat"]
+    assert sent.values_to("zhao", "announcements.scheduled_repeat")["when"] == "Dec 2 07:30"
     sent = await run_for(compound, timedelta(days=7))
     assert len(sent.to_chat("b5")) == 7
     assert len(sent.to_chat("b3")) == 1 and "大扫除" in sent.to_chat("b3")[0]
@@ -132,16 +157,20 @@ async def test_repeating_rules_and_cron_expressions(compound: Compound):
 async def test_cancelling_stops_it_and_only_the_author_or_admin_may(compound: Compound):
     await compound.say("dm", "zhao", "定时通知 每天 8:00 b3 早上好")
     sent = await compound.say("dm", "chen", "取消通知 1")
-    assert "只有发布人或社区管理员" in sent.to("chen")[0]
+    assert sent.keys_to("chen") == ["announcements.only_author"]
     sent = await compound.say("dm", "zhao", "取消通知 1")
-    assert "已取消通知 #1" in sent.to("zhao")[0]
+    assert sent.keys_to("zhao") == ["announcements.cancelled"]
+    assert sent.values_to("zhao", "announcements.cancelled")["number"] == 1
     sent = await compound.say("dm", "zhao", "取消通知 1")
-    assert "已取消" in sent.to("zhao")[0] and "不需要再取消" in sent.to("zhao")[0]
+    assert sent.keys_to("zhao") == ["announcements.not_active"]
+    assert sent.values_to("zhao", "announcements.not_active")["status"] == t(
+        "zh", "announcements.status.cancelled")
     sent = await run_for(compound, timedelta(days=2))
     assert sent.to_chat("b3") == []
     await compound.say("dm", "zhao", "定时通知 每天 9:00 b3 第二条")
     sent = await compound.say("dm", "admin", "取消通知 2")
-    assert "已取消通知 #2" in sent.to("admin")[0]
+    assert sent.keys_to("admin") == ["announcements.cancelled"]
+    assert sent.values_to("admin", "announcements.cancelled")["number"] == 2
 
 
 async def test_a_week_of_broadcasts_with_quiet_hours_and_restarts(tmp_path):
@@ -163,9 +192,11 @@ async def test_a_week_of_broadcasts_with_quiet_hours_and_restarts(tmp_path):
     compound = await Compound.open(tmp_path, start=friday)
     sent = await compound.advance(timedelta(0))
     assert len(sent.to_chat("b3")) == 1 and sent.to_chat("b5") == []
-    report = sent.to("admin")
-    assert len(report) == 1 and "#2" in report[0] and "12月4日 06:30" in report[0]
-    assert "#2" in sent.to("zhao")[0]  # the author hears it too
+    assert sent.keys_to("admin") == ["announcements.skipped_report"]
+    report = sent.values_to("admin", "announcements.skipped_report")
+    assert report["number"] == 2 and report["moments"] == "12月4日 06:30"
+    assert sent.keys_to("zhao") == ["announcements.skipped_report"]  # the author hears it too
+    assert sent.values_to("zhao", "announcements.skipped_report")["number"] == 2
     await compound.close()
 
     compound = await Compound.open(tmp_path, start=friday)  # restarted again straight away
@@ -197,7 +228,9 @@ async def test_a_long_outage_skips_what_is_too_old_and_reports_it_privately(tmp_
     sent = await compound.advance(timedelta(0))
     await compound.close()
     assert sent.to_chat("b3") == [] and sent.to_chat("b5") == []  # 3 mornings and #2 are too old
-    assert "3 次" in sent.to("admin")[0] or "3 次" in sent.to("admin")[1]
+    assert sent.keys_to("admin") == ["announcements.skipped_report"] * 2
+    reports = [m.values for m in sent.messages if m.address == "admin"]
+    assert {r["number"]: r["count"] for r in reports} == {1: 3, 2: 1}
     assert all(m.kind == "private" for m in sent.messages)
 
 

@@ -9,6 +9,7 @@ import pytest
 from icalendar import Calendar
 
 from bot.config import ConfigError, load_config
+from bot.i18n import t
 from tests.harness import EXAMPLE_CONFIG, Compound
 
 # The demo starts on Tuesday 2026-12-01 09:00, so the first 08:00 shift is Wednesday 12-02.
@@ -30,37 +31,49 @@ async def holder(compound: Compound, shift_id: int) -> str | None:
 
 async def test_a_coordinator_sets_a_rotation_and_anyone_can_ask_who_is_on_duty(compound):
     sent = await gate(compound)
+    assert sent.keys_to("sun") == ["rota.set_done"]
     text = sent.to("sun")[0]
     assert "已排 14 个班次" in text and "孙老师、李阿姨、alice、bob" in text
     assert [await holder(compound, n) for n in range(1, 6)] == [
         "孙老师", "李阿姨", "alice", "bob", "孙老师"]
     sent = await compound.say("all", "carol", "值班 明天")
+    assert sent.keys_in("all") == ["rota.header"]
     shown = sent.to_chat("all")[0]
     assert "12月2日 周三" in shown and "08:00–12:00" in shown and "孙老师（#1）" in shown
     sent = await compound.say("dm", "alice", "我的值班")
+    assert sent.keys_to("alice") == ["rota.mine_header"]
     assert "#3 门岗值守 12月4日 周五 08:00–12:00" in sent.to("alice")[0]
     sent = await compound.say("dm", "carol", "/rota tomorrow gate")
-    assert "On duty (tomorrow)" in sent.to("carol")[0]
+    assert sent.keys_to("carol") == ["rota.header"]
+    assert sent.to("carol")[0].startswith(  # answered in English
+        t("en", "rota.header", span=t("en", "rota.span.tomorrow")))
 
 
 async def test_a_resident_cannot_set_a_rota_and_bad_input_changes_nothing(compound: Compound):
     await gate(compound)
     sent = await compound.say("dm", "alice", "排班 门岗值守 每天 8:00-12:00 alice")
-    assert "只有志愿者协调人" in sent.to("alice")[0]
+    assert sent.keys_to("alice") == ["core.not_allowed"]
     sent = await compound.say("dm", "sun", "排班 门岗值守 每天 8:00-12:00 孙老师 nobody")
-    assert "找不到这些人：nobody" in sent.to("sun")[0]
+    assert sent.keys_to("sun") == ["rota.unknown_members"]
+    assert sent.values_to("sun", "rota.unknown_members")["names"] == "nobody"
     sent = await compound.say("dm", "sun", "排班 门岗值守 每天 8点 孙老师")
-    assert "起止时间" in sent.to("sun")[0]
+    assert sent.keys_to("sun") == ["rota.need_hours"]
     sent = await compound.say("dm", "alice", "换班 99 bob")
-    assert "没有编号为 #99 的班次" in sent.to("alice")[0]
+    assert sent.keys_to("alice") == ["rota.no_such_shift"]
+    assert sent.values_to("alice", "rota.no_such_shift")["number"] == 99
     sent = await compound.say("dm", "alice", "换班 1 bob")  # #1 is 孙老师's
-    assert "不是你的班次" in sent.to("alice")[0]
+    assert sent.keys_to("alice") == ["rota.not_your_shift"]
+    assert sent.values_to("alice", "rota.not_your_shift")["number"] == 1
     sent = await compound.say("dm", "alice", "换班 3 carol")
-    assert "carol 不在「门岗值守」的值班名单里" in sent.to("alice")[0]
+    assert sent.keys_to("alice") == ["rota.not_in_rota"]
+    refused = sent.values_to("alice", "rota.not_in_rota")
+    assert refused["name"] == "carol" and refused["rota"] == "门岗值守"
     sent = await compound.say("dm", "alice", "请假 2月30日")
-    assert "没有「2月30日」这一天" in sent.to("alice")[0]
+    assert sent.keys_to("alice") == ["volunteers.when.no_such_date"]
+    assert sent.values_to("alice", "volunteers.when.no_such_date")["text"] == "2月30日"
     sent = await compound.say("dm", "alice", "值班 巡逻队")
-    assert "没有「巡逻队」这个值班" in sent.to("alice")[0]
+    assert sent.keys_to("alice") == ["rota.no_such_rota"]
+    assert sent.values_to("alice", "rota.no_such_rota")["name"] == "巡逻队"
     assert [await holder(compound, n) for n in range(1, 5)] == ["孙老师", "李阿姨", "alice", "bob"]
     async with compound.app.db.read() as tx:
         assert await tx.audit.count("denied") == 1
@@ -69,22 +82,29 @@ async def test_a_resident_cannot_set_a_rota_and_bad_input_changes_nothing(compou
 async def test_a_swap_accepted_hands_the_shift_over(compound: Compound):
     await gate(compound)
     sent = await compound.say("dm", "alice", "换班 3 bob")
-    asked = sent.to("bob")[0]
-    assert "alice 想请你替 Ta 值「门岗值守」" in asked and "「接受换班 1」" in asked
-    assert "已向 bob 发出换班请求" in sent.to("alice")[0]
+    assert sent.keys_to("bob") == ["rota.swap_asked"]
+    asked = sent.values_to("bob", "rota.swap_asked")
+    assert asked["name"] == "alice" and asked["rota"] == "门岗值守" and asked["swap"] == 1
+    assert "「接受换班 1」" in sent.to("bob")[0]  # what to reply, for platforms without buttons
+    assert sent.keys_to("alice") == ["rota.swap_sent"]
+    assert sent.values_to("alice", "rota.swap_sent")["name"] == "bob"
     sent = await compound.say("dm", "carol", "接受换班 1")
-    assert "不是发给你的" in sent.to("carol")[0]
+    assert sent.keys_to("carol") == ["rota.not_your_swap"]
     sent = await compound.say("dm", "bob", "接受换班 1")
-    assert "bob 同意了" in sent.to("alice")[0] and "换班成功" in sent.to("bob")[0]
+    assert sent.keys_to("alice") == ["rota.swap_done_asker"]
+    assert sent.values_to("alice", "rota.swap_done_asker")["name"] == "bob"
+    assert sent.keys_to("bob") == ["rota.swap_done"]
     assert await holder(compound, 3) == "bob"
     sent = await compound.say("dm", "bob", "接受换班 1")
-    assert "已经处理过了" in sent.to("bob")[0]
+    assert sent.keys_to("bob") == ["rota.swap_decided"]
 
 
 async def test_a_trade_swaps_both_shifts(compound: Compound):
     await gate(compound)
     sent = await compound.say("dm", "alice", "换班 3 bob 4")
-    assert "Ta 的 12月4日 周五 08:00–12:00 换你的 12月5日 周六 08:00–12:00" in sent.to("bob")[0]
+    assert sent.keys_to("bob") == ["rota.swap_asked_trade"]
+    trade = sent.values_to("bob", "rota.swap_asked_trade")
+    assert trade["when"] == "12月4日 周五 08:00–12:00" and trade["other"] == "12月5日 周六 08:00–12:00"
     await compound.say("dm", "bob", "接受换班 1")
     assert (await holder(compound, 3), await holder(compound, 4)) == ("bob", "alice")
 
@@ -94,19 +114,27 @@ async def test_a_declined_swap_leaves_the_shift_uncovered_and_the_first_to_reply
     await gate(compound)
     await compound.say("dm", "alice", "换班 3 bob")
     sent = await compound.say("dm", "bob", "拒绝换班 1")
-    assert "已回复不换" in sent.to("bob")[0]
-    assert "没有同意替你值 #3" in sent.to("alice")[0]
+    assert sent.keys_to("alice") == ["rota.swap_declined"]
+    assert sent.values_to("alice", "rota.swap_declined")["number"] == 3
     for name in ("sun", "li"):
-        assert "有空缺" in sent.to(name)[0] and "「接班 3」" in sent.to(name)[0]
-    assert sent.to("bob") == ["好的，已回复不换（#3）。"]  # the decliner is not asked again
+        assert sent.keys_to(name) == ["rota.uncovered"]
+        assert sent.values_to(name, "rota.uncovered")["number"] == 3
+        assert "「接班 3」" in sent.to(name)[0]  # what to reply, for platforms without buttons
+    assert sent.keys_to("bob") == ["rota.declined"]  # the decliner is not asked again
+    assert sent.values_to("bob", "rota.declined")["number"] == 3
     assert await holder(compound, 3) is None
     sent = await compound.say("dm", "carol", "接班 3")
-    assert "只有「门岗值守」的值班成员可以接班" in sent.to("carol")[0]
+    assert sent.keys_to("carol") == ["rota.members_only"]
+    assert sent.values_to("carol", "rota.members_only")["rota"] == "门岗值守"
     sent = await compound.say("dm", "li", "接班 3")
-    assert "李阿姨 接下了 #3" in sent.to("li")[0]
-    assert "李阿姨 接下了你的班 #3" in sent.to("alice")[0]
+    assert sent.keys_to("li") == ["rota.took"]
+    took = sent.values_to("li", "rota.took")
+    assert took["name"] == "李阿姨" and took["number"] == 3
+    assert sent.keys_to("alice") == ["rota.taken_by"]
+    assert sent.values_to("alice", "rota.taken_by")["name"] == "李阿姨"
     sent = await compound.say("dm", "sun", "接班 3")
-    assert "已经被 李阿姨 接走了" in sent.to("sun")[0]
+    assert sent.keys_to("sun") == ["rota.already_taken"]
+    assert sent.values_to("sun", "rota.already_taken")["name"] == "李阿姨"
     assert await holder(compound, 3) == "李阿姨"
 
 
@@ -114,11 +142,14 @@ async def test_away_offers_the_shifts_in_that_range_and_later_rotations_skip_the
         compound: Compound):
     await gate(compound)
     sent = await compound.say("dm", "bob", "请假 12月5日 12月9日")
-    assert "其间你的 2 个班次（#4、#8）" in sent.to("bob")[0]
-    assert len(sent.to("alice")) == 2 and sent.to("bob")[1:] == []
+    assert sent.keys_to("bob") == ["rota.away_done"]
+    away = sent.values_to("bob", "rota.away_done")
+    assert away["count"] == 2 and away["numbers"] == "#4、#8"
+    assert sent.keys_to("alice") == ["rota.uncovered", "rota.uncovered"]
     sent = await compound.say("dm", "alice", "接班 4")
     assert await holder(compound, 4) == "alice" and await holder(compound, 8) is None
     sent = await compound.say("all", "carol", "值班 下周")
+    assert sent.keys_in("all") == ["rota.header"]
     assert "【空缺】回复「接班 8」" in sent.to_chat("all")[0]
     # A new rotation made while bob is away passes over him on those days.
     await compound.say("dm", "sun", "排班 门岗值守 每天 8:00-12:00 bob alice")
@@ -135,13 +166,17 @@ async def test_swaps_on_a_rota_with_approval_wait_for_a_coordinator(compound: Co
     await compound.say("dm", "li", "排班 楼道巡查 每周六 19:00-20:00 alice bob")
     await compound.say("dm", "alice", "换班 1 bob")
     sent = await compound.say("dm", "bob", "同意换班 1")
-    assert "等协调人批准" in sent.to("bob")[0] and "等协调人批准" in sent.to("alice")[0]
-    assert "需要你批准" in sent.to("sun")[0] and "「批准换班 1」" in sent.to("sun")[0]
+    assert sent.keys_to("bob") == ["rota.accepted_waiting"]
+    assert sent.keys_to("alice") == ["rota.swap_waits_approval"]
+    assert sent.keys_to("sun") == ["rota.approval_needed"]
+    assert sent.values_to("sun", "rota.approval_needed")["swap"] == 1
+    assert "「批准换班 1」" in sent.to("sun")[0]  # what to reply, for platforms without buttons
     assert await holder(compound, 1) == "alice"
     sent = await compound.say("dm", "bob", "批准换班 1")
-    assert "只有志愿者协调人" in sent.to("bob")[0]
+    assert sent.keys_to("bob") == ["core.not_allowed"]
     sent = await compound.say("dm", "sun", "批准换班 1")
-    assert "已批准" in sent.to("sun")[0] and "批准生效" in sent.to("alice")[0]
+    assert sent.keys_to("sun") == ["rota.approved"]
+    assert sent.keys_to("alice") == sent.keys_to("bob") == ["rota.swap_approved"]
     assert await holder(compound, 1) == "bob"
 
 
@@ -150,7 +185,8 @@ async def test_shift_reminders_come_once_before_each_shift(compound: Compound):
     sent = await compound.advance(timedelta(hours=21, minutes=58))  # Wed 06:58
     assert sent.to("sun") == []
     sent = await compound.advance(timedelta(minutes=3))  # Wed 07:01 (1h before)
-    assert "值班提醒" in sent.to("sun")[0] and "#1" in sent.to("sun")[0]
+    assert sent.keys_to("sun") == ["rota.reminder"]
+    assert sent.values_to("sun", "rota.reminder")["number"] == 1
     sent = await compound.advance(timedelta(hours=2))
     assert sent.to("sun") == []
 
@@ -160,7 +196,8 @@ async def test_my_shifts_as_an_ical_file_parse_back(compound: Compound):
     await compound.say("dm", "alice", "换班 3 bob")
     await compound.say("dm", "bob", "接受换班 1")
     sent = await compound.say("b3", "bob", "我的值班 日历")
-    assert "已私信" in sent.to_chat("b3")[0]
+    assert sent.keys_in("b3") == ["rota.ical_in_private"]
+    assert sent.keys_to("bob") == ["rota.ical_sent"]
     message = next(m for m in sent.messages if m.kind == "private" and m.address == "bob")
     (attachment,) = message.attachments
     assert attachment.kind == "document" and attachment.filename.endswith(".ics")
@@ -187,8 +224,9 @@ async def test_rota_broadcasts_are_posted_once_each_even_across_a_restart(tmp_pa
         sent = await compound.advance(timedelta(hours=10, minutes=59))  # Tue 19:59
         assert sent.to_chat("all") == []
         sent = await compound.advance(timedelta(minutes=2))  # Tue 20:01: tomorrow's list
+        assert sent.keys_in("all") == ["rota.broadcast.evening"]
         (post,) = sent.to_chat("all")
-        assert "明日值班「门岗值守」（12月2日 周三）" in post and "孙老师（#1）" in post
+        assert "门岗值守" in post and "12月2日 周三" in post and "孙老师（#1）" in post
         sent = await compound.advance(timedelta(minutes=30))
         assert sent.to_chat("all") == []
     finally:
@@ -198,11 +236,12 @@ async def test_rota_broadcasts_are_posted_once_each_even_across_a_restart(tmp_pa
         sent = await compound.advance(timedelta(minutes=1))
         assert sent.to_chat("all") == []  # remembered in the database, not in memory
         sent = await compound.advance(timedelta(hours=10, minutes=20))  # Wed 07:01
+        assert sent.keys_in("all") == ["rota.broadcast.morning"]
         (post,) = sent.to_chat("all")
-        assert "今日值班「门岗值守」（12月2日 周三）" in post
+        assert "门岗值守" in post and "12月2日 周三" in post
         sent = await compound.advance(timedelta(days=3, hours=13))  # Sat 20:01
-        posts = sent.to_chat("all")
-        weekly = next(p for p in posts if "下周值班表" in p)
+        assert sent.keys_in("all") == ["rota.broadcast.evening", "rota.broadcast.weekly"]
+        weekly = next(m.text for m in sent.messages if m.key == "rota.broadcast.weekly")
         assert "12月7日 周一 — 12月13日 周日" in weekly and weekly.count("08:00–12:00") == 7
     finally:
         await compound.close()
@@ -234,13 +273,15 @@ async def test_a_rota_given_in_the_config_rotates_weekly_and_posts_to_its_buildi
     compound = await Compound.open(tmp_path, config=load_config(tmp_path / "config.toml"))
     try:
         sent = await compound.say("b3", "alice", "值班 本周 楼道巡查")
+        assert sent.keys_in("b3") == ["rota.header"]
         shown = sent.to_chat("b3")[0]
         assert "12月5日 周六" in shown and "12月6日 周日" in shown and shown.count("王师傅") == 2
         sent = await compound.say("b3", "alice", "值班 下周 楼道巡查")
         assert sent.to_chat("b3")[0].count("李阿姨") == 2
         sent = await compound.advance(timedelta(days=3, hours=11, minutes=31))  # Fri 20:31
+        assert sent.keys_in("b3") == ["rota.broadcast.evening"]
         (post,) = sent.to_chat("b3")
-        assert "明日值班「楼道巡查」（12月5日 周六）" in post and "19:00–20:00 王师傅" in post
+        assert "楼道巡查" in post and "12月5日 周六" in post and "19:00–20:00 王师傅" in post
         assert sent.to_chat("all") == []
     finally:
         await compound.close()
@@ -268,38 +309,51 @@ def test_bad_rota_and_volunteer_settings_are_named(tmp_path, text, expected):
 async def test_one_off_shifts_are_assigned_or_offered_to_the_members(compound: Compound):
     await gate(compound)
     sent = await compound.say("dm", "sun", "排班 门岗值守 12月24日 18:00-22:00 bob")
-    assert "由 bob 值班" in sent.to("sun")[0]
-    assert "孙老师 给你安排了「门岗值守」值班：12月24日 周四 18:00–22:00" in sent.to("bob")[0]
-    number = int(sent.to("sun")[0].split("#")[1].split("：")[0])
-    assert await holder(compound, number) == "bob"
+    assert sent.keys_to("sun") == ["rota.one_off_added"]
+    added = sent.values_to("sun", "rota.one_off_added")
+    assert added["name"] == "bob"
+    assert sent.keys_to("bob") == ["rota.assigned_to_you"]
+    assigned = sent.values_to("bob", "rota.assigned_to_you")
+    assert (assigned["who"], assigned["rota"], assigned["when"]) == (
+        "孙老师", "门岗值守", "12月24日 周四 18:00–22:00")
+    number = added["number"]
+    assert assigned["number"] == number and await holder(compound, number) == "bob"
     sent = await compound.say("dm", "sun", "排班 门岗值守 12月31日 20:00-02:00")
-    assert "空缺班次" in sent.to("sun")[-1] and "已通知 4 位" in sent.to("sun")[-1]
-    assert "12月31日 周四 20:00–02:00" in sent.to("alice")[0]
+    assert sent.keys_to("sun") == ["rota.uncovered", "rota.one_off_open"]
+    assert sent.values_to("sun", "rota.one_off_open")["count"] == 4
+    assert sent.keys_to("alice") == ["rota.uncovered"]
+    assert sent.values_to("alice", "rota.uncovered")["when"] == "12月31日 周四 20:00–02:00"
     sent = await compound.say("dm", "sun", "排班 门岗值守 12月24日 18:00-22:00 alice")
-    assert "已经有班次了" in sent.to("sun")[0]
+    assert sent.keys_to("sun") == ["rota.shift_exists"]
     sent = await compound.say("dm", "sun", "排班 门岗值守 12月24日 3点-5点 alice")
-    assert "3点是上午还是下午" in sent.to("sun")[0]
+    assert sent.keys_to("sun") == ["volunteers.when.ambiguous_hour"]
+    assert str(sent.values_to("sun", "volunteers.when.ambiguous_hour")["hour"]) == "3"
 
 
 async def test_a_plain_reply_answers_a_swap_request_or_takes_an_uncovered_shift(compound):
     await gate(compound)
     await compound.say("dm", "alice", "换班 3 bob")
     sent = await compound.say("dm", "bob", "好的！")
-    assert "换班成功" in sent.to("bob")[0] and "bob 同意了" in sent.to("alice")[0]
+    assert sent.keys_to("bob") == ["rota.swap_done"]
+    assert sent.keys_to("alice") == ["rota.swap_done_asker"]
+    assert sent.values_to("alice", "rota.swap_done_asker")["name"] == "bob"
     assert await holder(compound, 3) == "bob"
     await compound.say("dm", "alice", "换班 7 li")
     sent = await compound.say("dm", "li", "不行")
-    assert "已回复不换" in sent.to("li")[0] and "有空缺" in sent.to("bob")[0]
+    assert sent.keys_to("li") == ["rota.declined"] and sent.keys_to("bob") == ["rota.uncovered"]
     sent = await compound.say("dm", "sun", "明天再说吧")  # neither yes nor no: told how to answer
-    assert "「接班 7」" in sent.to("sun")[0]
+    assert sent.keys_to("sun") == ["rota.answer_shift"]
+    assert sent.values_to("sun", "rota.answer_shift")["number"] == 7
     sent = await compound.say("dm", "bob", "我来")
-    assert "bob 接下了 #7" in sent.to("bob")[0]
+    assert sent.keys_to("bob") == ["rota.took"]
+    took = sent.values_to("bob", "rota.took")
+    assert took["name"] == "bob" and took["number"] == 7
     assert await holder(compound, 7) == "bob"
     sent = await compound.say("dm", "sun", "我来")  # the prompt was cleared above: nothing taken,
     assert sent.keys_to("sun") == ["conversation.pointer"]  # but a private message gets an answer
     assert await holder(compound, 7) == "bob"
     sent = await compound.say("dm", "li", "我的值班")  # a command is still a command
-    assert "你接下来的值班" in sent.to("li")[0]
+    assert sent.keys_to("li") == ["rota.mine_header"]
 
 
 async def test_an_uncovered_shift_nobody_else_on_the_rota_can_take_goes_to_the_coordinators(
@@ -307,28 +361,35 @@ async def test_an_uncovered_shift_nobody_else_on_the_rota_can_take_goes_to_the_c
     await gate(compound, "排班 门岗值守 每天 8:00-12:00 alice bob")
     await compound.say("dm", "alice", "换班 1 bob")
     sent = await compound.say("dm", "bob", "no")
-    assert sent.to("bob") == ["All right, declined (#1)."]  # answered in the reply's language
-    assert "没人值班" in sent.to("sun")[0] and "接班 1" in sent.to("sun")[0]
+    assert sent.keys_to("bob") == ["rota.declined"]
+    assert sent.to("bob") == [t("en", "rota.declined", number=1)]  # answered in the reply's language
+    assert sent.keys_to("sun") == ["rota.uncovered_nobody"]
+    assert sent.values_to("sun", "rota.uncovered_nobody")["number"] == 1
 
 
 async def test_a_shift_to_swap_can_be_named_by_its_day(compound: Compound):
     await gate(compound)
     sent = await compound.say("dm", "alice", "换班 12月4日 bob")  # alice's #3
-    assert "#3" in sent.to("alice")[0] and "alice 想请你替 Ta 值" in sent.to("bob")[0]
+    assert sent.keys_to("alice") == ["rota.swap_sent"]
+    assert sent.values_to("alice", "rota.swap_sent")["number"] == 3
+    assert sent.keys_to("bob") == ["rota.swap_asked"]
+    assert sent.values_to("bob", "rota.swap_asked")["name"] == "alice"
     sent = await compound.say("dm", "alice", "换班 明天 bob")
-    assert "你在 12月2日 周三 没有班次" in sent.to("alice")[0]
+    assert sent.keys_to("alice") == ["rota.no_shift_that_day"]
+    assert sent.values_to("alice", "rota.no_shift_that_day")["day"] == "12月2日 周三"
 
 
 async def test_setting_a_rota_again_keeps_one_off_and_swapped_shifts_and_tells_who_lost_one(
         compound: Compound):
     await gate(compound, "排班 门岗值守 每天 8:00-12:00 alice bob")
     sent = await compound.say("dm", "sun", "排班 门岗值守 12月24日 18:00-22:00 bob")
-    assert "12月24日" in sent.to("sun")[0]
+    assert sent.keys_to("sun") == ["rota.one_off_added"]
+    assert sent.values_to("sun", "rota.one_off_added")["when"].startswith("12月24日")
     async with compound.app.db.read() as tx:
         bob_id = (await tx.people.by_name("bob"))[0].id
         before = {(s.id, s.starts_at) for s in await tx.rota.shifts_of(bob_id, 0, limit=100)}
     sent = await compound.say("dm", "sun", "排班 门岗值守 每天 8:00-12:00 alice")
-    assert "我的值班" in sent.to("bob")[0]  # bob lost his rotation shifts, and is told
+    assert sent.keys_to("bob") == ["rota.shifts_remade"]  # bob lost his rotation shifts, and is told
     async with compound.app.db.read() as tx:
         after = {(s.id, s.starts_at) for s in await tx.rota.shifts_of(bob_id, 0, limit=100)}
     assert len(after) == 1 and after < before  # the one-off on 12月24日 is still his
@@ -338,7 +399,7 @@ async def test_setting_a_rota_again_keeps_one_off_and_swapped_shifts_and_tells_w
 
 async def test_a_rota_named_with_a_phone_number_is_refused(compound: Compound):
     sent = await compound.say("b3", "sun", "排班 13812345678 每天 8:00-12:00 孙老师")
-    assert "不要写电话" in sent.to_chat("b3")[0]
+    assert sent.keys_in("b3") == ["rota.private_detail"]
     async with compound.app.db.read() as tx:
         assert await tx.rota.by_key("13812345678") is None
 
