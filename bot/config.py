@@ -100,6 +100,26 @@ class TicketSettings(_Strict):
     waking_hours: HoursRange = (time(7), time(22))
     auto_close_after: Duration = timedelta(days=3)
     max_report_length: int = Field(default=1000, ge=50, le=10000)
+    # an urgent report (困人, 漏水, 着火, 燃气味 … or one of urgent_words): property and the captain
+    # are told at once, and it escalates after this much real time (nights count)
+    urgent_ack_within: Duration = timedelta(minutes=30)
+    urgent_words: list[str] = Field(default_factory=list)  # more words that make a report urgent
+
+    @field_validator("urgent_ack_within")
+    @classmethod
+    def _some_minutes(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration, like \"30m\"")
+        return value
+
+
+class AreaSettings(_Strict):
+    """``[areas.<key>]``: a common area (东门, 地下车库, 会所 …), the words residents name it by and
+    who answers for it: roles (``property``, ``captain:3``, ``committee`` …) or ``[people]`` keys."""
+
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    answers: list[str] = Field(default_factory=lambda: ["property"])
 
 
 class ChatSettings(_Strict):
@@ -248,6 +268,8 @@ class RotaSettings(_Strict):
     approval: bool = False
     remind_before: Duration = timedelta(hours=2)
     weeks_ahead: int = Field(default=2, ge=1, le=12)
+    escalate_uncovered: Duration = timedelta(hours=12)  # still uncovered this long before: coordinators
+    escalate_admin: Duration = timedelta(hours=2)  # … and this long before: the admin (0: never)
     broadcasts: RotaBroadcasts = RotaBroadcasts()
 
     @field_validator("shifts")
@@ -372,6 +394,16 @@ class Building(BaseModel):
     aliases: tuple[str, ...]
 
 
+class Area(BaseModel):
+    """A common area, the ways residents name it, and who answers for it (roles or person keys)."""
+
+    model_config = ConfigDict(frozen=True)
+    key: str
+    name: str
+    aliases: tuple[str, ...]
+    answers: tuple[str, ...]
+
+
 class Config(_Strict):
     """The whole config, checked."""
 
@@ -395,6 +427,7 @@ class Config(_Strict):
     web: WebSettings | None = None  # the office board; None: not served
     # a 物业 front desk: question words (comma-separated) → the answer ("物业电话多少" → the number)
     faq: dict[str, str] = Field(default_factory=dict)
+    areas: dict[str, AreaSettings] = Field(default_factory=dict)  # common areas: 东门, 地下车库 …
 
     @property
     def tz(self) -> ZoneInfo:
@@ -403,6 +436,11 @@ class Config(_Strict):
     def building_list(self) -> list[Building]:
         """Every building, numbered ones first, each with the aliases a resident might type."""
         return list(_buildings(self.buildings))
+
+    def area_list(self) -> list[Area]:
+        """Every common area, each with its name among the words it answers to."""
+        return [Area(key=key, name=a.name, aliases=(a.name, *a.aliases), answers=tuple(a.answers))
+                for key, a in self.areas.items()]
 
 
 def _buildings(settings: BuildingSettings) -> list[Building]:
@@ -438,6 +476,14 @@ def _cross_check(config: Config) -> list[str]:
                      if c not in config.chats]
         problems += [f"[rota.{rota_key}] members: {m!r}: no such person in [people]"
                      for m in rota.members if m not in config.people]
+    for area_key, area in config.areas.items():
+        for who in area.answers:
+            base, _, building = who.partition(":")
+            if who in config.people or (base in ROLE_NAMES and base != "captain" and not building) \
+                    or (base == "captain" and building in keys):
+                continue
+            problems.append(f"[areas.{area_key}] answers: {who!r}: no such role or person "
+                            "(a role like \"property\" or \"captain:3\", or a key of [people])")
     problems += [f"[digest] chart_chats: {c!r}: no such chat"
                  for c in config.digest.chart_chats or () if c not in config.chats]
     for section, table in (("chats", config.chats), ("people", config.people)):

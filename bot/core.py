@@ -25,13 +25,14 @@ import json
 import logging
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
 from bot.adapters.base import PermanentError, SendLimits
 from bot.commands import Command, Registry
-from bot.config import Building, Config, normalize_name
+from bot.config import Area, Building, Config, normalize_name
 from bot.context import Context, Mention, Notifier, Refusal
 from bot.format import join
 from bot.i18n import catalogue, t
@@ -64,6 +65,10 @@ class Core:
         self._building_by_alias = {normalize_name(a): b for b in self.buildings for a in b.aliases}
         self._building_by_alias.update({normalize_name(b.key): b for b in self.buildings})
         self._building_pattern = _alias_pattern(self._building_by_alias)
+        self.areas = config.area_list()
+        self._area_by_alias = {normalize_name(a): area for area in self.areas for a in area.aliases}
+        self._area_by_words = {_words(a): area for area in self.areas for a in area.aliases}
+        self._area_pattern = _area_pattern(self._area_by_words)
         self._chat_by_address: dict[tuple[str, str], str] = {}
         for key, chat in config.chats.items():
             self._chat_by_address[("console", key)] = key
@@ -156,6 +161,28 @@ class Core:
         match = self._building_pattern.search(normalize_name(text)) if self._building_pattern \
             else None
         return self._building_by_alias[match.group(0)] if match else None
+
+    def area(self, key: str | None) -> Area | None:
+        return next((a for a in self.areas if a.key == key), None)
+
+    def area_named(self, text: str) -> Area | None:
+        """The common area a whole word names (``东门``, ``east gate``, ``车库``)."""
+        return self._area_by_alias.get(normalize_name(text))
+
+    def find_area(self, text: str) -> Area | None:
+        """The first common area ([areas]) named inside free text ("小区东门路灯坏了" → 东门)."""
+        match = self._area_pattern.search(_words(text)) if self._area_pattern else None
+        return self._area_by_words[match.group(0)] if match else None
+
+    def area_answerers(self, area: Area) -> list[str]:
+        """Config keys of the people who answer for a common area: its ``answers`` (person keys,
+        or everyone holding a role), else property."""
+        keys: list[str] = []
+        for who in area.answers:
+            for key in [who] if who in self.config.people else self.people_with_role(who):
+                if key not in keys:
+                    keys.append(key)
+        return keys
 
     def roles_of(self, person: Person) -> frozenset[str]:
         return self._roles_by_key.get(person.key or "", frozenset())
@@ -481,6 +508,21 @@ def _alias_pattern(aliases: dict[str, Building]) -> re.Pattern | None:
         return None
     names = sorted((a for a in aliases if not a.isdigit()), key=len, reverse=True)
     return re.compile(r"(?<![0-9a-z])(?:" + "|".join(map(re.escape, names)) + r")(?![0-9])")
+
+
+def _words(text: str) -> str:
+    """Text folded for finding an area in it: full-width to ASCII, lower case, one space between
+    words (kept, so that "east gate" is found as words and not inside "the beast gates")."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+
+
+def _area_pattern(aliases: dict[str, Area]) -> re.Pattern | None:
+    """Longest alias first; a Latin alias only as a whole word ("east gate", not "beast gates")."""
+    if not aliases:
+        return None
+    parts = [(r"(?<![a-z])" + re.escape(a) + r"(?![a-z])") if re.match(r"[a-z0-9]", a)
+             else re.escape(a) for a in sorted(aliases, key=len, reverse=True)]
+    return re.compile("|".join(parts))
 
 
 _REFERENCE = re.compile(r"[#＃][0-9]{1,9}(?![0-9])")  # the bot's own references: ticket #12

@@ -103,9 +103,12 @@ async def offer_answered(ctx: Context) -> None:
 
 async def offer(ctx: Context, text: str, reading: Reading) -> None:
     """Say what was understood and how to confirm it with one word."""
-    building = ctx.core.find_building(text) or ctx.core.building(ctx.chat_building) or \
-        ctx.core.building(ctx.person.building)
-    place = building.name if building else (reading.area_hint or ctx.t("tickets.no_building"))
+    # as 报修 will route it: a building named as one, else a common area, else the chat's or home's
+    named = ctx.core.find_building(text)
+    area = None if named else ctx.core.find_area(text)
+    building = named or ctx.core.building(ctx.chat_building) or ctx.core.building(ctx.person.building)
+    place = named.name if named else area.name if area else building.name if building else \
+        (reading.area_hint or ctx.t("tickets.no_building"))
     category = ctx.t(f"tickets.category.{ticket_category(reading)}")
     await ctx.ask("conversation.offer", {"text": text[:500]}, minutes=OFFER_MINUTES)
     key = "conversation.offer_urgent" if reading.urgent else "conversation.offer"

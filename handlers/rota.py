@@ -9,7 +9,9 @@ Anyone asks who is on duty (值班 明天); members see their own shifts (我的
 .ics calendar file (我的值班 日历).  A member asks someone in the rota to take or trade a shift
 (换班 N 名字 [M]); that person accepts or declines with a reply or a button, and a coordinator
 approves when the rota says so.  A declined take-over, or a shift of someone away, is uncovered:
-every other member hears about it privately and the first to answer 接班 N takes it.  Sweeps remind
+every other member hears about it privately and the first to answer 接班 N takes it; still uncovered
+a while before it starts (``escalate_uncovered``, then ``escalate_admin``), it goes to the coordinators
+and then to the admin, once each.  Sweeps remind
 each person before their shift and post the rota's broadcasts (tonight: tomorrow's duty; this
 morning: today's; once a week: next week's table), each remembered in the database so it is posted
 once however often the bot restarts.
@@ -23,7 +25,7 @@ from datetime import datetime, timedelta
 from bot.commands import Router
 from bot.config import RotaSettings
 from bot.context import ButtonSpec, Context, Notifier, Refusal
-from bot.format import join, moment_with_weekday, repeat_line, when_values
+from bot.format import format_span, join, moment_with_weekday, repeat_line, when_values
 from bot.i18n import t
 from bot.ical import Entry, calendar_text
 from bot.messages import Attachment
@@ -686,6 +688,50 @@ async def remind_shifts(core, now: datetime) -> None:
             await notifier.tell(shift.person_id, "rota.reminder", ref=f"shift:{shift.id}",
                                 number=shift.id, rota=rota.name,
                                 when=shift_span(notifier, shift, lang))
+
+
+@router.sweep("rota.escalations")
+async def escalate_uncovered(core, now: datetime) -> None:
+    """A shift still uncovered ``escalate_uncovered`` before it starts goes privately to the
+    coordinators, and still uncovered ``escalate_admin`` before, to the admin: once each (kept in
+    the database, so once however often the bot restarts)."""
+    async with core.db.transaction() as tx:
+        notifier = Notifier(core, tx, now)
+        await tx.rota.forget_escalations(notifier.ts - 86400)
+        for rota in await tx.rota.all():
+            settings = settings_of(notifier, rota)
+            levels = [(lead, level) for lead, level in ((settings.escalate_uncovered, "coordinators"),
+                                                        (settings.escalate_admin, "admin"))
+                      if lead > timedelta(0)]
+            if not levels:
+                continue
+            until = (now + max(lead for lead, _ in levels)).timestamp()
+            for shift in await tx.rota.uncovered_before(rota.id, notifier.ts, until):
+                for lead, level in levels:
+                    if (shift.starts_at - notifier.ts <= lead.total_seconds()
+                            and await tx.rota.claim_escalation(shift.id, level, shift.starts_at)):
+                        await escalate(notifier, shift, rota, level)
+
+
+async def escalate(ctx: Notifier, shift: Shift, rota: Rota, level: str) -> None:
+    """Tell the coordinators (or the admin) privately that a shift is still uncovered: which rota,
+    when, how long is left, and who can take it with 接班 N."""
+    if level == "admin":
+        people = await ctx.core.person_ids(ctx.tx, ctx.core.people_with_role("admin"))
+    else:
+        people = await coordinator_ids(ctx)
+    members = await ctx.tx.rota.members(rota.id)
+    left = timedelta(seconds=shift.starts_at - ctx.ts)
+    told = 0
+    for person_id in people:
+        lang = await ctx.language_of(person_id)
+        names = join(lang, [await ctx.name_of(m, lang) for m in members]) or "-"
+        if await ctx.tell(person_id, f"rota.escalate_{level}", ref=f"shift:{shift.id}",
+                          buttons=(ButtonSpec("rota.button.take", "take", str(shift.id)),),
+                          number=shift.id, rota=rota.name, when=shift_span(ctx, shift, lang),
+                          left=format_span(left, lang), members=names):
+            told += 1
+    await ctx.audit(None, None, f"rota.escalate_{level}", f"shift:{shift.id}", str(told))
 
 
 @router.sweep("rota.broadcasts")

@@ -8,6 +8,15 @@ to everyone following (同问).  The reporter confirms (确认) or reopens (未�
 acknowledged within the waking-hours window escalate to property, then to the committee and the
 admin; resolved tickets nobody confirms close themselves after a few days.  Both run as sweeps
 derived from the database, so a restart loses none.
+
+A report may name a common area instead of a building (``报修 小区东门路灯坏了``; ``[areas]`` in the
+config): it is filed for that area, shown by the area's name wherever a building would be, and goes to
+whoever answers for the area (property by default).  A building named as one (3栋, B3) wins over an
+area; a bare number (1号门, 3路) names no building.  A report that says someone is trapped, water is
+pouring, something burns or smells of gas, or someone is hurt is urgent: property and the building's
+captains (or the area's people) are pinged at once, whatever the hour; it escalates after
+``[tickets] urgent_ack_within`` of real time (default 30 minutes), and the receipt says to call
+119 / 120 for fire, gas or injury.
 """
 
 from __future__ import annotations
@@ -23,6 +32,19 @@ from bot.messages import Attachment
 from bot.parser import leading_number
 from bot.timeutil import add_waking_time
 from storage.tickets import Ticket
+
+# What makes a report urgent (besides ``[tickets] urgent_words``): someone trapped, water pouring,
+# fire or smoke, gas, sparks, someone hurt.  Not when negated ("没有漏水", "不是着火").
+URGENT_WORDS = ("困人", "被困", "困住", "困在", "关在电梯", "出不来", "漏水", "淹了", "水淹", "被淹",
+                "水漫", "着火", "起火", "失火", "火灾", "冒烟", "浓烟", "黑烟", "燃气味", "煤气味",
+                "天然气味", "燃气泄漏", "煤气泄漏", "漏气", "冒火花", "打火花", "晕倒", "昏倒", "昏迷",
+                "受伤", "流血", "摔伤", "砸伤", "砸到人")
+_URGENT_LATIN = re.compile(
+    r"\b(?:trapped|stuck in the (?:lift|elevator)|flood(?:ed|ing)?|(?:on )?fire(?!\s*(?:door|exit|"
+    r"escape|drill|extinguisher|alarm test|hydrant))|smoke|smell(?:s)? of gas|gas (?:smell|leak)|"
+    r"sparks?|sparking|fainted|collapsed|injured|bleeding|leak(?:s|ing)?)\b", re.IGNORECASE)
+_NEGATION = re.compile(r"(?:没有?|没人|无人|不是|不会|并没|未|无|别|防)$|\b(?:no|not|never)\s+$",
+                       re.IGNORECASE)
 
 # Categories in the order they are tried: the first whose words appear wins.
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -99,13 +121,18 @@ async def file_report(ctx: Context) -> None:
     if cut:
         text = text[:limit]
     category = category_of(text)
+    urgent = is_urgent(text, ctx.config.tickets.urgent_words)
+    # a building named as one (3栋, B3) wins; else a common area named (东门); else the group's or
+    # the reporter's building.  A bare number (1号门, 3路) is no building.
     building = ctx.core.find_building(text)
-    building_key = building.key if building else (ctx.chat_building or ctx.person.building)
+    area = None if building else ctx.core.find_area(text)
+    building_key = building.key if building else (
+        None if area else (ctx.chat_building or ctx.person.building))
     ticket = await ctx.tx.tickets.create(
         building=building_key, category=category, text=text,
         status="open", reporter_id=ctx.person.id,
         platform=ctx.msg.platform, chat_id=ctx.msg.chat_id, chat_key=ctx.chat_key,
-        now=ctx.ts, escalate_at=None)
+        now=ctx.ts, escalate_at=None, area=area.key if area else None, urgent=urgent)
     await ctx.tx.tickets.add_event(ticket.id, ctx.ts, ctx.person.id, "reported", "",
                                    ctx.msg.platform)
     await ctx.record("ticket.report", f"ticket:{ticket.id}", category)
@@ -114,14 +141,21 @@ async def file_report(ctx: Context) -> None:
                                     attachment.file_id, ctx.ts)
     if cut:
         await ctx.reply("tickets.cut", limit=limit)
-    if building_key is None:
+    if building_key is None and area is None:
         # acknowledged, so accountable from now on: in property's and the office's 待办 (building
         # unknown), the reporter asked once more later, and property's after the window
-        due = ack_deadline(ctx, ctx.now)
-        await ctx.tx.tickets.update(ticket.id, ctx.ts, awaiting_since=ctx.ts,
-                                    escalate_at=due.timestamp())
+        due = ack_deadline(ctx, ctx.now, urgent)
+        ticket = await ctx.tx.tickets.update(ticket.id, ctx.ts, awaiting_since=ctx.ts,
+                                             escalate_at=due.timestamp())
+        if urgent:  # property hears of it now, not once the building is known
+            handlers, _ = await responders(ctx, ticket)
+            for person_id in handlers:
+                await ping(ctx, person_id, ticket, "tickets.ping.new")
+            await ctx.tx.kv.put(_URGENT_TOLD.format(ticket.id), ",".join(map(str, handlers)))
         await ctx.ask("tickets.building", {"ticket": ticket.id}, minutes=60)
         await ctx.reply("tickets.which_building", number=ticket.id)
+        if urgent:
+            await ctx.reply("tickets.urgent_call")
         return
     await open_ticket(ctx, ticket)
 
@@ -163,17 +197,21 @@ async def draft_finds_its_building(ctx: Context, building: str) -> None:
 
 async def open_ticket(ctx: Context, ticket: Ticket) -> None:
     """Start the clock on a ticket, ping its handlers and acknowledge it where it was reported."""
-    due = ack_deadline(ctx, ctx.now)
+    due = ack_deadline(ctx, ctx.now, ticket.urgent)
     ticket = await ctx.tx.tickets.update(ticket.id, ctx.ts, status="open", awaiting_since=ctx.ts,
                                          escalate_at=due.timestamp())
-    handlers, told = await first_responders(ctx, ticket.building)
+    handlers, told = await responders(ctx, ticket)
+    already = await ctx.tx.kv.get(_URGENT_TOLD.format(ticket.id)) if ticket.urgent else None
+    pinged = {int(i) for i in already.split(",") if i} if already else set()
     for person_id in handlers:
-        await ping(ctx, person_id, ticket, "tickets.ping.new")
-    building = ctx.core.building(ticket.building)
-    values = dict(number=ticket.id, building=building.name if building else ticket.building,
+        if person_id not in pinged:  # an urgent report's property, told before its building was
+            await ping(ctx, person_id, ticket, "tickets.ping.new")
+    values = dict(number=ticket.id, building=place_name(ctx, ticket, ctx.lang),
                   category=ctx.t(f"tickets.category.{ticket.category}"), told=told(ctx.lang),
-                  due=format_moment(due, ctx.lang))
-    similar = await ctx.tx.tickets.similar_open(ticket.building, ticket.category, ticket.id)
+                  due=format_moment(due, ctx.lang),
+                  urgent="\n" + ctx.t("tickets.urgent_call") if ticket.urgent else "")
+    similar = await ctx.tx.tickets.similar_open(ticket.building, ticket.category, ticket.id,
+                                                area=ticket.area)
     await ctx.reply("tickets.acknowledged", ref=f"ticket:{ticket.id}", **values)
     if similar is not None:
         await ctx.reply("tickets.similar", other=similar.id)
@@ -197,11 +235,11 @@ async def show_ticket(ctx: Context) -> None:
     ticket = await ticket_from_args(ctx, "ticket")
     full = not ctx.in_group and (ticket.reporter_id == ctx.person.id or
                                  ctx.core.sees_private(ctx.roles, ticket.building))
-    building = ctx.core.building(ticket.building)
     lines = [ctx.t("tickets.show_header", number=ticket.id,
-                   building=building.name if building else ctx.t("tickets.no_building"),
+                   building=place_name(ctx, ticket, ctx.lang),
                    category=ctx.t(f"tickets.category.{ticket.category}"),
-                   status=ctx.t(f"tickets.status.{ticket.status}")),
+                   status=ctx.t(f"tickets.status.{ticket.status}"),
+                   urgent=urgent_mark(ticket, ctx.lang)),
              ctx.t("tickets.show_text", text=await visible(ctx, ticket.text, full))]
     if full:
         reporter = await ctx.tx.people.get(ticket.reporter_id)
@@ -320,14 +358,14 @@ async def reopened(ctx: Context) -> None:
         raise Refusal("tickets.cannot_reopen", number=ticket.id,
                       status=ctx.t(f"tickets.status.{ticket.status}"))
     why = note_of(ctx.args)
-    due = ack_deadline(ctx, ctx.now)
+    due = ack_deadline(ctx, ctx.now, ticket.urgent)
     ticket = await ctx.tx.tickets.update(
         ticket.id, ctx.ts, status="open", awaiting_since=ctx.ts, escalate_at=due.timestamp(),
         escalation_level=0, close_at=None, closed_at=None, reopen_count=ticket.reopen_count + 1)
     await ctx.tx.tickets.add_event(ticket.id, ctx.ts, ctx.person.id, "reopened", why,
                                    ctx.msg.platform)
     await ctx.record("ticket.reopen", f"ticket:{ticket.id}", why)
-    handlers, _ = await first_responders(ctx, ticket.building)
+    handlers, _ = await responders(ctx, ticket)
     for person_id in handlers:
         await ping(ctx, person_id, ticket, "tickets.ping.reopened", why=why or "-")
     for person_id in {ticket.reporter_id, *followers} - {ctx.person.id}:
@@ -340,20 +378,24 @@ async def reopened(ctx: Context) -> None:
 async def open_tickets(ctx: Context) -> None:
     """Staff ask what is still open (their buildings, or one building), oldest first."""
     arg = ctx.args.strip()
+    areas: list[str] = []
     if arg:
         building = ctx.core.building_named(arg) or ctx.core.find_building(arg)
-        if building is None:
+        area = None if building else (ctx.core.area_named(arg) or ctx.core.find_area(arg))
+        if building is None and area is None:
             raise Refusal("tickets.unknown_building", name=arg[:20], buildings=building_range(ctx))
-        buildings = [building.key]
+        buildings = [building.key] if building else []
+        areas = [area.key] if area else []
     elif any(ctx.has_role(r) for r in ("property", "committee")) or "admin" in ctx.roles:
         buildings = None
     else:
         buildings = [r.split(":", 1)[1] for r in ctx.roles if r.startswith("captain:")]
-    tickets = await ctx.tx.tickets.open_in(buildings, limit=20)
+        areas = [a.key for a in ctx.core.areas if ctx.person.key in ctx.core.area_answerers(a)]
+    tickets = await ctx.tx.tickets.open_in(buildings, limit=20, areas=areas)
     if not tickets:
         await ctx.reply("tickets.open_none")
         return
-    total = await ctx.tx.tickets.count_open(buildings)
+    total = await ctx.tx.tickets.count_open(buildings, areas=areas)
     lines = [ctx.t("tickets.open_header", count=total, shown=len(tickets))]
     lines += [await summary_line(ctx, ticket, age=True) for ticket in tickets]
     await ctx.reply_text("\n".join(lines), key="tickets.open_header")
@@ -368,7 +410,7 @@ async def photo_after_report(ctx: Context) -> None:
     for attachment in ctx.msg.attachments:
         await ctx.tx.tickets.attach(ticket.id, ctx.msg.platform, attachment.kind,
                                     attachment.file_id, ctx.ts)
-    handlers, _ = await first_responders(ctx, ticket.building)
+    handlers, _ = await responders(ctx, ticket)
     for person_id in handlers:
         await ctx.tell(person_id, "tickets.photo_added", ref=f"ticket:{ticket.id}",
                        number=ticket.id, attachments=ctx.msg.attachments)
@@ -441,7 +483,9 @@ def not_your_building(ctx: Context, ticket: Ticket) -> Refusal:
     """A member of staff asked to move a ticket of a building they do not look after: refuse,
     naming the people who can (its captains, else property)."""
     keys = ctx.core.people_with_role(f"captain:{ticket.building}") if ticket.building else []
-    keys += ctx.core.people_with_role("property")
+    area = ctx.core.area(ticket.area)
+    keys += ctx.core.area_answerers(area) if area else []
+    keys += [k for k in ctx.core.people_with_role("property") if k not in keys]
     names = [ctx.config.people[k].name or k for k in keys] or [
         ctx.core.describe_roles(STAFF, ctx.lang)]
     return Refusal("tickets.not_your_building", audit="denied", target=f"ticket:{ticket.id}",
@@ -449,8 +493,11 @@ def not_your_building(ctx: Context, ticket: Ticket) -> Refusal:
 
 
 def may_handle(ctx: Context, ticket: Ticket) -> bool:
+    area = ctx.core.area(ticket.area)
     return (ctx.has_role("property") or
-            (ticket.building is not None and ctx.has_role("captain", ticket.building)))
+            (ticket.building is not None and ctx.has_role("captain", ticket.building)) or
+            (area is not None and ctx.person.key is not None and
+             ctx.person.key in ctx.core.area_answerers(area)))
 
 
 async def ticket_from_args(ctx: Context, command: str) -> Ticket:
@@ -479,26 +526,109 @@ def category_of(text: str) -> str:
     return "other"
 
 
-def ack_deadline(ctx: Notifier, start: datetime) -> datetime:
+def ack_deadline(ctx: Notifier, start: datetime, urgent: bool | int = False) -> datetime:
+    """When a ticket must be acknowledged: within waking hours, or — urgent — in real time."""
     settings = ctx.config.tickets
+    if urgent:
+        return start + settings.urgent_ack_within
     return add_waking_time(start, settings.ack_within, settings.waking_hours)
 
 
-async def first_responders(ctx: Notifier, building: str | None):
-    """Who a new ticket goes to (the building's captains, else property), and a way to name them."""
-    keys = ctx.core.people_with_role(f"captain:{building}") if building else []
-    role = "captain"
-    if not keys:
-        keys, role = ctx.core.people_with_role("property"), "property"
-    if not keys:
-        keys, role = ctx.core.people_with_role("admin"), "admin"
-    ids = await ctx.core.person_ids(ctx.tx, keys)
-    names = [ctx.config.people[k].name or k for k in keys]
+def is_urgent(text: str, extra: list[str] | tuple[str, ...] = ()) -> bool:
+    """Whether a report says someone is trapped, water is pouring, something burns, gas, sparks or
+    someone hurt (``URGENT_WORDS``, ``[tickets] urgent_words``), and not in the negative."""
+    lowered = text.lower()
+    for word in (*URGENT_WORDS, *(w.lower() for w in extra if w.strip())):
+        start = lowered.find(word)
+        while start >= 0:
+            if not _NEGATION.search(lowered[max(0, start - 4):start]):
+                return True
+            start = lowered.find(word, start + 1)
+    return any(not _NEGATION.search(lowered[max(0, m.start() - 6):m.start()])
+               for m in _URGENT_LATIN.finditer(lowered))
+
+
+_URGENT_TOLD = "ticket:{}:urgent-told"  # who an urgent report without a building was pinged to
+
+
+def _first_keys(ctx: Notifier, ticket: Ticket) -> tuple[str, list[str]]:
+    """Who normally hears of a ticket first: the area's people, else the building's captains,
+    else property, else the admin — with the role that names them ("" for an area's people)."""
+    area = ctx.core.area(ticket.area)
+    if area is not None:
+        keys = ctx.core.area_answerers(area)
+        if keys:
+            return "", keys
+    elif ticket.building:
+        keys = ctx.core.people_with_role(f"captain:{ticket.building}")
+        if keys:
+            return "captain", keys
+    keys = ctx.core.people_with_role("property")
+    if keys:
+        return "property", keys
+    return "admin", ctx.core.people_with_role("admin")
+
+
+async def responders(ctx: Notifier, ticket: Ticket):
+    """Who a ticket goes to (an area's people; the building's captains, else property), and a way
+    to name them.  An urgent ticket goes to property as well, at once."""
+    role, keys = _first_keys(ctx, ticket)
+    groups: list[tuple[str, list[str]]] = [(role, keys)]
+    if ticket.urgent:
+        extra = [k for k in ctx.core.people_with_role("property") if k not in keys]
+        if extra:
+            groups.append(("property", extra))
+    ids = await ctx.core.person_ids(ctx.tx, [k for _, group in groups for k in group])
 
     def told(lang: str) -> str:
-        return f"{t(lang, f'core.one.{role}')} {join(lang, names)}"
+        parts = []
+        for group_role, group in groups:
+            if group_role:
+                names = join(lang, [ctx.config.people[k].name or k for k in group])
+                parts.append(f"{t(lang, f'core.one.{group_role}')} {names}")
+            else:  # an area's people, each by their own role
+                parts += [_named(ctx, k, lang) for k in group]
+        return join(lang, parts)
 
     return ids, told
+
+
+def _named(ctx: Notifier, key: str, lang: str) -> str:
+    """A listed person as "物业 赵经理": their first role in words, then their name."""
+    person = ctx.config.people[key]
+    bases = [r.split(":", 1)[0] for r in person.roles]
+    role = next((r for r in ("property", "captain", "committee", "coordinator", "admin")
+                 if r in bases), None)
+    name = person.name or key
+    return f"{t(lang, f'core.one.{role}')} {name}" if role else name
+
+
+def property_told_first(ctx: Notifier, ticket: Ticket) -> bool:
+    """Whether property heard of the ticket from the start (urgent, an area property answers
+    for, a building without captains): its first escalation goes past property."""
+    if ticket.urgent:
+        return True
+    role, keys = _first_keys(ctx, ticket)
+    if role == "captain" or (role == "property" and ticket.building is None and
+                             ticket.area is None):
+        return False  # a building unknown still: property's after the window, as before
+    holders = set(ctx.core.people_with_role("property"))
+    return role in ("property", "admin") or bool(holders & set(keys))
+
+
+def place_name(ctx: Notifier, ticket: Ticket, lang: str) -> str:
+    """Where a ticket is: its building's name, else its common area's, else "building unknown"."""
+    building = ctx.core.building(ticket.building)
+    if building is not None:
+        return building.name
+    area = ctx.core.area(ticket.area)
+    if area is not None:
+        return area.name
+    return ticket.building or ticket.area or t(lang, "tickets.no_building")
+
+
+def urgent_mark(ticket: Ticket, lang: str) -> str:
+    return t(lang, "tickets.urgent_mark") if ticket.urgent else ""
 
 
 async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
@@ -509,7 +639,6 @@ async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
     lang = ctx.core.language_of_person(recipient)
     sees = recipient is not None and ctx.core.sees_private(ctx.core.roles_of(recipient),
                                                            ticket.building)
-    building = ctx.core.building(ticket.building)
     unit = f" {reporter.unit}" if reporter and reporter.unit and sees else ""
     text = ticket.text if sees else ctx.core.redactor.redact(ticket.text, t(lang, "core.hidden"))
     attachments = await ctx.tx.tickets.attachments(ticket.id)
@@ -522,7 +651,7 @@ async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
                  ButtonSpec("tickets.button.resolve", "resolve", str(ticket.id)),
                  ButtonSpec("tickets.button.reject", "reject", str(ticket.id))),
         attachments=[Attachment(kind=kind, file_id=file_id) for _, kind, file_id in attachments],
-        number=ticket.id, building=building.name if building else t(lang, "tickets.no_building"),
+        number=ticket.id, building=place_name(ctx, ticket, lang), urgent=urgent_mark(ticket, lang),
         category=t(lang, f"tickets.category.{ticket.category}"), text=text,
         reporter=(reporter.name if reporter else "?") + unit, **values)
 
@@ -535,7 +664,6 @@ async def visible(ctx: Context, text: str, full: bool) -> str:
 
 
 async def summary_line(ctx: Context, ticket: Ticket, age: bool = False) -> str:
-    building = ctx.core.building(ticket.building)
     text = await visible(ctx, ticket.text, not ctx.in_group and (
         ticket.reporter_id == ctx.person.id or ctx.core.sees_private(ctx.roles, ticket.building)))
     short = text if len(text) <= 30 else text[:29] + "…"
@@ -543,9 +671,9 @@ async def summary_line(ctx: Context, ticket: Ticket, age: bool = False) -> str:
     if age:
         since = datetime.fromtimestamp(ticket.created_at, ctx.config.tz)
         waited = ctx.t("tickets.waited", span=format_span(ctx.now - since, ctx.lang))
-    return ctx.t("tickets.summary_line", number=ticket.id,
-                 building=building.name if building else ctx.t("tickets.no_building"),
-                 status=ctx.t(f"tickets.status.{ticket.status}"), text=short, waited=waited)
+    return ctx.t("tickets.summary_line", number=ticket.id, building=place_name(ctx, ticket, ctx.lang),
+                 status=ctx.t(f"tickets.status.{ticket.status}"), text=short, waited=waited,
+                 urgent=urgent_mark(ticket, ctx.lang))
 
 
 def building_range(ctx: Context) -> str:
@@ -568,9 +696,8 @@ async def escalate_unacknowledged(core, now: datetime) -> None:
 
 async def escalate(ctx: Notifier, ticket: Ticket) -> None:
     level = ticket.escalation_level + 1
-    first_role = "captain" if ticket.building is None or \
-        ctx.core.people_with_role(f"captain:{ticket.building}") else "property"
-    roles = ["property"] if level == 1 and first_role == "captain" else ["committee", "admin"]
+    roles = ["property"] if level == 1 and not property_told_first(ctx, ticket) \
+        else ["committee", "admin"]
     keys = [k for role in roles for k in ctx.core.people_with_role(role)]
     again = ctx.config.tickets.escalate_again_after
     next_at = (add_waking_time(ctx.now, again, ctx.config.tickets.waking_hours).timestamp()

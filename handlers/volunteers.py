@@ -10,10 +10,14 @@ once can never overfill it.  Cancelling (取消报名 N) promotes the first on t
 privately; after the sign-up deadline the coordinator is told too.  Sweeps remind those going the
 evening before and shortly before, and post events that still have free places two days ahead.
 After the event the coordinator records who came (签到 N …); hours (志愿时长) add up from that.
+A coordinator gets an event's sign-up list privately, with a CSV file (报名名单 N); an event called off
+(取消活动 N) is announced in the groups it was posted to, and everyone on it is told privately.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import unicodedata
 from datetime import datetime, timedelta
@@ -22,6 +26,7 @@ from bot.commands import Router
 from bot.context import ButtonSpec, Context, Notifier, Refusal
 from bot.format import hours, join, moment_with_weekday, repeat_line, when_values
 from bot.i18n import t
+from bot.messages import Attachment
 from bot.parser import leading_number
 from bot.when import WhenProblem, parse_day, parse_length, parse_moment, parse_repeat
 from storage.volunteers import Event, EventFull, Template
@@ -34,6 +39,7 @@ _CAPACITY = re.compile(r"^(?:(?:名额|限)\s*(?P<a>[-－−+＋]?[0-9０-９]+)
 _DEADLINE = re.compile(r"^(?:截止|报名截止|deadline|until)\s*[:：]?\s*", re.IGNORECASE)
 _CANCEL_WORDS = {"取消", "算了", "退出", "cancel", "stop", "quit"}
 STEPS = ("title", "when", "length", "place", "capacity")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting so (OWASP)
 MAX_HOURS = 24  # an event longer than this is a typo (99999小时), not an event
 
 router = Router("volunteers")
@@ -49,6 +55,8 @@ new_event = router.command("newevent", zh=["新活动", "发起活动"], en=["ne
                        group="volunteers")
 cancel_event = router.command("cancelevent", zh=["取消活动"], en=["cancelevent"], roles=COORDINATORS,
                           needs_number=True, group="volunteers")
+signups_command = router.command("signups", zh=["报名名单"], en=["signups"], roles=COORDINATORS,
+                             needs_number=True, group="volunteers")
 
 
 # --- residents -----------------------------------------------------------------------------------
@@ -234,7 +242,8 @@ async def record_attendance(ctx: Context) -> None:
 
 @cancel_event.handle
 async def cancel_whole_event(ctx: Context) -> None:
-    """A coordinator calls an event off: everyone signed up or waiting is told."""
+    """A coordinator calls an event off: everyone signed up or waiting is told privately, and the
+    groups it was posted to hear it (its title and time)."""
     event = await event_from_args(ctx, "cancelevent")
     if event.status != "open" or event.starts_at <= ctx.ts:
         raise Refusal("volunteers.cannot_cancel_event", number=event.id, title=event.title)
@@ -247,9 +256,71 @@ async def cancel_whole_event(ctx: Context) -> None:
         await ctx.tell(signup.person_id, "volunteers.event_cancelled", ref=f"event:{event.id}",
                        number=event.id, title=event.title, reason=reason or "-",
                        when=event_when(ctx, event, lang))
+    for chat_key in await ctx.tx.volunteers.posted_chats(event.id):
+        lang = ctx.core.language_of_chat(chat_key)
+        await ctx.post(chat_key, "volunteers.event_cancelled_post", ref=f"event:{event.id}",
+                       number=event.id, title=event.title, reason=reason or "-",
+                       when=event_when(ctx, event, lang))
     await ctx.record("event.cancel", f"event:{event.id}", reason)
     await ctx.reply("volunteers.cancelled_event", number=event.id, title=event.title,
                     count=len(signups))
+
+
+@signups_command.handle
+async def send_signup_list(ctx: Context) -> None:
+    """A coordinator gets an event's sign-up list privately — who is going and who is waiting, by
+    name (never a unit; phone numbers hidden) — with a CSV file of it; asked in a group, the list
+    goes privately and the group gets a one-line pointer."""
+    event = await event_from_args(ctx, "signups")
+    signups = await ctx.tx.volunteers.signups(event.id)
+    signups = [s for s in signups if s.status == "going"] + [s for s in signups if s.status != "going"]
+    names = {s.person_id: await listed_name(ctx, s.person_id, ctx.lang) for s in signups}
+    lines = [ctx.t("volunteers.signups_header", number=event.id, title=event.title,
+                   when=event_when(ctx, event, ctx.lang),
+                   going=sum(s.status == "going" for s in signups), capacity=event.capacity,
+                   waiting=sum(s.status == "waiting" for s in signups))]
+    for status in ("going", "waiting"):
+        lines.append(ctx.t(f"volunteers.names_{status}", names=join(
+            ctx.lang, [names[s.person_id] for s in signups if s.status == status]) or "-"))
+    attachment = Attachment("document", filename=f"event-{event.id}-signups.csv",
+                            content=signups_csv(ctx, signups, names),
+                            caption=ctx.t("volunteers.signups_caption", number=event.id,
+                                          count=len(signups)))
+    text = "\n".join(lines)
+    if not ctx.in_group:
+        await ctx.reply_text(text, key="volunteers.signups_header", attachments=(attachment,))
+    elif await ctx.tell_text(ctx.person.id, text, key="volunteers.signups_header",
+                             attachments=(attachment,)):
+        await ctx.reply("volunteers.signups_in_private", number=event.id)
+    else:
+        await ctx.reply("volunteers.signups_write_privately", number=event.id)
+        return
+    await ctx.record("event.signups", f"event:{event.id}", str(len(signups)))
+
+
+async def listed_name(ctx: Notifier, person_id: int, lang: str) -> str:
+    """A person's name for a list a coordinator keeps: any phone or unit number in it hidden."""
+    return ctx.core.redact_values(lang, {"name": await ctx.name_of(person_id, lang)})["name"]
+
+
+def signups_csv(ctx: Notifier, signups: list, names: dict[int, str]) -> str:
+    """The sign-ups as CSV (number, name, status, signed up at), every cell safe to open in a
+    spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("number", "name", "status", "signed up at"))
+    for number, signup in enumerate(signups, 1):
+        signed_up = datetime.fromtimestamp(signup.created_at, ctx.config.tz)
+        writer.writerow([spreadsheet_safe(str(cell)) for cell in (
+            number, names[signup.person_id], signup.status, f"{signed_up:%Y-%m-%d %H:%M}")])
+    return buffer.getvalue()
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs as a formula (OWASP: CSV injection)."""
+    if value.startswith(FORMULA_STARTS) or value.lstrip().startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @new_event.handle
@@ -588,12 +659,13 @@ async def post_event(ctx: Notifier, chat_key: str, event: Event, key: str) -> No
     """Post an event to a group chat with its 报名/取消 buttons."""
     lang = ctx.core.language_of_chat(chat_key)
     counts = await ctx.tx.volunteers.counts(event.id)
-    await ctx.post(chat_key, key, ref=f"event:{event.id}", buttons=event_buttons(event),
-                   number=event.id, title=event.title, place=event.place,
-                   when=event_when(ctx, event, lang),
-                   going=counts.going, capacity=event.capacity,
-                   free=max(0, event.capacity - counts.going),
-                   where=where_text(ctx, event.building, lang))
+    if await ctx.post(chat_key, key, ref=f"event:{event.id}", buttons=event_buttons(event),
+                      number=event.id, title=event.title, place=event.place,
+                      when=event_when(ctx, event, lang),
+                      going=counts.going, capacity=event.capacity,
+                      free=max(0, event.capacity - counts.going),
+                      where=where_text(ctx, event.building, lang)):
+        await ctx.tx.volunteers.remember_posted(event.id, chat_key)
 
 
 def event_buttons(event: Event) -> tuple[ButtonSpec, ...]:

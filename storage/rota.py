@@ -269,3 +269,23 @@ class Rotas(Repo):
         cursor = await self._run("INSERT OR IGNORE INTO rota_broadcasts VALUES (?, ?, ?, ?)",
                                  (rota_key, kind, due, now))
         return cursor.rowcount == 1
+
+    # --- uncovered shifts followed through -----------------------------------------------------
+    async def uncovered_before(self, rota_id: int, after: float, until: float) -> list[Shift]:
+        """The rota's uncovered shifts starting in (after, until], earliest first."""
+        rows = await self._all(
+            "SELECT * FROM shifts WHERE rota_id = ? AND status = 'uncovered' AND starts_at > ? "
+            "AND starts_at <= ? ORDER BY starts_at, id", (rota_id, after, until))
+        return [_shift(r) for r in rows]
+
+    async def claim_escalation(self, shift_id: int, level: str, starts_at: float) -> bool:
+        """Remember that an uncovered shift went to ``level`` (coordinators, admin); False when it
+        already did (kept in kv, so once however often the bot restarts)."""
+        cursor = await self._run("INSERT OR IGNORE INTO kv VALUES (?, ?)",
+                                 (f"rota.escalated:{shift_id}:{level}", str(starts_at)))
+        return cursor.rowcount == 1
+
+    async def forget_escalations(self, before: float) -> None:
+        """Forget the escalations of shifts that started before ``before`` (kv stays small)."""
+        await self._run("DELETE FROM kv WHERE key LIKE 'rota.escalated:%' AND CAST(value AS REAL) < ?",
+                        (before,))

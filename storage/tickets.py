@@ -31,6 +31,8 @@ class Ticket:
     close_at: float | None
     duplicate_of: int | None
     reopen_count: int
+    area: str | None = None  # a common area's key ([areas] in the config) when no building
+    urgent: int = 0  # 1: someone trapped, water pouring, fire, gas, injury … (short window)
 
     @property
     def is_open(self) -> bool:
@@ -52,17 +54,25 @@ def _ticket(row) -> Ticket | None:
     return None if row is None else Ticket(*(row[f] for f in _FIELDS))
 
 
+def _buildings_or_areas(buildings: list[str], areas: list[str]) -> tuple[str, tuple]:
+    clauses = [f"building IN ({','.join('?' * len(buildings))})"]
+    if areas:
+        clauses.append(f"area IN ({','.join('?' * len(areas))})")
+    return "(" + " OR ".join(clauses) + ")", (*buildings, *areas)
+
+
 @repository("tickets")
 class Tickets(Repo):
     async def create(self, *, building: str | None, category: str, text: str, status: str,
                      reporter_id: int, platform: str, chat_id: str, chat_key: str | None,
-                     now: float, escalate_at: float | None) -> Ticket:
+                     now: float, escalate_at: float | None, area: str | None = None,
+                     urgent: bool = False) -> Ticket:
         return _ticket(await self._one(  # RETURNING: one trip to aiosqlite's thread, not two
             "INSERT INTO tickets (building, category, text, status, reporter_id, platform, chat_id, "
-            "chat_key, created_at, updated_at, awaiting_since, escalate_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            "chat_key, created_at, updated_at, awaiting_since, escalate_at, area, urgent) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (building, category, text, status, reporter_id, platform, chat_id, chat_key, now, now,
-             now, escalate_at)))
+             now, escalate_at, area, int(urgent))))
 
     async def get(self, ticket_id: int) -> Ticket | None:
         return _ticket(await self._one("SELECT * FROM tickets WHERE id = ?", (ticket_id,)))
@@ -106,40 +116,44 @@ class Tickets(Repo):
             "ORDER BY id DESC LIMIT ?", (person_id, limit))
         return [_ticket(r) for r in rows]
 
-    async def open_in(self, buildings: list[str] | None, limit: int = 20) -> list[Ticket]:
-        """Open tickets, oldest first; of some buildings, or of all when ``buildings`` is None."""
+    async def open_in(self, buildings: list[str] | None, limit: int = 20,
+                      areas: list[str] = ()) -> list[Ticket]:
+        """Open tickets, oldest first; of some buildings (and common ``areas``), or of all when
+        ``buildings`` is None."""
         if buildings is None:
             rows = await self._all(
                 "SELECT * FROM tickets WHERE status IN ('open','acknowledged','in_progress') "
                 "ORDER BY id LIMIT ?", (limit,))
         else:
-            marks = ",".join("?" * len(buildings))
+            where, params = _buildings_or_areas(buildings, areas)
             rows = await self._all(
-                f"SELECT * FROM tickets WHERE building IN ({marks}) "
+                f"SELECT * FROM tickets WHERE {where} "
                 "AND status IN ('open','acknowledged','in_progress') ORDER BY id LIMIT ?",
-                (*buildings, limit))
+                (*params, limit))
         return [_ticket(r) for r in rows]
 
-    async def count_open(self, buildings: list[str] | None) -> int:
+    async def count_open(self, buildings: list[str] | None, areas: list[str] = ()) -> int:
         if buildings is None:
             return await self._value(
                 "SELECT COUNT(*) FROM tickets WHERE status IN ('open','acknowledged','in_progress')")
-        marks = ",".join("?" * len(buildings))
+        where, params = _buildings_or_areas(buildings, areas)
         return await self._value(
-            f"SELECT COUNT(*) FROM tickets WHERE building IN ({marks}) "
-            "AND status IN ('open','acknowledged','in_progress')", buildings)
+            f"SELECT COUNT(*) FROM tickets WHERE {where} "
+            "AND status IN ('open','acknowledged','in_progress')", params)
 
-    async def similar_open(self, building: str, category: str, not_id: int) -> Ticket | None:
-        """The oldest open ticket of the same building and category, if any."""
+    async def similar_open(self, building: str | None, category: str, not_id: int,
+                           area: str | None = None) -> Ticket | None:
+        """The oldest open ticket of the same building (or common area) and category, if any."""
+        column, place = ("building", building) if building is not None else ("area", area)
         return _ticket(await self._one(
-            "SELECT * FROM tickets WHERE building = ? AND category = ? AND id != ? "
+            f"SELECT * FROM tickets WHERE {column} = ? AND category = ? AND id != ? "
             "AND status IN ('open','acknowledged','in_progress') ORDER BY id LIMIT 1",
-            (building, category, not_id)))
+            (place, category, not_id)))
 
     async def draft_of(self, reporter_id: int) -> Ticket | None:
         """The reporter's latest report still waiting to be told its building."""
         return _ticket(await self._one(
-            "SELECT * FROM tickets WHERE reporter_id = ? AND building IS NULL "
+            "SELECT * FROM tickets WHERE reporter_id = ? AND building IS NULL AND area IS NULL "
             "AND status IN ('draft','open') ORDER BY id DESC LIMIT 1", (reporter_id,)))
 
     async def awaiting_confirmation(self, reporter_id: int, limit: int = 5) -> list[Ticket]:
@@ -152,8 +166,8 @@ class Tickets(Repo):
     async def without_building(self, created_before: float, limit: int = 200) -> list[Ticket]:
         """Open reports whose building nobody has said yet, made before ``created_before``."""
         rows = await self._all(
-            "SELECT * FROM tickets WHERE building IS NULL AND status = 'open' AND created_at < ? "
-            "ORDER BY id LIMIT ?", (created_before, limit))
+            "SELECT * FROM tickets WHERE building IS NULL AND area IS NULL AND status = 'open' "
+            "AND created_at < ? ORDER BY id LIMIT ?", (created_before, limit))
         return [_ticket(r) for r in rows]
 
     async def due_escalation(self, now: float, limit: int = 200) -> list[Ticket]:

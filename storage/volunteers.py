@@ -213,6 +213,22 @@ class Volunteers(Repo):
                 (event_id, status))
         return [_signup(r) for r in rows]
 
+    async def remember_posted(self, event_id: int, chat_key: str) -> None:
+        """The event was posted to this group chat (its cancellation is announced there)."""
+        await self._run("INSERT OR IGNORE INTO kv VALUES (?, '1')",
+                        (f"volunteers.posted:{event_id}:{chat_key}",))
+
+    async def posted_chats(self, event_id: int) -> list[str]:
+        """The group chats the event was posted to: as remembered, and as the outbox still shows
+        (posts made before they were remembered)."""
+        prefix = f"volunteers.posted:{event_id}:"
+        rows = await self._all("SELECT substr(key, ?) FROM kv WHERE substr(key, 1, ?) = ?",
+                               (len(prefix) + 1, len(prefix), prefix))
+        rows += await self._all(
+            "SELECT DISTINCT chat_key FROM outbox WHERE ref = ? AND kind = 'group' "
+            "AND chat_key IS NOT NULL", (f"event:{event_id}",))
+        return list(dict.fromkeys(r[0] for r in rows))
+
     async def of_person(self, person_id: int, now: float) -> list[tuple[Event, Signup]]:
         """This person's live sign-ups for open events that have not ended, soonest first."""
         rows = await self._all(

@@ -71,3 +71,9 @@ async def test_a_private_report_in_plain_words_is_offered_too(compound: Compound
     sent = await compound.say("dm", "alice", "好的")
     assert "tickets.acknowledged" in sent.keys_to("alice")
     assert sent.keys_to("wang") == ["tickets.ping.new"]
+
+
+async def test_an_offer_names_the_common_area_the_report_will_go_to(compound: Compound):
+    sent = await compound.say("b3", "alice", "地下车库漏水了 好大一滩")
+    assert sent.keys_in("b3") and sent.keys_in("b3")[0].startswith("conversation.offer")
+    assert "地下车库" in sent.to_chat("b3")[0] and "3栋" not in sent.to_chat("b3")[0]
