@@ -63,8 +63,13 @@ class Scheduler:
             self._running.discard(task)
 
     async def stop(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a total budget
-        """No new runs; a run under way finishes (a sweep is never cut in the middle)."""
+        """No new runs; a run under way finishes (a sweep is never cut in the middle).
+
+        APScheduler's asyncio executor cancels the jobs still running when it shuts down, so the
+        scheduler is paused first, the run under way awaited, and only then shut down."""
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()
         if self._running:
             await asyncio.wait(set(self._running), timeout=timeout)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
