@@ -24,6 +24,8 @@ broadcasts) use it to tell people things.
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from storage.people import Person
 
 log = logging.getLogger(__name__)
+_SPACES = re.compile(r"\s+")
+_STAFF_NAMES: dict[int, tuple[object, frozenset[str]]] = {}  # id(config) → (config, folded names)
 
 
 class Refusal(Exception):
@@ -134,10 +138,7 @@ class Notifier:
     @staticmethod
     def fold_name(text: str) -> str:
         """A name as compared with another: full-width to ASCII, lower case, no spaces."""
-        import re
-        import unicodedata
-
-        return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).casefold()
+        return _SPACES.sub("", unicodedata.normalize("NFKC", text)).casefold()
 
     @staticmethod
     def marked_name(word: str) -> str | None:
@@ -152,9 +153,14 @@ class Notifier:
         return match.group("name").strip() if match else None
 
     def staff_names(self) -> frozenset[str]:
-        """The configured names and keys of staff members, folded (see :meth:`fold_name`)."""
-        return frozenset(self.fold_name(n) for key, p in self.config.people.items() if p.roles
-                         for n in (key, p.name))
+        """The configured names and keys of staff members, folded (see :meth:`fold_name`); worked
+        out once per config (it is asked for every name shown)."""
+        known = _STAFF_NAMES.get(id(self.config))
+        if known is None or known[0] is not self.config:
+            names = frozenset(self.fold_name(n) for key, p in self.config.people.items() if p.roles
+                              for n in (key, p.name))
+            known = _STAFF_NAMES[id(self.config)] = (self.config, names)
+        return known[1]
 
     def is_lookalike(self, person: Person) -> bool:
         """True for a resident going by a staff member's name (or config key)."""

@@ -97,6 +97,10 @@ class Parser:
             for word in command.words:
                 self._words.append((word.lower(), command, has_cjk(word)))
         self._words.sort(key=lambda w: len(w[0]), reverse=True)
+        # by first character, longest first: a message is compared with the few words it can start
+        self._by_first: dict[str, list[tuple[str, Command, bool]]] = {}
+        for entry in self._words:
+            self._by_first.setdefault(entry[0][:1], []).append(entry)
 
     def add_usernames(self, *names: str) -> None:
         """Teach the parser the bot's platform usernames (e.g. Telegram's, from getMe)."""
@@ -127,7 +131,7 @@ class Parser:
         if prefixed:
             body = body[1:].lstrip()
         folded = unicodedata.normalize("NFKC", body[:40]).lower()
-        for word, command, cjk in self._words:
+        for word, command, cjk in self._by_first.get(folded[:1], ()):
             if not folded.startswith(word):
                 continue
             rest = body[_original_length(body, len(word)):]
