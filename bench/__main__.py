@@ -173,20 +173,6 @@ def markdown(rows: list[Row], details: dict, command: str) -> str:
                   f"{p5.get('units', 0):,} residents with a registered unit generated in "
                   f"{p5.get('generated_in', 0):.1f} s (storage/bench.py, executemany); digest "
                   f"query: {p5.get('digest')}.", ""]
-        if "gather" in str(p5.get("digest")):
-            parts += [
-                "The digest misses its floor because of how \"open at the end of the week\" is "
-                "asked (storage/reports.py `_OPEN_AT`): for *every ticket ever reported* before the "
-                "week's end, a correlated subquery finds its last status event, and the digest asks "
-                "it 23 times (still-open tallies by building and by category, and oldest-open for the "
-                "compound and each of 21 buildings). The cost grows with the whole history (≈20 µs × "
-                "1M tickets × 23), not with the week. Migration 0004 (an index on "
-                "ticket_events(ticket_id, at)) makes each subquery one seek: 5× faster on 50,000 "
-                "tickets, not enough at 1M. The fix belongs in reports.py: only tickets that can be "
-                "open at the end need the subquery — a ticket whose current status is closed/rejected "
-                "with closed_at before the end, or resolved with resolved_at before it, cannot be "
-                "(a reopen clears closed_at), so a `NOT (...)` pre-filter on the tickets row, served "
-                "by the existing indexes, leaves only the open backlog and the week's changes.", ""]
     p7 = details.get("P7")
     if p7 and "kinds_ms" in p7:
         parts += [p7_finding(p7), ""]
