@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.format import when_values
 from bot.i18n import t
 from bot.messages import Attachment, Button, Inbound, Outbound
 from bot.parser import leading_number
@@ -45,6 +46,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _SPACES = re.compile(r"\s+")
 _STAFF_NAMES: dict[int, tuple[object, frozenset[str]]] = {}  # id(config) → (config, folded names)
+
+
+class BadAnswer(ValueError):
+    """An answer in a step-by-step dialogue that cannot be used, with the catalogue key (and its
+    values) that says why; the dialogue asks the same step again."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
 
 
 class Refusal(Exception):
@@ -283,6 +293,25 @@ class Notifier:
             told += await self.tell(person_id, key, ref=ref, buttons=buttons, **values)
         return told
 
+    async def units_not_done(self, buildings: Iterable[str], done) -> list[tuple[str, list[int],
+                                                                                   list[str], int]]:
+        """For door-to-door reminders: per building in ``buildings`` (every building when empty),
+        its captains' person ids, its registered units that ``await done(building)`` does not
+        list (a poll's voters, a notice's confirmations), and how many units it has; buildings
+        with no captain, no unit or nothing missing are left out."""
+        households = await self.tx.people.households(list(buildings))
+        out = []
+        for key in list(buildings) or [b.key for b in self.core.buildings]:
+            captains = await self.core.person_ids(self.tx, self.core.people_with_role(f"captain:{key}"))
+            units = households.get(key, [])
+            if not captains or not units:
+                continue
+            finished = await done(key)
+            missing = [u for u in units if u not in finished]
+            if missing:
+                out.append((key, captains, missing, len(units)))
+        return out
+
     # --- group posts ---------------------------------------------------------------------------
     async def post(self, chat_key: str, key: str, *, ref: str = "",
                    attachments: Iterable[Attachment] = (), not_before: float | None = None,
@@ -427,6 +456,19 @@ class Context(Notifier):
         expires = (self.now + timedelta(minutes=minutes)).timestamp()
         await self.tx.prompts.ask(self.person.id, self.msg.platform, self.msg.chat_id, kind,
                                   payload, expires)
+
+    async def ask_step(self, kind: str, draft: dict, step: str, problem=None,
+                       **values: object) -> None:
+        """One question of a step-by-step dialogue (新活动, 发起投票): keep the draft, say what was
+        wrong with the date in the last answer (``<domain>.when.<reason>``, a ``WhenProblem``), and
+        ask ``<domain>.ask.<step>``; the reply goes to ``@router.reply(kind)``."""
+        domain = kind.split(".", 1)[0]
+        draft["step"] = step
+        await self.ask(kind, draft, minutes=30)
+        if problem is not None:
+            await self.reply(f"{domain}.when.{problem.reason}",
+                             **when_values(problem, self.config.tz, self.lang))
+        await self.reply(f"{domain}.ask.{step}", **values)
 
     async def done_asking(self) -> None:
         await self.tx.prompts.done(self.person.id, self.msg.platform, self.msg.chat_id)

@@ -185,7 +185,7 @@ async def show_progress(ctx: Context) -> None:
     notice = await ctx.tx.notices.get(number)
     if notice is None:
         raise Refusal("notices.not_found", number=number)
-    households = await ctx.tx.notices.households(notice.buildings)
+    households = await ctx.tx.people.households(notice.buildings)
     confirmed = await ctx.tx.notices.by_building(notice.id)
     keys = list(notice.buildings) or sorted(set(households) | {b for b in confirmed if b},
                                             key=lambda k: (len(k), k))
@@ -233,23 +233,16 @@ async def follow_up(core, now: datetime) -> None:
 
 
 async def remind_captains(ctx: Notifier, notice: Notice) -> None:
-    households = await ctx.tx.notices.households(notice.buildings)
-    keys = list(notice.buildings) or [b.key for b in ctx.core.buildings]
-    for key in keys:
-        captains = await ctx.core.person_ids(ctx.tx, ctx.core.people_with_role(f"captain:{key}"))
-        units = households.get(key, [])
-        if not captains or not units:
-            continue
-        done = await ctx.tx.notices.confirmed_units(notice.id, key)
-        missing = [u for u in units if u not in done]
-        if not missing:
-            continue
+    async def confirmed(key: str) -> set[str]:
+        return await ctx.tx.notices.confirmed_units(notice.id, key)
+
+    for key, captains, missing, total in await ctx.units_not_done(notice.buildings, confirmed):
         building = ctx.core.building(key)
         for person_id in captains:
             lang = await ctx.language_of(person_id)
             await ctx.tell(person_id, "notices.not_confirmed", ref=f"notice:{notice.id}",
                            number=notice.id, text=preview(notice.text), count=len(missing),
-                           total=len(units), building=building.name if building else key,
+                           total=total, building=building.name if building else key,
                            units=join(lang, missing))
 
 

@@ -46,8 +46,8 @@ import weakref
 from datetime import datetime, timedelta
 
 from bot.commands import Router
-from bot.context import ButtonSpec, Context, Notifier, Refusal
-from bot.format import join, moment_with_weekday, name_range, when_values
+from bot.context import BadAnswer, ButtonSpec, Context, Notifier, Refusal
+from bot.format import join, moment_with_weekday, name_range
 from bot.i18n import t
 from bot.when import WhenProblem, parse_day, parse_moment
 from storage.polls import Poll
@@ -131,7 +131,7 @@ async def dialogue_answer(ctx: Context) -> None:
     except WhenProblem as problem:
         await ask_step(ctx, draft, step, problem)
         return
-    except Bad as bad:
+    except BadAnswer as bad:
         await ctx.reply(bad.key, **await ctx.core.echo(ctx, **bad.values))
         await ask_step(ctx, draft, step, None)
         return
@@ -155,34 +155,21 @@ async def continue_dialogue(ctx: Context, draft: dict, problem: WhenProblem | No
 
 
 async def ask_step(ctx: Context, draft: dict, step: str, problem: WhenProblem | None) -> None:
-    draft["step"] = step
-    await ctx.ask("polls.new", draft, minutes=30)
-    if problem is not None:
-        await ctx.reply(f"polls.when.{problem.reason}",
-                        **await ctx.core.echo(ctx, **when_values(problem, ctx.config.tz, ctx.lang)))
-    await ctx.reply(f"polls.ask.{step}", **await ctx.core.echo(ctx, question=draft.get("question") or ""))
-
-
-class Bad(ValueError):
-    """An answer that cannot be used, with the catalogue key that says why."""
-
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(key)
-        self.key, self.values = key, values
+    await ctx.ask_step("polls.new", draft, step, problem, question=draft.get("question") or "")
 
 
 async def read_step(ctx: Context, step: str, text: str, draft: dict) -> None:
     if step == "question":
         if not text or len(text) > MAX_QUESTION:
-            raise Bad("polls.bad_question", max=MAX_QUESTION)
+            raise BadAnswer("polls.bad_question", max=MAX_QUESTION)
         if await ctx.core.carries_private(ctx.tx, text):
-            raise Bad("polls.private_detail")
+            raise BadAnswer("polls.private_detail")
         draft["question"] = text
     elif step == "options":
         options = split_options(text)
         check_options(options)
         if await ctx.core.carries_private(ctx.tx, *options):
-            raise Bad("polls.private_detail")
+            raise BadAnswer("polls.private_detail")
         draft["options"] = options
     elif step == "deadline":
         draft["deadline"] = default_deadline(ctx) if text.lower() in _SKIP_WORDS else \
@@ -211,7 +198,7 @@ def read_poll_words(ctx: Context, text: str, draft: dict, notes: list[tuple[str,
             options = split_options(value)
             try:
                 check_options(options)
-            except Bad as bad:
+            except BadAnswer as bad:
                 notes.append((bad.key, bad.values))
             else:
                 draft["options"] = options
@@ -234,13 +221,13 @@ def split_options(text: str) -> list[str]:
 
 def check_options(options: list[str]) -> None:
     if len(options) < 2:
-        raise Bad("polls.too_few_options")
+        raise BadAnswer("polls.too_few_options")
     if len(options) > len(LETTERS):
-        raise Bad("polls.too_many_options", max=len(LETTERS))
+        raise BadAnswer("polls.too_many_options", max=len(LETTERS))
     if any(len(o) > MAX_OPTION for o in options):
-        raise Bad("polls.option_too_long", max=MAX_OPTION)
+        raise BadAnswer("polls.option_too_long", max=MAX_OPTION)
     if len({fold(o) for o in options}) < len(options):
-        raise Bad("polls.same_options")
+        raise BadAnswer("polls.same_options")
 
 
 def read_scope(ctx: Context, text: str) -> list[str]:
@@ -475,7 +462,7 @@ async def result_text(ctx: Notifier, poll: Poll, lang: str) -> str:
         count = counts.get(i, 0)
         lines.append(t(lang, "polls.result_line", letter=LETTERS[i], option=option, count=count,
                        percent=percent(count, votes), bar=bar(count, votes)))
-    households = await ctx.tx.polls.households(poll.buildings)
+    households = await ctx.tx.people.households(poll.buildings)
     total = sum(len(units) for units in households.values())
     voted = await ctx.tx.polls.voters_by_building(poll.id)
     in_scope = {b: v for b, v in voted.items() if b in households}
@@ -491,7 +478,7 @@ async def result_text(ctx: Notifier, poll: Poll, lang: str) -> str:
 
 async def building_lines(ctx: Notifier, poll: Poll, lang: str) -> list[str]:
     """Turnout per building (and, for a poll that is not secret, the counts)."""
-    households = await ctx.tx.polls.households(poll.buildings)
+    households = await ctx.tx.people.households(poll.buildings)
     voted = await ctx.tx.polls.voters_by_building(poll.id)
     by_building = {} if poll.secret else await ctx.tx.polls.counts_by_building(poll.id)
     keys = list(poll.buildings) or sorted(set(households) | {b for b in voted if b},
@@ -543,23 +530,16 @@ async def close_due_polls(core, now: datetime) -> None:
 
 async def remind_captains(ctx: Notifier, poll: Poll) -> None:
     """Each building's captains get, privately, its registered units that have not voted."""
-    households = await ctx.tx.polls.households(poll.buildings)
-    keys = list(poll.buildings) or [b.key for b in ctx.core.buildings]
-    for key in keys:
-        captains = await ctx.core.person_ids(ctx.tx, ctx.core.people_with_role(f"captain:{key}"))
-        units = households.get(key, [])
-        if not captains or not units:
-            continue
-        voted = await ctx.tx.polls.voted_units(poll.id, key)
-        missing = [u for u in units if u not in voted]
-        if not missing:
-            continue
+    async def voted(key: str) -> set[str]:
+        return await ctx.tx.polls.voted_units(poll.id, key)
+
+    for key, captains, missing, total in await ctx.units_not_done(poll.buildings, voted):
         building = ctx.core.building(key)
         for person_id in captains:
             lang = await ctx.language_of(person_id)
             await ctx.tell(person_id, "polls.not_voted", ref=f"poll:{poll.id}", number=poll.id,
                            question=poll.question, building=building.name if building else key,
-                           count=len(missing), total=len(units), units=join(lang, missing),
+                           count=len(missing), total=total, units=join(lang, missing),
                            when=moment_with_weekday(poll.closes_at, ctx.config.tz, lang))
 
 

@@ -23,8 +23,8 @@ import unicodedata
 from datetime import datetime, timedelta
 
 from bot.commands import Router
-from bot.context import ButtonSpec, Context, Notifier, Refusal
-from bot.format import hours, join, moment_with_weekday, repeat_line, when_values
+from bot.context import BadAnswer, ButtonSpec, Context, Notifier, Refusal
+from bot.format import hours, join, moment_with_weekday, repeat_line
 from bot.i18n import t
 from bot.messages import Attachment
 from bot.parser import leading_number
@@ -362,7 +362,7 @@ async def dialogue_answer(ctx: Context) -> None:
     except WhenProblem as problem:
         await ask_step(ctx, draft, step, problem)
         return
-    except Bad as bad:
+    except BadAnswer as bad:
         await ctx.reply(bad.key, **await ctx.core.echo(ctx, **bad.values))
         await ask_step(ctx, draft, step, None)
         return
@@ -391,21 +391,7 @@ async def continue_dialogue(ctx: Context, draft: dict, problem: WhenProblem | No
 
 async def ask_step(ctx: Context, draft: dict, step: str, problem: WhenProblem | None) -> None:
     """Ask for one piece of the event (after saying what was wrong with the last answer)."""
-    draft["step"] = step
-    await ctx.ask("volunteers.newevent", draft, minutes=30)
-    if problem is not None:
-        await ctx.reply(f"volunteers.when.{problem.reason}",
-                        **await ctx.core.echo(ctx, **when_values(problem, ctx.config.tz, ctx.lang)))
-    # in a group, what the coordinator typed is repeated without phone or unit numbers
-    await ctx.reply(f"volunteers.ask.{step}", **await ctx.core.echo(ctx, title=draft.get("title") or ""))
-
-
-class Bad(ValueError):
-    """An answer that cannot be used, with the catalogue key that says why."""
-
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(key)
-        self.key, self.values = key, values
+    await ctx.ask_step("volunteers.newevent", draft, step, problem, title=draft.get("title") or "")
 
 
 def read_event_words(ctx: Context, text: str, draft: dict, notes: list[tuple[str, dict]]) -> None:
@@ -515,7 +501,7 @@ def read_step(ctx: Context, step: str, text: str, draft: dict) -> None:
         if length is None:
             raise ValueError(step)
         if length[0] > timedelta(hours=MAX_HOURS):
-            raise Bad("volunteers.too_long", given=text[:20], max=MAX_HOURS)
+            raise BadAnswer("volunteers.too_long", given=text[:20], max=MAX_HOURS)
         draft["length"] = int(length[0].total_seconds() // 60)
     elif step == "place":
         draft["place"] = text[:60]

@@ -87,17 +87,6 @@ class Notices(Repo):
                                "building = ? AND unit IS NOT NULL", (notice_id, building))
         return {r[0] for r in rows}
 
-    async def households(self, buildings: list[str] | tuple[str, ...]) -> dict[str, list[str]]:
-        """Registered households (units) per building, of ``buildings`` (all when empty)."""
-        rows = await self._all("SELECT DISTINCT building, unit FROM people WHERE unit IS NOT NULL "
-                               "AND building IS NOT NULL ORDER BY building, unit")
-        wanted = set(buildings)
-        out: dict[str, list[str]] = {}
-        for building, unit in rows:
-            if not wanted or building in wanted:
-                out.setdefault(building, []).append(unit)
-        return out
-
     # --- reminders and coalesced acknowledgements ----------------------------------------------
     async def due_reminders(self, before: float) -> list[Notice]:
         rows = await self._all("SELECT * FROM notices WHERE remind_at IS NOT NULL AND remind_at <= ? "

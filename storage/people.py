@@ -31,6 +31,18 @@ class People(Repo):
     # A transaction asks for the same few people many times (a report: the reporter, each person
     # told, their languages): they are kept for the transaction, and forgotten on any change to
     # people here or on a savepoint's undo (P1 in docs/bench-results.md).
+
+    async def households(self, buildings: list[str] | tuple[str, ...]) -> dict[str, list[str]]:
+        """Registered households (units) per building, of ``buildings`` (all when empty)."""
+        rows = await self._all("SELECT DISTINCT building, unit FROM people WHERE unit IS NOT NULL "
+                               "AND building IS NOT NULL ORDER BY building, unit")
+        wanted = set(buildings)
+        out: dict[str, list[str]] = {}
+        for building, unit in rows:
+            if not wanted or building in wanted:
+                out.setdefault(building, []).append(unit)
+        return out
+
     async def get(self, person_id: int) -> Person | None:
         cache = self.__dict__.setdefault("_cache", {})
         if person_id not in cache:

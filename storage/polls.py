@@ -180,17 +180,6 @@ class Polls(Repo):
                                "building = ? AND unit IS NOT NULL", (poll_id, building))
         return {r[0] for r in rows}
 
-    async def households(self, buildings: list[str] | tuple[str, ...]) -> dict[str, list[str]]:
-        """Registered households (units) per building, of ``buildings`` (all when empty)."""
-        rows = await self._all("SELECT DISTINCT building, unit FROM people WHERE unit IS NOT NULL "
-                               "AND building IS NOT NULL ORDER BY building, unit")
-        wanted = set(buildings)
-        out: dict[str, list[str]] = {}
-        for building, unit in rows:
-            if not wanted or building in wanted:
-                out.setdefault(building, []).append(unit)
-        return out
-
     async def forget_words(self, platform: str, chat_id: str, message_id: str, text: str) -> None:
         """Replace the stored text of an inbound message (a secret vote's ``投票 3 A``) so that no
         table links the voter with the option; the row stays, so a redelivery is still ignored."""
