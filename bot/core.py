@@ -298,19 +298,12 @@ class Core:
         except Refusal as refusal:
             if refusal.audit:
                 await ctx.record(refusal.audit, str(refusal.values.get("target", "")), refusal.key)
-            await ctx.reply(refusal.key, **await self.echo(ctx, **refusal.values))
+            await ctx.reply(refusal.key, **refusal.values)  # in a group, the gate hides numbers
         except Exception:
             log.exception("handler failed on %r", ctx.msg.text[:200])
             await ctx.reply("core.oops")
 
-    async def echo(self, ctx: Context, **values: object) -> dict[str, object]:
-        """What a refusal repeats of the sender's words: in a group, without phone or unit numbers
-        (the privacy gate does the same to every group message; this is for texts built by hand)."""
-        if not ctx.in_group:
-            return values
-        return self.redact_values(ctx.lang, values)
-
-    async def carries_private(self, tx: Tx | None, *texts: str) -> bool:
+    def carries_private(self, *texts: str) -> bool:
         """True when any text has a phone number or a registered unit number in it: such text is
         refused for anything that is posted to a group (an event's title, a rota's name …)."""
         return any(self.redactor.carries_private(text) for text in texts if text)

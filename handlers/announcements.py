@@ -376,7 +376,7 @@ async def checked_text(ctx: Context, text: str, usage: str) -> str:
     limit = ctx.config.announcements.max_length
     if len(text) > limit:
         raise Refusal("announcements.too_long", length=len(text), limit=limit)
-    if await ctx.core.carries_private(ctx.tx, text):
+    if ctx.core.carries_private(text):
         raise Refusal("announcements.private_detail")
     return text
 

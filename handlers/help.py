@@ -24,7 +24,7 @@ async def show_help(ctx: Context) -> None:
         if command is not None:
             await ctx.reply_text(describe(ctx, command), key="help.command_header")
             return
-        await ctx.reply("help.unknown_topic", **await ctx.core.echo(ctx, topic=topic[0][:20]))
+        await ctx.reply("help.unknown_topic", topic=topic[0][:20])
     lines = [ctx.t("help.header", compound=ctx.config.compound.name)]
     for group in GROUPS:
         commands = [c for c in ctx.core.registry.commands.values()

@@ -77,7 +77,7 @@ async def post_notice(ctx: Context) -> None:
         raise Refusal("notices.usage.notice")
     if len(rest) > MAX_LENGTH:
         raise Refusal("notices.too_long", length=len(rest), limit=MAX_LENGTH)
-    if await ctx.core.carries_private(ctx.tx, rest):
+    if ctx.core.carries_private(rest):
         raise Refusal("notices.private_detail")
     buildings = list(dict.fromkeys(buildings or []))
     chats = notice_chats(ctx, buildings)

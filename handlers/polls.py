@@ -106,7 +106,7 @@ async def start_poll(ctx: Context) -> None:
     except WhenProblem as exc:
         problem = exc
     for step in ("question", "options"):
-        if draft.get(step) and await ctx.core.carries_private(ctx.tx, *as_list(draft[step])):
+        if draft.get(step) and ctx.core.carries_private(*as_list(draft[step])):
             draft[step] = None
             notes.append(("polls.private_detail", {}))
     if draft.get("question") is None or draft.get("options") is None or problem is not None:
@@ -132,7 +132,7 @@ async def dialogue_answer(ctx: Context) -> None:
         await ask_step(ctx, draft, step, problem)
         return
     except BadAnswer as bad:
-        await ctx.reply(bad.key, **await ctx.core.echo(ctx, **bad.values))
+        await ctx.reply(bad.key, **bad.values)
         await ask_step(ctx, draft, step, None)
         return
     await continue_dialogue(ctx, draft, None)
@@ -141,7 +141,7 @@ async def dialogue_answer(ctx: Context) -> None:
 async def continue_dialogue(ctx: Context, draft: dict, problem: WhenProblem | None,
                             notes: list[tuple[str, dict]] = ()) -> None:
     for key, values in notes:
-        await ctx.reply(key, **await ctx.core.echo(ctx, **values))
+        await ctx.reply(key, **values)
     if problem is not None:
         await ask_step(ctx, draft, "deadline", problem)
         return
@@ -162,13 +162,13 @@ async def read_step(ctx: Context, step: str, text: str, draft: dict) -> None:
     if step == "question":
         if not text or len(text) > MAX_QUESTION:
             raise BadAnswer("polls.bad_question", max=MAX_QUESTION)
-        if await ctx.core.carries_private(ctx.tx, text):
+        if ctx.core.carries_private(text):
             raise BadAnswer("polls.private_detail")
         draft["question"] = text
     elif step == "options":
         options = split_options(text)
         check_options(options)
-        if await ctx.core.carries_private(ctx.tx, *options):
+        if ctx.core.carries_private(*options):
             raise BadAnswer("polls.private_detail")
         draft["options"] = options
     elif step == "deadline":

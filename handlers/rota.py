@@ -509,7 +509,7 @@ async def set_rota(ctx: Context) -> None:
     if not member_ids:
         raise Refusal("rota.need_members")
     if rota is None:
-        if await ctx.core.carries_private(ctx.tx, name):
+        if ctx.core.carries_private(name):
             raise Refusal("rota.private_detail")  # the rota's name is shown in groups
         rota = await ctx.tx.rota.ensure(name[:30], name[:30], ctx.chat_building, ctx.ts)
     settings = settings_of(ctx, rota)

@@ -335,7 +335,7 @@ async def create_event(ctx: Context) -> None:
             raise Refusal("volunteers.when.no_such_date", **exc.values) from exc
         problem = exc
     for step in ("title", "place"):  # posted to groups: asked for again, the rest is kept
-        if draft.get(step) and await ctx.core.carries_private(ctx.tx, draft[step]):
+        if draft.get(step) and ctx.core.carries_private(draft[step]):
             draft[step] = None
             notes.append((f"volunteers.private_{step}", {}))
     await continue_dialogue(ctx, draft, problem, notes)
@@ -353,7 +353,7 @@ async def dialogue_answer(ctx: Context) -> None:
         await ctx.reply("volunteers.dialogue_cancelled")
         return
     step = draft.get("step", "title")
-    if step in ("title", "place") and await ctx.core.carries_private(ctx.tx, text):
+    if step in ("title", "place") and ctx.core.carries_private(text):
         await ctx.reply(f"volunteers.private_{step}")  # asked again: the answers so far are kept
         await ask_step(ctx, draft, step, None)
         return
@@ -363,11 +363,11 @@ async def dialogue_answer(ctx: Context) -> None:
         await ask_step(ctx, draft, step, problem)
         return
     except BadAnswer as bad:
-        await ctx.reply(bad.key, **await ctx.core.echo(ctx, **bad.values))
+        await ctx.reply(bad.key, **bad.values)
         await ask_step(ctx, draft, step, None)
         return
     except ValueError:
-        await ctx.reply(f"volunteers.bad.{step}", **await ctx.core.echo(ctx, given=text[:30]))
+        await ctx.reply(f"volunteers.bad.{step}", given=text[:30])
         await ask_step(ctx, draft, step, None)
         return
     await continue_dialogue(ctx, draft, None)
@@ -378,7 +378,7 @@ async def continue_dialogue(ctx: Context, draft: dict, problem: WhenProblem | No
     """Say what was wrong with the words given (``notes``), then ask the next missing thing, or
     make the event when nothing is missing."""
     for key, values in notes:
-        await ctx.reply(key, **await ctx.core.echo(ctx, **values))
+        await ctx.reply(key, **values)
     missing = next((s for s in STEPS if draft.get(s) is None), None)
     if problem is not None:
         missing = "when"
@@ -516,7 +516,7 @@ async def make_from_draft(ctx: Context, draft: dict) -> None:
     """Create the event (or the template and its first events) and post it to its chats."""
     if draft.get("deadline") and draft["deadline"] > draft["when"]:
         raise Refusal("volunteers.deadline_after_start")
-    if await ctx.core.carries_private(ctx.tx, draft["title"], draft["place"]):
+    if ctx.core.carries_private(draft["title"], draft["place"]):
         raise Refusal("volunteers.private_detail")  # the event is posted to groups
     fields = dict(title=draft["title"], minutes=int(draft["length"]), place=draft["place"],
                   capacity=int(draft["capacity"]), building=draft.get("building"))
