@@ -44,6 +44,9 @@ from storage.people import Person
 
 log = logging.getLogger(__name__)
 ROLE_ORDER = ("captain", "property", "committee", "coordinator", "admin")
+# An identity's last-seen time (which platform reaches a person first) is refreshed at most this
+# often: a resident typing ten messages a minute costs one UPDATE, not ten.
+SEEN_EVERY = 60.0
 
 
 class Core:
@@ -249,7 +252,7 @@ class Core:
         ts = now.timestamp()
         listener = None
         async with self.db.transaction() as tx:
-            person = await self._sender(tx, msg, ts)
+            person, seen_now = await self._sender(tx, msg, ts, parsed)
             if parsed is None:
                 prompt = await tx.prompts.pending(person.id, msg.platform, msg.chat_id, ts)
                 replies = self.registry.replies
@@ -270,7 +273,8 @@ class Core:
                                           msg.text[:2000]):
                 log.info("redelivered %s message %s ignored", msg.platform, msg.message_id)
                 return
-            await tx.identities.seen(msg.platform, msg.sender_id, ts)
+            if not seen_now:
+                await tx.identities.seen(msg.platform, msg.sender_id, ts)
             lang = self._language(parsed, person, msg)
             if parsed is not None and parsed.lang is not None:
                 await tx.people.set_language(person.id, parsed.lang)
@@ -376,18 +380,24 @@ class Core:
             return join(lang, names)
         return join(lang, names[:-1]) + t(lang, "core.role_or") + names[-1]
 
-    async def _sender(self, tx: Tx, msg: Inbound, ts: float) -> Person:
-        person = await tx.people.by_identity(msg.platform, msg.sender_id)
-        if person is None:
-            name = (msg.sender_name or msg.sender_id).strip()[:64] or msg.sender_id
-            person = await tx.people.create(name, ts, lang=None)
-            await tx.identities.link(msg.platform, msg.sender_id, person.id, ts)
-        return person
+    async def _sender(self, tx: Tx, msg: Inbound, ts: float,
+                      parsed: Parsed | None) -> tuple[Person, bool]:
+        """The person behind the sender's identity, created on their first message; and whether
+        the identity's last-seen time is recent enough to leave as it is (within SEEN_EVERY)."""
+        person, seen = await tx.people.sender(msg.platform, msg.sender_id)
+        if person is not None:
+            return person, seen is not None and 0 <= ts - seen < SEEN_EVERY
+        name = (msg.sender_name or msg.sender_id).strip()[:64] or msg.sender_id
+        # a command tells us their language at once (what handle() would otherwise set next)
+        lang = self._language(parsed, None, msg) if parsed is not None else None
+        person = await tx.people.create(name, ts, lang=lang)
+        await tx.identities.link(msg.platform, msg.sender_id, person.id, ts)
+        return person, True
 
-    def _language(self, parsed: Parsed | None, person: Person, msg: Inbound) -> str:
+    def _language(self, parsed: Parsed | None, person: Person | None, msg: Inbound) -> str:
         if parsed is not None and parsed.lang:
             return parsed.lang
-        if person.lang in ("zh", "en"):
+        if person is not None and person.lang in ("zh", "en"):
             return person.lang
         hint = (msg.language_hint or "")[:2].lower()
         if hint in ("zh", "en"):

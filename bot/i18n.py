@@ -43,7 +43,9 @@ class _Lenient(dict):
 def t(lang: str, key: str, /, **values: object) -> str:
     """The text for ``key`` in ``lang``, filled with ``values``."""
     template = catalogue(lang).get(key) or catalogue("zh").get(key) or key
-    return string.Formatter().vformat(template, (), _Lenient(values))
+    if "{" not in template:
+        return template
+    return template.format_map(_Lenient(values))
 
 
 def has(lang: str, key: str) -> bool:

@@ -855,6 +855,7 @@ async def table_lines(ctx: Notifier, shifts: list[Shift], names: dict[int, str],
     """Shifts as lines, under a heading for each day."""
     lines, last_day = [], None
     people: dict[int, str] = {}  # a rota names the same few people again and again
+    await ctx.tx.people.load(s.person_id for s in shifts)  # one query for all of them
     for shift in shifts:
         start = datetime.fromtimestamp(shift.starts_at, ctx.config.tz)
         if days and start.date() != last_day:

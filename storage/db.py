@@ -23,6 +23,7 @@ import aiosqlite
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 CHECKPOINT_EVERY = 500  # commits (~25 MB of WAL at a dozen pages a command)
+BUSY_TIMEOUT_MS = 30000  # how long a write waits for another process's lock (on aiosqlite's thread)
 
 
 class Ran(NamedTuple):
@@ -88,6 +89,22 @@ def _finish(conn: sqlite3.Connection, deferred: tuple[str, ...], last: str) -> N
         conn.execute(statement)
     if conn.in_transaction:
         conn.execute(last)
+
+
+def _begin_if_free(conn: sqlite3.Connection) -> bool:
+    """Take the write lock right here if nobody holds it: True if the transaction began.
+
+    With the busy timeout at zero, ``BEGIN IMMEDIATE`` either gets the lock at once or fails at once;
+    it never blocks the event loop.  On any failure (another process writing, a damaged file) the
+    caller leaves ``BEGIN IMMEDIATE`` to the thread, which waits, or raises, as before."""
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _call(conn: sqlite3.Connection, deferred: tuple[str, ...], fn, args: tuple) -> Any:
@@ -238,7 +255,7 @@ class Database:
                 # copy the hot pages back less often (P1 in docs/bench-results.md: +30%).
                 "PRAGMA wal_autocheckpoint=0",
                 "PRAGMA foreign_keys=ON",
-                "PRAGMA busy_timeout=30000",
+                f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
             ):
                 await self._conn.execute(pragma)
             if migrate:
@@ -294,7 +311,8 @@ class Database:
         """A write transaction: everything inside commits together, or nothing does."""
         async with self._lock:
             _take(self.conn)
-            _defer(self.conn, "BEGIN IMMEDIATE")  # runs with the first statement (same trip)
+            if not _begin_if_free(self.conn._conn):  # the usual case: no trip to the thread at all
+                _defer(self.conn, "BEGIN IMMEDIATE")  # busy: the thread waits for the lock
             try:
                 yield Tx(self.conn)
             except BaseException:

@@ -17,18 +17,26 @@ their lease runs out: a row it had sent but not yet marked goes once more then, 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import fields
 
 from bot.messages import Attachment, Button, Outbound
 from storage.db import Repo, repository
+
+_BUTTON = tuple(f.name for f in fields(Button))
+_ATTACHMENT = tuple(f.name for f in fields(Attachment))
+
+
+def _plain(item, names: tuple[str, ...]) -> dict:
+    """A flat dataclass as a dict (``asdict`` deep-copies, at several times the cost)."""
+    return {name: getattr(item, name) for name in names}
 
 
 def _encode(message: Outbound) -> str:
     return json.dumps({
         "text": message.text,
-        "buttons": [asdict(b) for b in message.buttons],
+        "buttons": [_plain(b, _BUTTON) for b in message.buttons],
         "buttons_hint": message.buttons_hint,
-        "attachments": [asdict(a) for a in message.attachments],
+        "attachments": [_plain(a, _ATTACHMENT) for a in message.attachments],
         "mention_ids": list(message.mention_ids),
         "mention_name": message.mention_name,
         "edit_of": message.edit_of,

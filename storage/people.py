@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from storage.db import Repo, repository
 
@@ -50,6 +51,18 @@ class People(Repo):
                                                        (person_id,)))
         return cache[person_id]
 
+    async def load(self, person_ids: Iterable[int]) -> None:
+        """Fetch these people in one query, so that ``get`` finds them without another."""
+        cache = self.__dict__.setdefault("_cache", {})
+        wanted = sorted({i for i in person_ids if i is not None and i not in cache})
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = await self._all(f"SELECT * FROM people WHERE id IN ({','.join('?' * len(chunk))})",
+                                   chunk)
+            found = {row["id"]: _person(row) for row in rows}
+            for person_id in chunk:
+                cache[person_id] = found.get(person_id)
+
     def forget(self) -> None:
         self.__dict__.pop("_cache", None)
 
@@ -75,12 +88,24 @@ class People(Repo):
             "ORDER BY key IS NULL, id", (name, name))
         return [_person(r) for r in rows]
 
+    async def sender(self, platform: str, external_id: str) -> tuple[Person | None, float | None]:
+        """Who sent a message from this identity, and when that identity was last seen."""
+        row = await self._one(
+            "SELECT p.*, i.last_seen AS identity_seen FROM people p JOIN identities i "
+            "ON i.person_id = p.id WHERE i.platform = ? AND i.external_id = ?", (platform, external_id))
+        if row is None:
+            return None, None
+        person = _person(row)
+        self.__dict__.setdefault("_cache", {})[person.id] = person
+        return person, row["identity_seen"]
+
     async def create(self, name: str, now: float, key: str | None = None,
                      lang: str | None = None) -> Person:
-        self.forget()
-        return _person(await self._one(  # RETURNING: one trip to aiosqlite's thread, not two
+        person = _person(await self._one(  # RETURNING: one trip to aiosqlite's thread, not two
             "INSERT INTO people (key, name, lang, created_at) VALUES (?, ?, ?, ?) RETURNING *",
             (key, name, lang, now)))
+        self.__dict__.setdefault("_cache", {})[person.id] = person  # nobody else changed
+        return person
 
     async def upsert_listed(self, key: str, name: str, lang: str | None, now: float) -> int:
         """Create or refresh a person listed in the config; return their id."""
@@ -92,7 +117,12 @@ class People(Repo):
         return await self._value("SELECT id FROM people WHERE key = ?", (key,))
 
     async def set_language(self, person_id: int, lang: str) -> None:
-        self.forget()
+        cache = self.__dict__.get("_cache", {})
+        known = cache.get(person_id)
+        if known is not None and known.lang == lang:
+            return  # it would change nothing
+        if known is not None:
+            cache[person_id] = replace(known, lang=lang)
         await self._run("UPDATE people SET lang = ? WHERE id = ? AND lang IS NOT ?",
                         (lang, person_id, lang))
 

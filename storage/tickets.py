@@ -67,12 +67,21 @@ class Tickets(Repo):
                      reporter_id: int, platform: str, chat_id: str, chat_key: str | None,
                      now: float, escalate_at: float | None, area: str | None = None,
                      urgent: bool = False) -> Ticket:
-        return _ticket(await self._one(  # RETURNING: one trip to aiosqlite's thread, not two
+        ticket = _ticket(await self._one(  # RETURNING: one trip to aiosqlite's thread, not two
             "INSERT INTO tickets (building, category, text, status, reporter_id, platform, chat_id, "
             "chat_key, created_at, updated_at, awaiting_since, escalate_at, area, urgent) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (building, category, text, status, reporter_id, platform, chat_id, chat_key, now, now,
              now, escalate_at, area, int(urgent))))
+        self._bare().add(ticket.id)  # no attachments yet: nothing to look up until attach()
+        return ticket
+
+    def _bare(self) -> set[int]:
+        """Tickets made in this transaction that have no attachments (yet)."""
+        return self.__dict__.setdefault("_no_attachments", set())
+
+    def forget(self) -> None:
+        self.__dict__.pop("_no_attachments", None)
 
     async def get(self, ticket_id: int) -> Ticket | None:
         return _ticket(await self._one("SELECT * FROM tickets WHERE id = ?", (ticket_id,)))
@@ -189,11 +198,14 @@ class Tickets(Repo):
 
     async def attach(self, ticket_id: int, platform: str, kind: str, file_id: str,
                      now: float) -> None:
+        self._bare().discard(ticket_id)
         await self._run(
             "INSERT INTO ticket_attachments (ticket_id, platform, kind, file_id, at) "
             "VALUES (?, ?, ?, ?, ?)", (ticket_id, platform, kind, file_id, now))
 
     async def attachments(self, ticket_id: int) -> list[tuple[str, str, str]]:
+        if ticket_id in self._bare():
+            return []
         rows = await self._all(
             "SELECT platform, kind, file_id FROM ticket_attachments WHERE ticket_id = ? "
             "ORDER BY id", (ticket_id,))
