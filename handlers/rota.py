@@ -20,7 +20,8 @@ once however often the bot restarts.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from functools import lru_cache
 
 from bot.commands import Router
 from bot.config import RotaSettings
@@ -73,9 +74,8 @@ async def who_is_on_duty(ctx: Context) -> None:
     """Anyone asks who is on duty: today and tomorrow, a range or a day (本周, 周六, 现在), of one
     rota or all; the time word may come before or after the rota's name.  A rota named alone shows
     its next few shifts, whenever they are."""
-    await sync_config_rotas(ctx)
+    rotas = await sync_config_rotas(ctx)
     words, span, day = duty_words(ctx, ctx.args.split())
-    rotas = await ctx.tx.rota.all()
     if words:
         rota = await ctx.tx.rota.named(" ".join(words))
         if rota is None:
@@ -637,15 +637,18 @@ async def make_shifts(ctx: Notifier, rota: Rota, until: float) -> list[Shift]:
     return made
 
 
-async def sync_config_rotas(ctx: Notifier) -> None:
+async def sync_config_rotas(ctx: Notifier) -> list[Rota]:
     """Bring the rotas of the config into the database (members and shifts too, if it names
-    them and the rota has none yet)."""
-    known = await ctx.tx.rota.keyed()  # one query: 值班 runs this on every question
+    them and the rota has none yet); return every rota, as ``rota.all()`` would."""
+    rotas = await ctx.tx.rota.all()  # one query: 值班 runs this on every question
+    known = {r.key: r for r in rotas if r.key is not None}
+    changed = False
     for key, settings in ctx.config.rota.items():
         rota = known.get(key)
         if rota is not None and (rota.name, rota.building) == (settings.name, settings.building) \
                 and (rota.repeat is not None or not (settings.members and settings.shifts)):
             continue
+        changed = True
         rota = await ctx.tx.rota.ensure(key, settings.name, settings.building, ctx.ts)
         if rota.repeat is None and settings.members and settings.shifts:
             ids = await ctx.core.person_ids(ctx.tx, settings.members)
@@ -659,6 +662,7 @@ async def sync_config_rotas(ctx: Notifier) -> None:
                                                   settings.rotation, ctx.ts)
             await make_shifts(ctx, rota, (ctx.now + timedelta(weeks=settings.weeks_ahead))
                               .timestamp())
+    return await ctx.tx.rota.all() if changed else rotas
 
 
 # --- sweeps --------------------------------------------------------------------------------------
@@ -857,7 +861,7 @@ async def table_lines(ctx: Notifier, shifts: list[Shift], names: dict[int, str],
     people: dict[int, str] = {}  # a rota names the same few people again and again
     await ctx.tx.people.load(s.person_id for s in shifts)  # one query for all of them
     for shift in shifts:
-        start = datetime.fromtimestamp(shift.starts_at, ctx.config.tz)
+        start, start_clock = clock_of(shift.starts_at, ctx.config.tz)
         if days and start.date() != last_day:
             last_day = start.date()
             lines.append(day_text(ctx, start, lang))
@@ -865,11 +869,19 @@ async def table_lines(ctx: Notifier, shifts: list[Shift], names: dict[int, str],
             people[shift.person_id] = await ctx.name_of(shift.person_id, lang)
         who = (people[shift.person_id] if shift.person_id is not None
                else t(lang, "rota.uncovered_mark", number=shift.id))
-        end = datetime.fromtimestamp(shift.ends_at, ctx.config.tz)
-        lines.append(t(lang, "rota.line", time=f"{start:%H:%M}–{end:%H:%M}", who=who,
+        end_clock = clock_of(shift.ends_at, ctx.config.tz)[1]
+        lines.append(t(lang, "rota.line", time=f"{start_clock}–{end_clock}", who=who,
                        rota=f"{names.get(shift.rota_id, '?')} " if with_rota else "",
                        number=shift.id))
     return lines
+
+
+@lru_cache(maxsize=4096)
+def clock_of(timestamp: float, tz: tzinfo) -> tuple[datetime, str]:
+    """A shift's moment in the compound's time zone, and its HH:MM (the same shifts are shown to
+    every 值班 in a day: each is worked out once)."""
+    moment = datetime.fromtimestamp(timestamp, tz)
+    return moment, f"{moment:%H:%M}"
 
 
 def day_text(ctx: Notifier, moment: datetime, lang: str) -> str:

@@ -128,11 +128,14 @@ async def file_report(ctx: Context) -> None:
     area = None if building else ctx.core.find_area(text)
     building_key = building.key if building else (
         None if area else (ctx.chat_building or ctx.person.building))
+    # acknowledged, so accountable from now: the clock starts with the report (with or without a
+    # building: a report waiting for "which building?" is in property's and the office's 待办)
+    due = ack_deadline(ctx, ctx.now, urgent)
     ticket = await ctx.tx.tickets.create(
         building=building_key, category=category, text=text,
         status="open", reporter_id=ctx.person.id,
         platform=ctx.msg.platform, chat_id=ctx.msg.chat_id, chat_key=ctx.chat_key,
-        now=ctx.ts, escalate_at=None, area=area.key if area else None, urgent=urgent)
+        now=ctx.ts, escalate_at=due.timestamp(), area=area.key if area else None, urgent=urgent)
     await ctx.tx.tickets.add_event(ticket.id, ctx.ts, ctx.person.id, "reported", "",
                                    ctx.msg.platform)
     await ctx.record("ticket.report", f"ticket:{ticket.id}", category)
@@ -142,11 +145,8 @@ async def file_report(ctx: Context) -> None:
     if cut:
         await ctx.reply("tickets.cut", limit=limit)
     if building_key is None and area is None:
-        # acknowledged, so accountable from now on: in property's and the office's 待办 (building
-        # unknown), the reporter asked once more later, and property's after the window
-        due = ack_deadline(ctx, ctx.now, urgent)
-        ticket = await ctx.tx.tickets.update(ticket.id, ctx.ts, awaiting_since=ctx.ts,
-                                             escalate_at=due.timestamp())
+        # the building unknown: the reporter is asked once more later, and property's after the
+        # window
         if urgent:  # property hears of it now, not once the building is known
             handlers, _ = await responders(ctx, ticket)
             for person_id in handlers:
@@ -198,8 +198,9 @@ async def draft_finds_its_building(ctx: Context, building: str) -> None:
 async def open_ticket(ctx: Context, ticket: Ticket) -> None:
     """Start the clock on a ticket, ping its handlers and acknowledge it where it was reported."""
     due = ack_deadline(ctx, ctx.now, ticket.urgent)
-    ticket = await ctx.tx.tickets.update(ticket.id, ctx.ts, status="open", awaiting_since=ctx.ts,
-                                         escalate_at=due.timestamp())
+    if (ticket.status, ticket.awaiting_since, ticket.escalate_at) != ("open", ctx.ts, due.timestamp()):
+        ticket = await ctx.tx.tickets.update(ticket.id, ctx.ts, status="open", awaiting_since=ctx.ts,
+                                             escalate_at=due.timestamp())
     handlers, told = await responders(ctx, ticket)
     already = await ctx.tx.kv.get(_URGENT_TOLD.format(ticket.id)) if ticket.urgent else None
     pinged = {int(i) for i in already.split(",") if i} if already else set()

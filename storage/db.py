@@ -64,9 +64,11 @@ def _defer(conn: aiosqlite.Connection, statement: str) -> None:
 
 
 def _take(conn: aiosqlite.Connection) -> tuple[str, ...]:
-    deferred = tuple(getattr(conn, "linli_deferred", ()))
+    deferred = getattr(conn, "linli_deferred", None)
+    if not deferred:
+        return ()
     conn.linli_deferred = []
-    return deferred
+    return tuple(deferred)
 
 
 def _cancel(conn: aiosqlite.Connection, statement: str) -> bool:
@@ -124,7 +126,7 @@ async def _go(conn: aiosqlite.Connection, deferred: tuple[str, ...], fn, *args: 
     machine, P1 in docs/bench-results.md).  One task at a time uses the connection (the database's
     lock), so the thread and the loop never touch it together.
     """
-    if any(statement.startswith("BEGIN") for statement in deferred):
+    if deferred and deferred[0].startswith("BEGIN"):  # transaction() defers it first, if at all
         return await _on_thread(conn, fn, *args)
     return fn(conn._conn, *args)
 

@@ -67,7 +67,10 @@ class People(Repo):
         self.__dict__.pop("_cache", None)
 
     async def by_key(self, key: str) -> Person | None:
-        return _person(await self._one("SELECT * FROM people WHERE key = ?", (key,)))
+        person = _person(await self._one("SELECT * FROM people WHERE key = ?", (key,)))
+        if person is not None:  # a captain pinged is looked up by key, then by id
+            self.__dict__.setdefault("_cache", {})[person.id] = person
+        return person
 
     async def by_identity(self, platform: str, external_id: str) -> Person | None:
         return _person(await self._one(
