@@ -67,6 +67,7 @@ class Core:
         self.buildings = config.building_list()
         self._building_by_alias = {normalize_name(a): b for b in self.buildings for a in b.aliases}
         self._building_by_alias.update({normalize_name(b.key): b for b in self.buildings})
+        self._building_by_key = {b.key: b for b in self.buildings}
         self._building_pattern = _alias_pattern(self._building_by_alias)
         self.areas = config.area_list()
         self._area_by_alias = {normalize_name(a): area for area in self.areas for a in area.aliases}
@@ -153,7 +154,7 @@ class Core:
         return chats or [k for k, c in self.config.chats.items() if c.building is None]
 
     def building(self, key: str | None) -> Building | None:
-        return next((b for b in self.buildings if b.key == key), None)
+        return self._building_by_key.get(key)
 
     def building_named(self, text: str) -> Building | None:
         """The building a whole word names (``3栋``, ``３座``, ``B3``, ``building 3``, ``3``)."""

@@ -58,6 +58,9 @@ def _shift(row) -> Shift | None:
     return None if row is None else Shift(*(row[f] for f in _SHIFT))
 
 
+_SHIFT_COLUMNS = ", ".join(_SHIFT)  # selected in the dataclass's order: Shift(*row), no look-ups
+
+
 def _swap(row) -> Swap | None:
     return None if row is None else Swap(*(row[f] for f in _SWAP))
 
@@ -161,15 +164,15 @@ class Rotas(Repo):
         """Live shifts overlapping [start_ts, end_ts), earliest first."""
         if rota_ids is None:
             rows = await self._all(
-                "SELECT * FROM shifts WHERE status != 'cancelled' AND starts_at < ? AND ends_at > ? "
-                "ORDER BY starts_at, rota_id", (end_ts, start_ts))
+                f"SELECT {_SHIFT_COLUMNS} FROM shifts WHERE status != 'cancelled' AND starts_at < ? "
+                "AND ends_at > ? ORDER BY starts_at, rota_id", (end_ts, start_ts))
         else:
             marks = ",".join("?" * len(rota_ids)) or "NULL"
             rows = await self._all(
-                f"SELECT * FROM shifts WHERE status != 'cancelled' AND starts_at < ? "
+                f"SELECT {_SHIFT_COLUMNS} FROM shifts WHERE status != 'cancelled' AND starts_at < ? "
                 f"AND ends_at > ? AND rota_id IN ({marks}) ORDER BY starts_at, rota_id",
                 (end_ts, start_ts, *rota_ids))
-        return [_shift(r) for r in rows]
+        return [Shift(*r) for r in rows]
 
     async def shifts_of(self, person_id: int, after: float, limit: int = 20) -> list[Shift]:
         """This person's shifts that have not ended, earliest first."""
