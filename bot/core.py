@@ -511,7 +511,9 @@ def _alias_pattern(aliases: dict[str, Building]) -> re.Pattern | None:
     if not aliases:
         return None
     names = sorted((a for a in aliases if not a.isdigit()), key=len, reverse=True)
-    return re.compile(r"(?<![0-9a-z])(?:" + "|".join(map(re.escape, names)) + r")(?![0-9])")
+    # not a level of the car park: 地下车库B1, 地库b2, B1层 name a floor below ground, not building 1
+    return re.compile(r"(?<![0-9a-z])(?<!车库)(?<!地库)(?:" + "|".join(map(re.escape, names))
+                      + r")(?![0-9层])")
 
 
 def _words(text: str) -> str:

@@ -71,6 +71,18 @@ async def test_a_building_named_as_one_wins_over_an_area(compound: Compound):
     assert (await ticket(compound, 2)).building == "5"
 
 
+async def test_a_car_park_level_is_no_building(compound: Compound):
+    """地下车库B1 and B2层 name a level below ground, not building 1 or 2: the car park has it."""
+    await compound.say("all", "carol", "报修 地下车库B1漏水了")
+    await compound.say("all", "dave", "报修 地库b2的灯全灭了")
+    await compound.say("all", "erin", "报修 地下车库 B2层有积水")
+    for number in (1, 2, 3):
+        filed = await ticket(compound, number)
+        assert (filed.building, filed.area) == (None, "garage"), filed
+    await compound.say("all", "dave", "报修 B5 门口会所的门坏了")  # B5 alone is still building 5
+    assert (await ticket(compound, 4)).building == "5"
+
+
 async def test_an_area_wins_over_the_group_or_the_reporters_building(compound: Compound):
     await compound.say("dm", "erin", "登记 3栋 1203")
     sent = await compound.say("all", "erin", "报修 北门道闸抬不起来")
