@@ -25,7 +25,7 @@ import re
 from datetime import datetime, timedelta
 
 from bot.commands import Router
-from bot.context import ButtonSpec, Context, Notifier, Refusal
+from bot.context import ButtonSpec, Context, Mention, Notifier, Refusal
 from bot.format import format_moment, format_span, join, name_range
 from bot.i18n import t
 from bot.messages import Attachment
@@ -77,6 +77,9 @@ TAGS = {
     "停电": "water_power", "照明": "lighting", "门禁": "door_access", "绿化": "greening",
 }
 _TAG = re.compile(r"[#＃]([\w\u4e00-\u9fff]+)")
+# 报修 匿名 … / /report --anonymous …: the reporter hidden from captains, groups, other residents
+_ANONYMOUS = re.compile(r"^\s*(?:[【\[(（]\s*匿名\s*[】\])）]|匿名(?=[\s,，:：、]|$)|--?anonymous\b|"
+                        r"anonymous(?:ly)?(?=[\s,:]|$))[\s,，:：、]*", re.IGNORECASE)
 STAFF = ("captain", "property", "admin")
 ASK_AGAIN_AFTER = 3600  # seconds before a reporter who never said which building is asked again
 # Which status may follow which, and the timestamp each move sets.
@@ -114,6 +117,8 @@ open_list = router.command("open", zh=["待办", "待处理"], en=["open", "todo
 async def file_report(ctx: Context) -> None:
     """A resident reports a problem: open a ticket and tell whoever looks after the building."""
     text = ctx.args.strip()
+    anonymous = _ANONYMOUS.match(text)
+    text = text[anonymous.end():] if anonymous else text
     if not _has_content(text):
         raise Refusal("tickets.usage.report")
     limit = ctx.config.tickets.max_report_length
@@ -132,9 +137,10 @@ async def file_report(ctx: Context) -> None:
         building=building_key, category=category, text=text,
         status="open", reporter_id=ctx.person.id,
         platform=ctx.msg.platform, chat_id=ctx.msg.chat_id, chat_key=ctx.chat_key,
-        now=ctx.ts, escalate_at=None, area=area.key if area else None, urgent=urgent)
-    await ctx.tx.tickets.add_event(ticket.id, ctx.ts, ctx.person.id, "reported", "",
-                                   ctx.msg.platform)
+        now=ctx.ts, escalate_at=None, area=area.key if area else None, urgent=urgent,
+        anonymous=anonymous is not None)
+    await ctx.tx.tickets.add_event(ticket.id, ctx.ts, None if anonymous else ctx.person.id,
+                                   "reported", "", ctx.msg.platform)
     await ctx.record("ticket.report", f"ticket:{ticket.id}", category)
     for attachment in ctx.msg.attachments:
         await ctx.tx.tickets.attach(ticket.id, ctx.msg.platform, attachment.kind,
@@ -212,9 +218,27 @@ async def open_ticket(ctx: Context, ticket: Ticket) -> None:
                   urgent="\n" + ctx.t("tickets.urgent_call") if ticket.urgent else "")
     similar = await ctx.tx.tickets.similar_open(ticket.building, ticket.category, ticket.id,
                                                 area=ticket.area)
+    if ticket.anonymous:  # the group's receipt does not mention the reporter
+        await anonymous_receipt(ctx, ticket, values, similar)
+        return
     await ctx.reply("tickets.acknowledged", ref=f"ticket:{ticket.id}", **values)
     if similar is not None:
         await ctx.reply("tickets.similar", other=similar.id)
+
+
+async def anonymous_receipt(ctx: Context, ticket: Ticket, values: dict, similar: Ticket | None):
+    """An anonymous report's receipt: in a group, with nobody mentioned; privately, what stays
+    hidden from whom, and the hint of a similar report."""
+    if ctx.in_group:
+        await ctx.reply("anonymous.acknowledged", ref=f"ticket:{ticket.id}", mention=Mention(()),
+                        **values)
+    else:
+        await ctx.reply("tickets.acknowledged", ref=f"ticket:{ticket.id}", **values)
+    await ctx.reply_private("anonymous.private_receipt", number=ticket.id)
+    if ctx.in_group:
+        await ctx.reply_private("anonymous.group_hint")
+    if similar is not None:
+        await ctx.reply_private("tickets.similar", other=similar.id)
 
 
 @mine.handle
@@ -233,8 +257,8 @@ async def my_tickets(ctx: Context) -> None:
 async def show_ticket(ctx: Context) -> None:
     """Anyone asks how #N is going: its status and history (private details only where allowed)."""
     ticket = await ticket_from_args(ctx, "ticket")
-    full = not ctx.in_group and (ticket.reporter_id == ctx.person.id or
-                                 ctx.core.sees_private(ctx.roles, ticket.building))
+    full = not ctx.in_group and (ticket.reporter_id == ctx.person.id or ctx.core.sees_private(
+        ctx.roles, ticket.building, anonymous=bool(ticket.anonymous)))
     lines = [ctx.t("tickets.show_header", number=ticket.id,
                    building=place_name(ctx, ticket, ctx.lang),
                    category=ctx.t(f"tickets.category.{ticket.category}"),
@@ -344,6 +368,7 @@ async def confirmed(ctx: Context) -> None:
         await ctx.tell(person_id, "tickets.update.closed", ref=f"ticket:{ticket.id}",
                        number=ticket.id)
     await ctx.reply("tickets.thanks_confirm", number=ticket.id)
+    await ctx.emit("ticket.closed", ticket=ticket.id)  # handlers/satisfaction.py asks for a rating
 
 
 @reopen.handle
@@ -637,9 +662,13 @@ async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
     reporter = await ctx.tx.people.get(ticket.reporter_id)
     recipient = await ctx.tx.people.get(person_id)
     lang = ctx.core.language_of_person(recipient)
-    sees = recipient is not None and ctx.core.sees_private(ctx.core.roles_of(recipient),
-                                                           ticket.building)
+    roles = ctx.core.roles_of(recipient) if recipient is not None else frozenset()
+    sees = recipient is not None and ctx.core.sees_private(roles, ticket.building,
+                                                           anonymous=bool(ticket.anonymous))
     unit = f" {reporter.unit}" if reporter and reporter.unit and sees else ""
+    name = reporter.name if reporter else "?"
+    if ticket.anonymous:  # property and the admin know who it was; a captain does not
+        name = name + t(lang, "anonymous.marked") if sees else t(lang, "anonymous.reporter")
     text = ticket.text if sees else ctx.core.redactor.redact(ticket.text, t(lang, "core.hidden"))
     attachments = await ctx.tx.tickets.attachments(ticket.id)
     if waited is not None:
@@ -653,7 +682,7 @@ async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
         attachments=[Attachment(kind=kind, file_id=file_id) for _, kind, file_id in attachments],
         number=ticket.id, building=place_name(ctx, ticket, lang), urgent=urgent_mark(ticket, lang),
         category=t(lang, f"tickets.category.{ticket.category}"), text=text,
-        reporter=(reporter.name if reporter else "?") + unit, **values)
+        reporter=name + unit, **values)
 
 
 async def visible(ctx: Context, text: str, full: bool) -> str:
@@ -665,7 +694,8 @@ async def visible(ctx: Context, text: str, full: bool) -> str:
 
 async def summary_line(ctx: Context, ticket: Ticket, age: bool = False) -> str:
     text = await visible(ctx, ticket.text, not ctx.in_group and (
-        ticket.reporter_id == ctx.person.id or ctx.core.sees_private(ctx.roles, ticket.building)))
+        ticket.reporter_id == ctx.person.id or ctx.core.sees_private(
+            ctx.roles, ticket.building, anonymous=bool(ticket.anonymous))))
     short = text if len(text) <= 30 else text[:29] + "…"
     waited = ""
     if age:
