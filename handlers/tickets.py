@@ -250,6 +250,9 @@ async def my_tickets(ctx: Context) -> None:
         return
     lines = [ctx.t("tickets.mine_header", count=len(tickets))]
     lines += [await summary_line(ctx, ticket) for ticket in tickets]
+    if ctx.in_group and any(ticket.anonymous for ticket in tickets):  # the group must not see whose
+        await ctx.tell_text(ctx.person.id, "\n".join(lines), key="tickets.mine_header")
+        return
     await ctx.reply_text("\n".join(lines), key="tickets.mine_header")
 
 
@@ -288,6 +291,9 @@ async def follow_ticket(ctx: Context) -> None:
     """A neighbour has the same problem: follow #N and hear every update."""
     ticket = await ticket_from_args(ctx, "metoo")
     if ticket.reporter_id == ctx.person.id:
+        if ticket.anonymous:  # said in a group, this would tell who reported it
+            await ctx.reply_private("tickets.follow_own", number=ticket.id)
+            return
         raise Refusal("tickets.follow_own", number=ticket.id)
     if ticket.status in ("closed", "rejected"):
         raise Refusal("tickets.follow_closed", number=ticket.id,
@@ -367,7 +373,8 @@ async def confirmed(ctx: Context) -> None:
     for person_id in await ctx.tx.tickets.followers(ticket.id):
         await ctx.tell(person_id, "tickets.update.closed", ref=f"ticket:{ticket.id}",
                        number=ticket.id)
-    await ctx.reply("tickets.thanks_confirm", number=ticket.id)
+    answer = ctx.reply_private if ticket.anonymous else ctx.reply  # only its reporter confirms
+    await answer("tickets.thanks_confirm", number=ticket.id)
     await ctx.emit("ticket.closed", ticket=ticket.id)  # handlers/satisfaction.py asks for a rating
 
 
@@ -396,7 +403,9 @@ async def reopened(ctx: Context) -> None:
     for person_id in {ticket.reporter_id, *followers} - {ctx.person.id}:
         await ctx.tell(person_id, "tickets.update.reopened", ref=f"ticket:{ticket.id}",
                        number=ticket.id, note=why or "-")
-    await ctx.reply("tickets.reopened", number=ticket.id)
+    answer = ctx.reply_private if ticket.anonymous and ctx.person.id == ticket.reporter_id \
+        else ctx.reply
+    await answer("tickets.reopened", number=ticket.id)
 
 
 @open_list.handle

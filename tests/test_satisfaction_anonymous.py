@@ -201,3 +201,23 @@ async def test_anonymous_words_that_are_not_the_flag_are_kept(compound: Compound
     assert sent.keys_in("b3") == ["tickets.usage.report"]
     sent = await compound.say("b3", "alice", "报修 【匿名】3栋有人在楼道抽烟")
     assert sent.keys_in("b3") == ["anonymous.acknowledged"]
+
+
+async def test_the_anonymous_reporter_is_answered_privately_where_a_group_would_learn_who(
+        compound: Compound):
+    await compound.say("dm", "erin", "报修 匿名 3栋楼道里有人晚上大声唱歌")
+    sent = await compound.say("b3", "erin", "我的报修")
+    assert sent.keys_in("b3") == [] and sent.keys_to("erin") == ["tickets.mine_header"]
+    sent = await compound.say("b3", "erin", "同问 1")
+    assert sent.keys_in("b3") == [] and sent.keys_to("erin") == ["tickets.follow_own"]
+    await compound.say("dm", "wang", "已解决 1 已提醒")
+    sent = await compound.say("b3", "erin", "确认 1")
+    assert sent.keys_in("b3") == []
+    assert sent.keys_to("erin") == ["tickets.thanks_confirm", "satisfaction.ask"]
+    sent = await compound.say("b3", "erin", "未解决 1 又开始唱了")
+    assert sent.keys_in("b3") == [] and sent.keys_to("erin") == ["tickets.reopened"]
+    assert sent.values_to("wang", "tickets.ping.reopened")["reporter"] == "匿名居民"
+    # an ordinary report's answers stay in the group
+    await compound.say("b3", "alice", "报修 3栋门口垃圾没人清")
+    sent = await compound.say("b3", "alice", "我的报修")
+    assert sent.keys_in("b3") == ["tickets.mine_header"]
