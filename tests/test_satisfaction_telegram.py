@@ -36,7 +36,7 @@ def linli(tmp_path, peer, monkeypatch):  # noqa: F811
     assert code == 0, f"linli exited with {code}:\n" + bot.log()
 
 
-def test_anonymous_report_then_a_rating_by_button(peer: TelegramPeer, linli: Linli) -> None:
+def test_anonymous_report_then_a_rating_by_button(peer: TelegramPeer, linli: Linli) -> None:  # noqa: F811
     for person in (WANG, ALICE, ADMIN):
         mark = peer.last_id()
         peer.send(person, None, "/start")
