@@ -95,11 +95,14 @@ async def test_only_the_reporter_rates_only_closed_tickets_and_bad_input_is_expl
     assert sent.keys_to("alice") == ["satisfaction.not_a_number"]
     sent = await compound.say("dm", "alice", f"/rate {number} 4")
     assert sent.keys_to("alice") == ["satisfaction.thanks"]
-    # a reply to the question that is no rating: told how to rate later, not trapped
+    # a reply to the question that is no rating is answered as any private message (a new
+    # problem in plain words is offered as a report, not swallowed); the buttons still rate
     number = await fix(compound, "alice", "报修 3栋垃圾没人清")
     await compound.say("dm", "alice", f"确认 {number}")
-    sent = await compound.say("dm", "alice", "谢谢王师傅")
-    assert sent.keys_to("alice") == ["satisfaction.not_a_rating"]
+    sent = await compound.say("dm", "alice", "3栋楼道灯又不亮了，黑漆漆的")
+    assert sent.keys_to("alice") == ["conversation.offer"], sent.keys_to("alice")
+    sent = await compound.say("dm", "alice", f"评价 {number} 5")
+    assert sent.keys_to("alice") == ["satisfaction.thanks"]
 
 
 async def test_the_digest_and_the_export_give_the_share_satisfied(compound: Compound, tmp_path):
