@@ -3,7 +3,8 @@
 When a ticket is confirmed by its reporter (确认) or closes itself after the resolved days, the
 reporter is asked once, privately: 满意 / 基本满意 / 不满意 (buttons on Telegram), or 1-5.  They
 answer with a plain reply to the question (anything else is answered as any private message is,
-so a new problem written in plain words is not lost), or any time later with ``评价 12 满意`` / ``/rate 12 5``.
+so a new problem written in plain words is not lost), or any time later with ``评价 12 满意`` /
+``/rate 12 5``.
 Rating again changes the rating (the answer says from what to what).  不满意 (1-2) tells property,
 with the ticket number, so somebody calls back.  4-5 count as 满意, 3 as 基本满意; the share
 satisfied ((满意 + 基本满意) / rated) per category and per captain (who resolved the ticket) is in

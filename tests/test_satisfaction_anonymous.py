@@ -135,6 +135,12 @@ async def test_the_digest_and_the_export_give_the_share_satisfied(compound: Comp
     assert summary["overall"] == {"rated": 4, "satisfied": 3, "percent": 75}
     assert summary["by_category"]["elevator"] == {"rated": 3, "satisfied": 2, "percent": 67}
     assert summary["by_captain"]["王师傅"] == {"rated": 3, "satisfied": 2, "percent": 67}
+    out = linli("export", "tickets", "--since", "2026-01-01", "--satisfaction", "--format", "csv",
+                "--db", db)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "scope,name,rated,satisfied,percent" and lines[1] == "overall,,4,3,75"
+    assert "category,elevator,3,2,67" in lines and "captain,李阿姨,1,1,100" in lines
     out = linli("export", "tickets", "--since", "2026-01-01", "--db", db)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
