@@ -202,12 +202,14 @@ class Core:
         return role in roles
 
     @staticmethod
-    def sees_private(roles: frozenset[str], building: str | None) -> bool:
+    def sees_private(roles: frozenset[str], building: str | None, *,
+                     anonymous: bool = False) -> bool:
         """Whether someone with ``roles`` may see a resident's unit and phone number on a matter
         of ``building``: that building's captains, property and the community office may; other
-        staff (other buildings' captains, the committee, coordinators) see the building only."""
+        staff (other buildings' captains, the committee, coordinators) see the building only.  An
+        anonymous report (报修 匿名) shows who reported it to property and the office only."""
         return "admin" in roles or "property" in roles or (
-            building is not None and f"captain:{building}" in roles)
+            not anonymous and building is not None and f"captain:{building}" in roles)
 
     def people_with_role(self, role: str) -> list[str]:
         """Config keys of the people holding ``role`` exactly (``captain:3``, ``property``…)."""

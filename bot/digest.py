@@ -23,6 +23,7 @@ from pathlib import Path
 from bot.format import format_span, join
 from bot.i18n import t
 from storage.reports import Tally
+from storage.satisfaction import Share
 from storage.tickets import Ticket
 
 FONT = Path(__file__).parent / "fonts" / "LinliSansSC-Regular.otf"
@@ -57,6 +58,8 @@ class Digest:
     compound: Week
     buildings: dict[str, Week]
     categories: dict[str, Tally]
+    # ratings given in the week (满意度): per category, and per name of who resolved the ticket
+    satisfaction: tuple[dict[str, Share], dict[str, Share]] = ({}, {})
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,8 @@ async def gather(config, tx, start: datetime, end: datetime, oldest: int = 3) ->
     total = Tally(*(sum(getattr(v, f) for v in by_building.values()) for f in Tally.__slots__))
     compound = await _week(tx, None, config.compound.name, total, s, e, oldest)
     week = f"{start.isocalendar()[0]}-W{start.isocalendar()[1]:02d}"
-    return Digest(week, start, end, compound, buildings, await tx.reports.tallies(s, e, "category"))
+    return Digest(week, start, end, compound, buildings, await tx.reports.tallies(s, e, "category"),
+                  await tx.satisfaction.shares(s, e))
 
 
 async def _week(tx, building: str | None, name: str, tally: Tally, start: float, end: float,
@@ -179,7 +183,27 @@ def compound_text(digest: Digest, lang: str) -> str:
         lines.append(line)
     if not active:
         lines.append(t(lang, "digest.all_quiet"))
-    return "\n".join(lines)
+    return "\n".join(lines + satisfaction_lines(digest, lang))
+
+
+def satisfaction_lines(digest: Digest, lang: str) -> list[str]:
+    """The week's ratings as the 12345 hotlines report them: the share satisfied (满意 + 基本满意
+    over rated), overall, per category and per captain (who resolved the ticket)."""
+    by_category, by_captain = digest.satisfaction
+    if not by_category:
+        return []
+    rated = sum(share.rated for share in by_category.values())
+    total = Share(rated, sum(share.satisfied for share in by_category.values()))
+
+    def items(shares: dict[str, Share], name) -> str:
+        return join(lang, [t(lang, "satisfaction.digest.item", name=name(key), rated=share.rated,
+                             percent=share.percent) for key, share in shares.items()])
+
+    return [t(lang, "satisfaction.digest.header", count=rated, percent=total.percent),
+            t(lang, "satisfaction.digest.by_category",
+              items=items(by_category, lambda c: t(lang, f"tickets.category.{c}"))),
+            t(lang, "satisfaction.digest.by_captain",
+              items=items(by_captain, lambda n: n or t(lang, "satisfaction.digest.nobody")))]
 
 
 # --- the chart ----------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import re
 from datetime import datetime, timedelta
 
 from bot.commands import Router
-from bot.context import ButtonSpec, Context, Notifier, Refusal
+from bot.context import ButtonSpec, Context, Mention, Notifier, Refusal
 from bot.format import format_moment, format_span, join, name_range
 from bot.i18n import t
 from bot.messages import Attachment
@@ -77,6 +77,9 @@ TAGS = {
     "停电": "water_power", "照明": "lighting", "门禁": "door_access", "绿化": "greening",
 }
 _TAG = re.compile(r"[#＃]([\w\u4e00-\u9fff]+)")
+# 报修 匿名 … / /report --anonymous …: the reporter hidden from captains, groups, other residents
+_ANONYMOUS = re.compile(r"^\s*(?:[【\[(（]\s*匿名\s*[】\])）]|匿名(?=[\s,，:：、]|$)|--?anonymous\b|"
+                        r"anonymous(?:ly)?(?=[\s,:]|$))[\s,，:：、]*", re.IGNORECASE)
 STAFF = ("captain", "property", "admin")
 ASK_AGAIN_AFTER = 3600  # seconds before a reporter who never said which building is asked again
 # Which status may follow which, and the timestamp each move sets.
@@ -114,6 +117,8 @@ open_list = router.command("open", zh=["待办", "待处理"], en=["open", "todo
 async def file_report(ctx: Context) -> None:
     """A resident reports a problem: open a ticket and tell whoever looks after the building."""
     text = ctx.args.strip()
+    anonymous = _ANONYMOUS.match(text)
+    text = text[anonymous.end():] if anonymous else text
     if not _has_content(text):
         raise Refusal("tickets.usage.report")
     limit = ctx.config.tickets.max_report_length
@@ -135,9 +140,10 @@ async def file_report(ctx: Context) -> None:
         building=building_key, category=category, text=text,
         status="open", reporter_id=ctx.person.id,
         platform=ctx.msg.platform, chat_id=ctx.msg.chat_id, chat_key=ctx.chat_key,
-        now=ctx.ts, escalate_at=due.timestamp(), area=area.key if area else None, urgent=urgent)
-    await ctx.tx.tickets.add_event(ticket.id, ctx.ts, ctx.person.id, "reported", "",
-                                   ctx.msg.platform)
+        now=ctx.ts, escalate_at=due.timestamp(), area=area.key if area else None, urgent=urgent,
+        anonymous=anonymous is not None)
+    await ctx.tx.tickets.add_event(ticket.id, ctx.ts, None if anonymous else ctx.person.id,
+                                   "reported", "", ctx.msg.platform)
     await ctx.record("ticket.report", f"ticket:{ticket.id}", category)
     for attachment in ctx.msg.attachments:
         await ctx.tx.tickets.attach(ticket.id, ctx.msg.platform, attachment.kind,
@@ -213,9 +219,27 @@ async def open_ticket(ctx: Context, ticket: Ticket) -> None:
                   urgent="\n" + ctx.t("tickets.urgent_call") if ticket.urgent else "")
     similar = await ctx.tx.tickets.similar_open(ticket.building, ticket.category, ticket.id,
                                                 area=ticket.area)
+    if ticket.anonymous:  # the group's receipt does not mention the reporter
+        await anonymous_receipt(ctx, ticket, values, similar)
+        return
     await ctx.reply("tickets.acknowledged", ref=f"ticket:{ticket.id}", **values)
     if similar is not None:
         await ctx.reply("tickets.similar", other=similar.id)
+
+
+async def anonymous_receipt(ctx: Context, ticket: Ticket, values: dict, similar: Ticket | None):
+    """An anonymous report's receipt: in a group, with nobody mentioned; privately, what stays
+    hidden from whom, and the hint of a similar report."""
+    if ctx.in_group:
+        await ctx.reply("anonymous.acknowledged", ref=f"ticket:{ticket.id}", mention=Mention(()),
+                        **values)
+    else:
+        await ctx.reply("tickets.acknowledged", ref=f"ticket:{ticket.id}", **values)
+    await ctx.reply_private("anonymous.private_receipt", number=ticket.id)
+    if ctx.in_group:
+        await ctx.reply_private("anonymous.group_hint")
+    if similar is not None:
+        await ctx.reply_private("tickets.similar", other=similar.id)
 
 
 @mine.handle
@@ -227,6 +251,9 @@ async def my_tickets(ctx: Context) -> None:
         return
     lines = [ctx.t("tickets.mine_header", count=len(tickets))]
     lines += [await summary_line(ctx, ticket) for ticket in tickets]
+    if ctx.in_group and any(ticket.anonymous for ticket in tickets):  # the group must not see whose
+        await ctx.tell_text(ctx.person.id, "\n".join(lines), key="tickets.mine_header")
+        return
     await ctx.reply_text("\n".join(lines), key="tickets.mine_header")
 
 
@@ -234,8 +261,8 @@ async def my_tickets(ctx: Context) -> None:
 async def show_ticket(ctx: Context) -> None:
     """Anyone asks how #N is going: its status and history (private details only where allowed)."""
     ticket = await ticket_from_args(ctx, "ticket")
-    full = not ctx.in_group and (ticket.reporter_id == ctx.person.id or
-                                 ctx.core.sees_private(ctx.roles, ticket.building))
+    full = not ctx.in_group and (ticket.reporter_id == ctx.person.id or ctx.core.sees_private(
+        ctx.roles, ticket.building, anonymous=bool(ticket.anonymous)))
     lines = [ctx.t("tickets.show_header", number=ticket.id,
                    building=place_name(ctx, ticket, ctx.lang),
                    category=ctx.t(f"tickets.category.{ticket.category}"),
@@ -265,6 +292,9 @@ async def follow_ticket(ctx: Context) -> None:
     """A neighbour has the same problem: follow #N and hear every update."""
     ticket = await ticket_from_args(ctx, "metoo")
     if ticket.reporter_id == ctx.person.id:
+        if ticket.anonymous:  # said in a group, this would tell who reported it
+            await ctx.reply_private("tickets.follow_own", number=ticket.id)
+            return
         raise Refusal("tickets.follow_own", number=ticket.id)
     if ticket.status in ("closed", "rejected"):
         raise Refusal("tickets.follow_closed", number=ticket.id,
@@ -344,7 +374,9 @@ async def confirmed(ctx: Context) -> None:
     for person_id in await ctx.tx.tickets.followers(ticket.id):
         await ctx.tell(person_id, "tickets.update.closed", ref=f"ticket:{ticket.id}",
                        number=ticket.id)
-    await ctx.reply("tickets.thanks_confirm", number=ticket.id)
+    answer = ctx.reply_private if ticket.anonymous else ctx.reply  # only its reporter confirms
+    await answer("tickets.thanks_confirm", number=ticket.id)
+    await ctx.emit("ticket.closed", ticket=ticket.id)  # handlers/satisfaction.py asks for a rating
 
 
 @reopen.handle
@@ -372,7 +404,9 @@ async def reopened(ctx: Context) -> None:
     for person_id in {ticket.reporter_id, *followers} - {ctx.person.id}:
         await ctx.tell(person_id, "tickets.update.reopened", ref=f"ticket:{ticket.id}",
                        number=ticket.id, note=why or "-")
-    await ctx.reply("tickets.reopened", number=ticket.id)
+    answer = ctx.reply_private if ticket.anonymous and ctx.person.id == ticket.reporter_id \
+        else ctx.reply
+    await answer("tickets.reopened", number=ticket.id)
 
 
 @open_list.handle
@@ -638,9 +672,13 @@ async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
     reporter = await ctx.tx.people.get(ticket.reporter_id)
     recipient = await ctx.tx.people.get(person_id)
     lang = ctx.core.language_of_person(recipient)
-    sees = recipient is not None and ctx.core.sees_private(ctx.core.roles_of(recipient),
-                                                           ticket.building)
+    roles = ctx.core.roles_of(recipient) if recipient is not None else frozenset()
+    sees = recipient is not None and ctx.core.sees_private(roles, ticket.building,
+                                                           anonymous=bool(ticket.anonymous))
     unit = f" {reporter.unit}" if reporter and reporter.unit and sees else ""
+    name = reporter.name if reporter else "?"
+    if ticket.anonymous:  # property and the admin know who it was; a captain does not
+        name = name + t(lang, "anonymous.marked") if sees else t(lang, "anonymous.reporter")
     text = ticket.text if sees else ctx.core.redactor.redact(ticket.text, t(lang, "core.hidden"))
     attachments = await ctx.tx.tickets.attachments(ticket.id)
     if waited is not None:
@@ -654,7 +692,7 @@ async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
         attachments=[Attachment(kind=kind, file_id=file_id) for _, kind, file_id in attachments],
         number=ticket.id, building=place_name(ctx, ticket, lang), urgent=urgent_mark(ticket, lang),
         category=t(lang, f"tickets.category.{ticket.category}"), text=text,
-        reporter=(reporter.name if reporter else "?") + unit, **values)
+        reporter=name + unit, **values)
 
 
 async def visible(ctx: Context, text: str, full: bool) -> str:
@@ -666,7 +704,8 @@ async def visible(ctx: Context, text: str, full: bool) -> str:
 
 async def summary_line(ctx: Context, ticket: Ticket, age: bool = False) -> str:
     text = await visible(ctx, ticket.text, not ctx.in_group and (
-        ticket.reporter_id == ctx.person.id or ctx.core.sees_private(ctx.roles, ticket.building)))
+        ticket.reporter_id == ctx.person.id or ctx.core.sees_private(
+            ctx.roles, ticket.building, anonymous=bool(ticket.anonymous))))
     short = text if len(text) <= 30 else text[:29] + "…"
     waited = ""
     if age:

@@ -33,6 +33,7 @@ class Ticket:
     reopen_count: int
     area: str | None = None  # a common area's key ([areas] in the config) when no building
     urgent: int = 0  # 1: someone trapped, water pouring, fire, gas, injury … (short window)
+    anonymous: int = 0  # 1: 报修 匿名 — only the reporter, property and admin know who reported it
 
     @property
     def is_open(self) -> bool:
@@ -66,13 +67,13 @@ class Tickets(Repo):
     async def create(self, *, building: str | None, category: str, text: str, status: str,
                      reporter_id: int, platform: str, chat_id: str, chat_key: str | None,
                      now: float, escalate_at: float | None, area: str | None = None,
-                     urgent: bool = False) -> Ticket:
+                     urgent: bool = False, anonymous: bool = False) -> Ticket:
         ticket = _ticket(await self._one(  # RETURNING: one trip to aiosqlite's thread, not two
             "INSERT INTO tickets (building, category, text, status, reporter_id, platform, chat_id, "
-            "chat_key, created_at, updated_at, awaiting_since, escalate_at, area, urgent) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            "chat_key, created_at, updated_at, awaiting_since, escalate_at, area, urgent, anonymous) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (building, category, text, status, reporter_id, platform, chat_id, chat_key, now, now,
-             now, escalate_at, area, int(urgent))))
+             now, escalate_at, area, int(urgent), int(anonymous))))
         self._bare().add(ticket.id)  # no attachments yet: nothing to look up until attach()
         return ticket
 

@@ -31,7 +31,7 @@ async def test_the_full_lifecycle_tells_the_reporter_every_step(compound: Compou
         assert sent.values_to("wang", "tickets.moved")["number"] == 1
     assert "确认 1" in sent.to("alice")[0] and "未解决 1" in sent.to("alice")[0]  # typed fallback
     sent = await compound.say("dm", "alice", "确认 1")
-    assert sent.keys_to("alice") == ["tickets.thanks_confirm"], sent.all()
+    assert sent.keys_to("alice") == ["tickets.thanks_confirm", "satisfaction.ask"], sent.all()
     async with compound.app.db.read() as tx:
         ticket = await tx.tickets.get(1)
         events = [e.action for e in await tx.tickets.events(1)]
@@ -243,7 +243,7 @@ async def test_confirm_without_a_number_acts_on_the_one_waiting(compound):
     await compound.say("b3", "alice", "报修 3栋电梯坏了")
     await compound.say("dm", "wang", "已解决 1")
     sent = await compound.say("dm", "alice", "确认")
-    assert sent.keys_to("alice") == ["tickets.thanks_confirm"]
+    assert sent.keys_to("alice") == ["tickets.thanks_confirm", "satisfaction.ask"]
     await compound.say("b3", "alice", "报修 3栋楼道灯坏了")
     await compound.say("b3", "alice", "报修 3栋门禁坏了")
     await compound.say("dm", "wang", "已解决 2")

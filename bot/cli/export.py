@@ -11,6 +11,11 @@ that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (also af
 read there as a formula (``=HYPERLINK(…)``, ``+cmd|' /C calc'!A0``), so such a cell is written with a
 ``'`` in front (OWASP's advice on CSV injection), which shows the text as text.  JSON keeps the text
 exactly as written.
+
+Satisfaction (issue 15): each ticket carries ``satisfaction`` (``satisfied``, ``basically_satisfied``,
+``dissatisfied`` or empty), ``rating`` (1-5 or empty) and ``handled_by`` (who resolved it).  With
+``--satisfaction`` the export is instead the share satisfied of those tickets, as the 12345 hotlines
+report it ((满意 + 基本满意) / rated): overall, per category and per captain (who resolved it).
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ from bot.cli import config_from, open_existing
 from bot.cli._problems import cannot_write
 from bot.i18n import t
 from bot.privacy import redact
+from storage.satisfaction import SATISFIED_FROM, Share, level
 from storage.tickets import OPEN_STATUSES
 
 FIELDS = ("service_request_id", "status", "status_notes", "service_name", "service_code",
-          "description", "agency_responsible", "address", "requested_datetime", "updated_datetime")
+          "description", "agency_responsible", "address", "requested_datetime", "updated_datetime",
+          "satisfaction", "rating", "handled_by")
+SUMMARY_FIELDS = ("scope", "name", "rated", "satisfied", "percent")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -54,6 +62,9 @@ def register(subparsers, common) -> None:
                         help="language of service names (default: the compound's)")
     parser.add_argument("--out", metavar="FILE", type=Path, default=None,
                         help="write here instead of standard output")
+    parser.add_argument("--satisfaction", action="store_true",
+                        help="the share satisfied (满意 + 基本满意 over rated) of these tickets, "
+                             "overall, per category and per captain, instead of the tickets")
     parser.set_defaults(func=export)
 
 
@@ -81,6 +92,7 @@ async def export(args) -> int:
                                                      until.timestamp() if until else None)
             notes = await tx.reports.last_notes([ticket.id for ticket in tickets])
             units = await tx.people.registered_units()
+            ratings = await tx.satisfaction.of_tickets([ticket.id for ticket in tickets])
     finally:
         await db.close()
     captains = {role.split(":", 1)[1] for person in config.people.values() for role in person.roles
@@ -103,7 +115,12 @@ async def export(args) -> int:
             "address": building,
             "requested_datetime": datetime.fromtimestamp(ticket.created_at, config.tz).isoformat(),
             "updated_datetime": datetime.fromtimestamp(ticket.updated_at, config.tz).isoformat(),
+            "satisfaction": level(ratings[ticket.id][0]) if ticket.id in ratings else "",
+            "rating": str(ratings[ticket.id][0]) if ticket.id in ratings else "",
+            "handled_by": ratings[ticket.id][1] if ticket.id in ratings else "",
         })
+    if args.satisfaction:
+        return write(args, *satisfaction_output(args.format, tickets, ratings))
     if args.format == "json":
         output = json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
     else:
@@ -112,13 +129,53 @@ async def export(args) -> int:
         writer.writeheader()
         writer.writerows({key: spreadsheet_safe(value) for key, value in row.items()} for row in rows)
         output = buffer.getvalue()
+    return write(args, output, f"{len(rows)} ticket(s)")
+
+
+def satisfaction_output(form: str, tickets, ratings: dict[int, tuple[int, str]]) -> tuple[str, str]:
+    """The share satisfied of the rated ``tickets``: overall, per category, per captain."""
+    tallies: dict[str, dict[str, list[int]]] = {"by_category": {}, "by_captain": {}}
+    overall = [0, 0]
+    for ticket in tickets:
+        if ticket.id not in ratings:
+            continue
+        rating, handler = ratings[ticket.id]
+        satisfied = int(rating >= SATISFIED_FROM)
+        for scope, key in (("by_category", ticket.category), ("by_captain", handler)):
+            tally = tallies[scope].setdefault(key, [0, 0])
+            tally[0] += 1
+            tally[1] += satisfied
+        overall[0] += 1
+        overall[1] += satisfied
+
+    def shown(rated: int, satisfied: int) -> dict[str, int]:
+        return {"rated": rated, "satisfied": satisfied, "percent": Share(rated, satisfied).percent}
+
+    summary = {"overall": shown(*overall),
+               **{scope: {key: shown(*tallies[scope][key]) for key in sorted(tallies[scope])}
+                  for scope in tallies}}
+    if form == "json":
+        return json.dumps(summary, ensure_ascii=False, indent=2) + "\n", f"{overall[0]} rating(s)"
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerow({"scope": "overall", "name": "", **summary["overall"]})
+    for scope in tallies:
+        for key, values in summary[scope].items():
+            writer.writerow({"scope": scope.removeprefix("by_"), "name": spreadsheet_safe(key),
+                             **values})
+    return buffer.getvalue(), f"{overall[0]} rating(s)"
+
+
+def write(args, output: str, what: str) -> int:
+    """Write ``output`` to ``--out`` (saying how much) or to standard output."""
     if args.out is not None:
         try:
             args.out.write_text(output, encoding="utf-8")
         except OSError as exc:
             print(f"linli export: {cannot_write(args.out, exc)}", file=sys.stderr)
             return 1
-        print(f"wrote {len(rows)} ticket(s) to {args.out}", file=sys.stderr)
+        print(f"wrote {what} to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(output)
     return 0
