@@ -83,12 +83,15 @@ class Board(Repo):
         return [AnnouncementSummary(_announcement(r), r["n_runs"], r["n_messages"], r["last_run"])
                 for r in rows]
 
-    async def first_open_tickets(self, limit: int) -> list[tuple]:
-        """The raw SQL of the board's first page of open tickets (the bench's baseline)."""
+    async def board_page_sql(self, limit: int) -> tuple[list[tuple], dict[str, int]]:
+        """The raw SQL of the board's first page of open tickets (the bench's baseline): the open
+        tickets oldest first, and the counts by status."""
         rows = await self._all(
-            "SELECT id, building, category, status, created_at, text FROM tickets "
-            "WHERE status IN ('open', 'acknowledged', 'in_progress') ORDER BY id LIMIT ?", (limit,))
-        return [tuple(r) for r in rows]
+            "SELECT * FROM tickets WHERE status != 'draft' AND status IN "
+            "('open', 'acknowledged', 'in_progress') ORDER BY id LIMIT ?", (limit,))
+        counts = await self._all(
+            "SELECT status, COUNT(*) FROM tickets WHERE status != 'draft' GROUP BY status")
+        return [tuple(r) for r in rows], {r[0]: r[1] for r in counts}
 
     async def ticket_with_events(self, ticket_id: int) -> tuple[tuple | None, list[tuple]]:
         """The raw SQL of a ticket page: the ticket and its timeline (the bench's baseline)."""

@@ -1,0 +1,111 @@
+"""P9 the office board: its first page of open tickets and a ticket page, with 1,000,000 tickets.
+
+The database is P5's (bench/p4_p6_process.py ``generate``: 1M tickets over three years with their
+history, 9,000 residents each with a registered unit).  The board (bot/web/app.py ``create_app``)
+runs in process on the app's real core; each request goes through httpx's ASGI transport with a
+signed session cookie — session check, roles, the storage reads, redaction, Jinja2 rendering — so
+the time is the server's, without a network.  Timed:
+
+* ``/tickets`` (the first page: every open ticket, oldest first, 200 shown, with counts by status)
+  as property (sees units) and as the committee (every text redacted against 9,000 units);
+* ``/tickets/N`` for random N (the report, its timeline, followers, the reporter).
+
+The baseline, in the same run, is the raw SQL the page runs (storage/board.py ``board_page_sql`` /
+``ticket_with_events``) on the same database: the ratio is what the board adds to its queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from pathlib import Path
+
+from bench.common import Row, fmt, median, p95, register_units
+from bench.p4_p6_process import generate
+
+RESIDENTS = 9000
+SECRET = "bench-board-secret"
+PAGE = 200  # bot/web/app.py LIST_LIMIT
+
+
+async def measure(path: Path, samples: int, seed: int = 9) -> dict[str, list[float]]:
+    import httpx
+
+    from bot.app import App
+    from bot.simulate import compound_config
+    from bot.web.app import create_app
+    from bot.web.auth import SESSION_COOKIE, Sessions
+    from tests.harness import RecordingAdapter
+
+    rng = random.Random(seed)
+    app = App.create(compound_config(), path, ["console"], adapters={"console": RecordingAdapter()})
+    await app.open()
+    times: dict[str, list[float]] = {"list": [], "list_redacted": [], "ticket": [],
+                                     "list_sql": [], "ticket_sql": []}
+    try:
+        core = app.core
+        sessions = Sessions(SECRET, core.clock)
+        board = create_app(core, secret=SECRET)
+        transport = httpx.ASGITransport(app=board)
+        async with app.db.read() as tx:
+            highest = await tx.tickets.count()
+        clients = {who: httpx.AsyncClient(transport=transport, base_url="http://board.bench",
+                                          cookies={SESSION_COOKIE: sessions.new(who)[1]})
+                   for who in ("prop1", "chen")}
+        try:
+            for i in range(samples + 1):  # the first round warms up
+                number = rng.randint(1, highest)
+                for key, who, url in (("list", "prop1", "/tickets"),
+                                      ("list_redacted", "chen", "/tickets"),
+                                      ("ticket", "prop1", f"/tickets/{number}")):
+                    start = time.perf_counter()
+                    page = await clients[who].get(url)
+                    spent = time.perf_counter() - start
+                    if page.status_code != 200 or (key != "ticket" and "tr class=\"ticket" not in page.text):
+                        raise AssertionError(f"{url} as {who}: {page.status_code}")
+                    if key == "ticket" and f"#{number}" not in page.text:
+                        raise AssertionError(f"{url}: not the ticket's page")
+                    if i:
+                        times[key].append(spent)
+                async with app.db.read() as tx:
+                    start = time.perf_counter()
+                    rows, counts = await tx.board.board_page_sql(PAGE + 1)
+                    spent = time.perf_counter() - start
+                    if i:
+                        times["list_sql"].append(spent)
+                    start = time.perf_counter()
+                    ticket, _events = await tx.board.ticket_with_events(number)
+                    spent = time.perf_counter() - start
+                    if i:
+                        times["ticket_sql"].append(spent)
+                if not rows or not counts or ticket is None:
+                    raise AssertionError("the raw SQL found nothing")
+        finally:
+            for client in clients.values():
+                await client.aclose()
+    finally:
+        await app.stop()
+    return times
+
+
+def run(folder: Path, quick: bool = False, big: Path | None = None) -> tuple[list[Row], dict]:
+    tickets = 20_000 if quick else 1_000_000
+    samples = 10 if quick else 100
+    started = time.perf_counter()
+    if big is None or not big.exists():
+        big = asyncio.run(generate(folder / f"p9-{tickets}.db", tickets))
+        asyncio.run(register_units(big, RESIDENTS))
+    generated = time.perf_counter() - started
+    times = asyncio.run(measure(big, samples))
+    ms = 1000.0
+    rows = []
+    for key, base, label in (
+            ("list", "list_sql", "P9 board: first page of open tickets (property)"),
+            ("list_redacted", "list_sql", "P9 board: first page of open tickets (committee, redacted)"),
+            ("ticket", "ticket_sql", "P9 board: a ticket page")):
+        value = median(times[key]) * ms
+        rows.append(Row(f"{label}, {tickets:,} tickets", value, "ms", median(times[base]) * ms,
+                        "the page's raw SQL", "median ≤50 ms", value <= 50,
+                        note=f"p95 {fmt(p95(times[key]) * ms, 'ms')}, {len(times[key])} samples"))
+    return rows, {"generated_in": generated, "tickets": tickets}
