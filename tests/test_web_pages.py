@@ -268,3 +268,22 @@ async def test_without_a_board_there_is_no_calendar_link(tmp_path):
         assert sent.keys_to("wang") == ["calendar.not_served"]
     finally:
         await compound.close()
+
+
+async def test_the_boards_counts_by_status_kept_by_triggers_match_a_full_count(board):
+    await board.say("b3", "alice", "报修 3栋电梯坏了")
+    await board.say("b5", "bob", "报修 5栋垃圾没人收")
+    await board.say("dm", "carol", "报修 楼道灯不亮")  # no building yet
+    await board.say("dm", "wang", "受理 1")
+    await board.say("dm", "li", "驳回 2 不归物业管")
+    await board.say("dm", "wang", "已解决 1 修好了")
+    async with board.app.db.read() as tx:
+        for buildings in (None, ["3"], ["5"], ["3", "5"]):
+            kept = await tx.tickets.count_by_status(buildings, None)
+            counted = await tx.tickets.count_by_status(buildings, 4e9)  # the same, by a full count
+            assert kept == counted, buildings
+        assert (await tx.tickets.count_by_status(["3"], None)) == {"resolved": 1}
+    async with client_for(board) as office:
+        await sign_in(board, office, "admin")
+        page = await office.get("/tickets", params={"status": "all"})
+        assert '<li class="status-rejected"><span>已驳回</span> <b>1</b></li>' in page.text
