@@ -2,9 +2,9 @@
 
 The database is P5's (bench/p4_p6_process.py ``generate``: 1M tickets over three years with their
 history, 9,000 residents each with a registered unit).  The board (bot/web/app.py ``create_app``)
-runs in process on the app's real core; each request goes through httpx's ASGI transport with a
-signed session cookie — session check, roles, the storage reads, redaction, Jinja2 rendering — so
-the time is the server's, without a network.  Timed:
+runs in process on the app's real core; each request is handed to the ASGI app itself with a
+signed session cookie — routing, session check, roles, the storage reads, redaction, Jinja2
+rendering — so the time is the server's, without a network or a client library.  Timed:
 
 * ``/tickets`` (the first page: every open ticket, oldest first, 200 shown, with counts by status)
   as property (sees units) and as the committee (every text redacted against 9,000 units);
@@ -29,9 +29,30 @@ SECRET = "bench-board-secret"
 PAGE = 200  # bot/web/app.py LIST_LIMIT
 
 
-async def measure(path: Path, samples: int, seed: int = 9) -> dict[str, list[float]]:
-    import httpx
+async def serve(app, path: str, cookie: str) -> tuple[int, str]:
+    """One GET through the ASGI app itself (no client library, no network): status and body."""
+    url, _, query = path.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": url, "raw_path": url.encode(), "root_path": "",
+             "query_string": query.encode(), "server": ("board.bench", 80),
+             "client": ("127.0.0.1", 1), "headers": [(b"host", b"board.bench"),
+                                                      (b"cookie", cookie.encode())]}
+    answer: dict = {"status": 0, "body": []}
 
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            answer["body"].append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return answer["status"], b"".join(answer["body"]).decode("utf-8")
+
+
+async def measure(path: Path, samples: int, seed: int = 9) -> dict[str, list[float]]:
     from bot.app import App
     from bot.simulate import compound_config
     from bot.web.app import create_app
@@ -47,43 +68,36 @@ async def measure(path: Path, samples: int, seed: int = 9) -> dict[str, list[flo
         core = app.core
         sessions = Sessions(SECRET, core.clock)
         board = create_app(core, secret=SECRET)
-        transport = httpx.ASGITransport(app=board)
         async with app.db.read() as tx:
             highest = await tx.tickets.count()
-        clients = {who: httpx.AsyncClient(transport=transport, base_url="http://board.bench",
-                                          cookies={SESSION_COOKIE: sessions.new(who)[1]})
-                   for who in ("prop1", "chen")}
-        try:
-            for i in range(samples + 1):  # the first round warms up
-                number = rng.randint(1, highest)
-                for key, who, url in (("list", "prop1", "/tickets"),
-                                      ("list_redacted", "chen", "/tickets"),
-                                      ("ticket", "prop1", f"/tickets/{number}")):
-                    start = time.perf_counter()
-                    page = await clients[who].get(url)
-                    spent = time.perf_counter() - start
-                    if page.status_code != 200 or (key != "ticket" and "tr class=\"ticket" not in page.text):
-                        raise AssertionError(f"{url} as {who}: {page.status_code}")
-                    if key == "ticket" and f"#{number}" not in page.text:
-                        raise AssertionError(f"{url}: not the ticket's page")
-                    if i:
-                        times[key].append(spent)
-                async with app.db.read() as tx:
-                    start = time.perf_counter()
-                    rows, counts = await tx.board.board_page_sql(PAGE + 1)
-                    spent = time.perf_counter() - start
-                    if i:
-                        times["list_sql"].append(spent)
-                    start = time.perf_counter()
-                    ticket, _events = await tx.board.ticket_with_events(number)
-                    spent = time.perf_counter() - start
-                    if i:
-                        times["ticket_sql"].append(spent)
-                if not rows or not counts or ticket is None:
-                    raise AssertionError("the raw SQL found nothing")
-        finally:
-            for client in clients.values():
-                await client.aclose()
+        cookies = {who: f"{SESSION_COOKIE}={sessions.new(who)[1]}" for who in ("prop1", "chen")}
+        for i in range(samples + 1):  # the first round warms up
+            number = rng.randint(1, highest)
+            for key, who, url in (("list", "prop1", "/tickets"),
+                                  ("list_redacted", "chen", "/tickets"),
+                                  ("ticket", "prop1", f"/tickets/{number}")):
+                start = time.perf_counter()
+                status, html = await serve(board, url, cookies[who])
+                spent = time.perf_counter() - start
+                if status != 200 or (key != "ticket" and 'tr class="ticket' not in html):
+                    raise AssertionError(f"{url} as {who}: {status}")
+                if key == "ticket" and f"#{number}" not in html:
+                    raise AssertionError(f"{url}: not the ticket's page")
+                if i:
+                    times[key].append(spent)
+            async with app.db.read() as tx:
+                start = time.perf_counter()
+                rows, counts = await tx.board.board_page_sql(PAGE + 1)
+                spent = time.perf_counter() - start
+                if i:
+                    times["list_sql"].append(spent)
+                start = time.perf_counter()
+                ticket, _events = await tx.board.ticket_with_events(number)
+                spent = time.perf_counter() - start
+                if i:
+                    times["ticket_sql"].append(spent)
+            if not rows or not counts or ticket is None:
+                raise AssertionError("the raw SQL found nothing")
     finally:
         await app.stop()
     return times

@@ -43,6 +43,8 @@ class _Lenient(dict):
 def t(lang: str, key: str, /, **values: object) -> str:
     """The text for ``key`` in ``lang``, filled with ``values``."""
     template = catalogue(lang).get(key) or catalogue("zh").get(key) or key
+    if "{" not in template and "}" not in template:  # nothing to fill (and vformat is slow)
+        return template
     return string.Formatter().vformat(template, (), _Lenient(values))
 
 

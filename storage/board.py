@@ -85,12 +85,14 @@ class Board(Repo):
 
     async def board_page_sql(self, limit: int) -> tuple[list[tuple], dict[str, int]]:
         """The raw SQL of the board's first page of open tickets (the bench's baseline): the open
-        tickets oldest first, and the counts by status."""
+        tickets oldest first, and the counts by status (storage/tickets.py ``listed``,
+        ``count_by_status``) — the statements alone, nothing made of them."""
+        one = ("SELECT * FROM (SELECT * FROM tickets WHERE status != 'draft' AND status IN (?) "
+               "ORDER BY id LIMIT ?)")
         rows = await self._all(
-            "SELECT * FROM tickets WHERE status != 'draft' AND status IN "
-            "('open', 'acknowledged', 'in_progress') ORDER BY id LIMIT ?", (limit,))
-        counts = await self._all(
-            "SELECT status, COUNT(*) FROM tickets WHERE status != 'draft' GROUP BY status")
+            f"SELECT * FROM ({' UNION ALL '.join([one] * 3)}) ORDER BY id LIMIT ?",
+            ("open", limit, "acknowledged", limit, "in_progress", limit, limit))
+        counts = await self._all("SELECT status, SUM(n) FROM ticket_status_counts GROUP BY status")
         return [tuple(r) for r in rows], {r[0]: r[1] for r in counts}
 
     async def ticket_with_events(self, ticket_id: int) -> tuple[tuple | None, list[tuple]]:

@@ -377,6 +377,7 @@ def more_pages(core, env, render, message, viewer_of, form_of, sessions, csrf_re
     from bot.web.pages import Kit, may_see, page_routes
 
     env.globals["may_see"] = may_see
+    env.auto_reload = False  # the templates are the package's: no stat() of each on every page
 
     def set_flash(response: Response, text: str) -> None:
         response.set_cookie(FLASH_COOKIE, flashes.dumps(text[:1500]), max_age=120, httponly=True,
