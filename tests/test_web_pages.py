@@ -287,3 +287,15 @@ async def test_the_boards_counts_by_status_kept_by_triggers_match_a_full_count(b
         await sign_in(board, office, "admin")
         page = await office.get("/tickets", params={"status": "all"})
         assert '<li class="status-rejected"><span>已驳回</span> <b>1</b></li>' in page.text
+
+
+async def test_names_with_a_phone_number_show_it_only_to_those_who_may_see_it(board):
+    await board.say("dm", "sun", EVENT)
+    await board.say("all", f"dave{PHONE}", "报名 1")  # a display name with a phone number in it
+    async with client_for(board) as committee:
+        await sign_in(board, committee, "chen")
+        page = await committee.get("/events")
+        assert "dave" in page.text and PHONE not in page.text
+    async with client_for(board) as office:
+        await sign_in(board, office, "admin")
+        assert PHONE in (await office.get("/events")).text
