@@ -299,3 +299,19 @@ async def test_names_with_a_phone_number_show_it_only_to_those_who_may_see_it(bo
     async with client_for(board) as office:
         await sign_in(board, office, "admin")
         assert PHONE in (await office.get("/events")).text
+
+
+async def test_every_page_speaks_english_when_asked(board):
+    await board.say("dm", "sun", GATE)
+    await board.say("dm", "sun", EVENT)
+    await board.say("dm", "admin", "定时通知 明天8点 全部 明早停水检修")
+    async with client_for(board) as office:
+        await sign_in(board, office, "admin")
+        for path, heading in (("/rota", "Rota"), ("/events", "Events"),
+                              ("/announcements", "Announcements"), ("/digest", "Digest"),
+                              ("/exports", "Exports")):
+            page = await office.get(path, params={"lang": "en"})
+            assert page.status_code == 200 and f"<h1>{heading}" in page.text, path
+            assert 'lang="en"' in page.text and "中文" in page.text  # the way back to Chinese
+        page = await office.get("/events")  # the choice is kept
+        assert "Coming up" in page.text and "Going" in page.text
