@@ -6,7 +6,7 @@
 
 P1 core throughput · P2 Telegram round trip · P3 broadcast within the limits · P4 memory ·
 P5 1M-ticket look-ups · P6 cold start · P7 group replies with registered units · P8 free-text
-intake on the labelled corpus and the held-out file.  See each module's
+intake on the labelled corpus and the held-out file · P9 the office board with 1M tickets.  See each module's
 docstring for what exactly is measured.
 """
 
@@ -24,7 +24,7 @@ from bench.common import ROOT, Row
 
 RESULTS = ROOT / "docs" / "bench-results.md"
 SIMULATION_MARK = "<!-- simulation: written by `linli simulate --write-doc`; kept by python -m bench -->"
-ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8")
+ALL = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
 
 
 def run_suite(only: tuple[str, ...], quick: bool, folder: Path, log=print) -> tuple[list[Row], dict]:
@@ -79,6 +79,10 @@ def run_suite(only: tuple[str, ...], quick: bool, folder: Path, log=print) -> tu
         from bench import p8_intake
 
         step("P8", lambda: p8_intake.run(quick))
+    if "P9" in only:
+        from bench import p9_board
+
+        step("P9", lambda: p9_board.run(folder, quick))
     return rows, details
 
 

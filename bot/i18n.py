@@ -43,7 +43,7 @@ class _Lenient(dict):
 def t(lang: str, key: str, /, **values: object) -> str:
     """The text for ``key`` in ``lang``, filled with ``values``."""
     template = catalogue(lang).get(key) or catalogue("zh").get(key) or key
-    if "{" not in template:
+    if "{" not in template and "}" not in template:  # nothing to fill
         return template
     return template.format_map(_Lenient(values))
 

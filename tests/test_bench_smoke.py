@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bench import common, p1_core, p3_broadcast, p4_p6_process, p5_scale, p7_group_replies
+from bench import common, p1_core, p3_broadcast, p4_p6_process, p5_scale, p7_group_replies, p9_board
 
 
 def test_core_throughput_paths(tmp_path) -> None:
@@ -63,3 +63,11 @@ def test_broadcast_within_limits(tmp_path) -> None:
 def test_linli_run_headless_starts(tmp_path) -> None:
     rows = p4_p6_process.cold_start(tmp_path, quick=True)
     assert rows[0].value is not None and rows[0].value > 0
+
+
+def test_board_pages_and_their_raw_sql(tmp_path) -> None:
+    path = asyncio.run(p4_p6_process.generate(tmp_path / "board.db", 2_000, residents=300))
+    asyncio.run(common.register_units(path, 300))
+    times = asyncio.run(p9_board.measure(path, 3))  # each page checked (else it raises)
+    assert all(len(times[key]) == 3 for key in ("list", "list_redacted", "ticket", "list_sql",
+                                                "ticket_sql"))

@@ -79,3 +79,60 @@ async def test_the_office_acknowledges_a_report_from_a_phone(tmp_path):
     finally:
         await board.stop()
         await compound.close()
+
+
+async def test_the_other_pages_fit_a_phone_and_an_announcement_is_cancelled_from_it(tmp_path):
+    compound = await Compound.open(tmp_path, config=web_config())
+    board = Board(compound.core, "127.0.0.1:0", secret=SECRET)
+    await board.start()
+    try:
+        for name in ("alice", "bob", "carol"):
+            await compound.say("all", name, "大家好")
+        await compound.say("dm", "sun", "排班 门岗值守 每天 8:00-12:00 孙老师 李阿姨 alice bob")
+        await compound.say("dm", "bob", "请假 12月5日")
+        await compound.say("dm", "alice", "换班 3 孙老师")
+        await compound.say("dm", "sun", "新活动 美化家园 周日 上午9点 2小时 中心花园 2人")
+        for name in ("alice", "bob", "carol"):
+            await compound.say("all", name, "报名 1")
+        await compound.say("dm", "admin", "定时通知 明天8点 全部 明早停水检修")
+        await compound.say("b3", "alice", f"报修 3栋电梯坏了，电话{PHONE}")
+        sent = await compound.say("dm", "admin", "后台")
+        link = board.url + urlsplit(sent.values_to("admin", "board.link")["link"]).path
+        async with playwright_api.async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM),
+                                               args=["--no-sandbox", "--disable-dev-shm-usage"])
+            try:
+                page = await browser.new_page(viewport=PHONE_SIZE, device_scale_factor=2,
+                                              locale="zh-CN", is_mobile=True, has_touch=True)
+                await page.goto(link)
+                await page.click("#sign-in")
+                await page.wait_for_url(f"{board.url}/tickets")
+                for path, label in (("/rota", "值班"), ("/events", "活动"),
+                                    ("/announcements", "通知"), ("/digest", "周报"),
+                                    ("/exports", "导出"), ("/audit", "操作记录")):
+                    await page.click(f"header nav a[href='{path}']")  # the navigation bar
+                    await page.wait_for_url(f"{board.url}{path}")
+                    assert label in await page.inner_text("h1")
+                    assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth"), path
+                    if path == "/rota":
+                        assert await page.locator("li.shift.uncovered").count() == 1
+                        assert await page.locator(".badge.swap").count() == 1
+                        await page.evaluate("document.fonts.ready")
+                        await page.screenshot(path=str(ROOT / "docs" / "board-rota.png"),
+                                              full_page=True)
+                    if path == "/digest":
+                        loaded = await page.evaluate(
+                            "document.querySelector('img.chart').decode().then(() => true)")
+                        assert loaded
+                await page.goto(f"{board.url}/announcements")
+                await page.click("section[data-announcement='1'] button.danger")
+                await page.wait_for_url(f"{board.url}/announcements")
+                assert "已取消" in await page.inner_text(".flash")
+                assert await page.locator("button.danger").count() == 0
+                async with compound.app.db.read() as tx:
+                    assert (await tx.announcements.get(1)).status == "cancelled"
+            finally:
+                await browser.close()
+    finally:
+        await board.stop()
+        await compound.close()

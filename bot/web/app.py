@@ -354,6 +354,8 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
                             headers={"Cache-Control": "public, max-age=604800"})
 
     routes = [
+        *more_pages(core, env, render, message, viewer_of, form_of, sessions, csrf_refused,
+                    shown_text, building_name, flashes, secure),
         Route("/", home),
         Route("/fonts/LinliSansSC-Regular.otf", font),
         Route("/login/{token}", login_page, methods=["GET"]),
@@ -366,3 +368,34 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes)
+
+
+def more_pages(core, env, render, message, viewer_of, form_of, sessions, csrf_refused, shown_text,
+               building_name, flashes, secure) -> list[Route]:
+    """The rota, events, announcements, digest and exports pages and the calendar feeds
+    (bot/web/pages.py), with the navigation bar's role check."""
+    from bot.web.pages import Kit, may_see, page_routes
+
+    env.globals["may_see"] = may_see
+    env.auto_reload = False  # the templates are the package's: no stat() of each on every page
+
+    def set_flash(response: Response, text: str) -> None:
+        response.set_cookie(FLASH_COOKIE, flashes.dumps(text[:1500]), max_age=120, httponly=True,
+                            samesite="strict", secure=secure, path="/")
+
+    def take_flash(request: Request) -> str | None:
+        try:
+            return flashes.loads(request.cookies[FLASH_COOKIE]) if request.cookies.get(
+                FLASH_COOKIE) else None
+        except BadSignature:
+            return None
+
+    def clear_flash(response: Response) -> None:
+        response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, samesite="strict",
+                               secure=secure)
+
+    return page_routes(Kit(
+        core=core, render=render, message=message, viewer_of=viewer_of, form_of=form_of,
+        csrf_ok=lambda viewer, token: sessions.csrf_ok(viewer.session, token),
+        csrf_refused=csrf_refused, shown_text=shown_text, building_name=building_name,
+        set_flash=set_flash, take_flash=take_flash, clear_flash=clear_flash))
