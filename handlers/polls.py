@@ -17,7 +17,8 @@ far (and, to staff, per building); ``结束投票 N`` (its author or the admin) 
 before the deadline each building's captains get, privately, the registered units that have not
 voted, for door-to-door reminders; at the deadline the result is posted where the poll was posted,
 once (closing and posting are one transaction guarded by the poll's status, so restarts never post
-twice).
+twice), with a chart of the counts drawn as the weekly digest draws its own (``bot.digest``; the
+sweep renders it before it takes the write lock).  ``linli export polls`` writes the results.
 
 **Secret polls (不公开).**  Who voted and what was chosen are stored apart (storage/polls.py):
 ``poll_voters`` holds the household (for turnout and the captains' lists) and never an option;
@@ -40,6 +41,9 @@ needs a quorum and its own procedure; the result post says so.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import logging
 import re
 import unicodedata
 import weakref
@@ -47,11 +51,14 @@ from datetime import datetime, timedelta
 
 from bot.commands import Router
 from bot.context import BadAnswer, ButtonSpec, Context, Notifier, Refusal
+from bot.digest import render_poll_chart
 from bot.format import join, moment_with_weekday, name_range
 from bot.i18n import t
+from bot.messages import Attachment
 from bot.when import WhenProblem, parse_day, parse_moment
 from storage.polls import Poll
 
+log = logging.getLogger(__name__)
 AUTHORS = ("committee", "property", "admin")
 STAFF = ("committee", "property", "admin", "captain")
 LETTERS = "ABCDEFGHIJ"  # at most ten options
@@ -437,17 +444,43 @@ async def close_early(ctx: Context) -> None:
                     count=len(poll.chats))
 
 
-async def finish(ctx: Notifier, poll: Poll, by: int | None) -> bool:
-    """Close the poll (its secret key goes) and post the result where it was posted — once."""
+async def finish(ctx: Notifier, poll: Poll, by: int | None,
+                 charts: dict[str, Attachment] | None = None) -> bool:
+    """Close the poll (its secret key goes) and post the result, with its chart, where it was
+    posted — once.  ``charts`` (by language) were drawn beforehand from the same counts; any
+    missing is drawn here."""
     if not await ctx.tx.polls.close(poll.id, ctx.ts, by):
         return False
     poll = await ctx.tx.polls.get(poll.id)
     await ctx.audit(by, None, "poll.closed", f"poll:{poll.id}", "early" if by else "deadline")
+    charts = dict(charts or {})
     for chat_key in poll.chats:
         lang = ctx.core.language_of_chat(chat_key)
+        if lang not in charts:
+            charts[lang] = await chart_of(ctx, poll, lang)
         text = "\n".join([await result_text(ctx, poll, lang), t(lang, "polls.consultation")])
-        await ctx.post_text(chat_key, text, key="polls.result_header", ref=f"poll:{poll.id}", lang=lang)
+        await ctx.post_text(chat_key, text, key="polls.result_header", ref=f"poll:{poll.id}",
+                            lang=lang, attachments=[charts[lang]] if charts[lang] else [])
     return True
+
+
+async def chart_of(ctx: Notifier, poll: Poll, lang: str) -> Attachment | None:
+    """The result as a chart in the digest's style: counts per option and the turnout (drawn off
+    the event loop); None if it cannot be drawn (the result is posted without it)."""
+    counts = await ctx.tx.polls.counts(poll.id)
+    turnout = (await result_text(ctx, poll, lang)).splitlines()[-1]
+    try:
+        chart = await asyncio.to_thread(
+            render_poll_chart, t(lang, "polls.chart_title", number=poll.id, question=poll.question),
+            [f"{LETTERS[i]}. {o}" for i, o in enumerate(poll.options)],
+            [counts.get(i, 0) for i in range(len(poll.options))], t(lang, "polls.chart_votes"),
+            turnout)
+    except Exception:
+        log.exception("poll %s: the result chart could not be drawn", poll.id)
+        return None
+    return Attachment("photo", caption=t(lang, "polls.chart_caption", number=poll.id),
+                      filename=f"poll-{poll.id}.png",
+                      content=base64.b64encode(chart.png).decode("ascii"))
 
 
 async def result_text(ctx: Notifier, poll: Poll, lang: str) -> str:
@@ -513,10 +546,19 @@ _woken: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 async def close_due_polls(core, now: datetime) -> None:
     """At the deadline the result is posted (once); a day before, captains get the units that
     have not voted."""
+    drawn: dict[int, tuple[dict[int, int], dict[str, Attachment]]] = {}
+    async with core.db.read() as tx:  # the charts are drawn before the write lock is taken
+        reader = Notifier(core, tx, now)
+        for poll in await tx.polls.due("closes_at", reader.ts):
+            langs = {core.language_of_chat(k) for k in poll.chats}
+            drawn[poll.id] = (await tx.polls.counts(poll.id),
+                              {lang: await chart_of(reader, poll, lang) for lang in langs})
     async with core.db.transaction() as tx:
         notifier = Notifier(core, tx, now)
         for poll in await tx.polls.due("closes_at", notifier.ts):
-            await finish(notifier, poll, None)
+            counts, charts = drawn.get(poll.id, (None, None))
+            same = counts == await tx.polls.counts(poll.id)  # a vote since: draw it again
+            await finish(notifier, poll, None, charts if same else None)
         for poll in await tx.polls.due("remind_at", notifier.ts):
             if await tx.polls.reminded(poll.id):
                 await remind_captains(notifier, poll)

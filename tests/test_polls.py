@@ -189,3 +189,42 @@ async def test_a_secret_poll_keeps_no_link_between_voter_and_option(compound):
     assert sent.keys_in("b3") == ["polls.result_header"]
     assert "A. 赞成：1 票（50%）" in sent.to_chat("b3")[0]
     assert rows(compound, "SELECT secret_key FROM polls WHERE id = 1") == [(None,)]
+
+
+async def test_the_result_is_posted_with_a_chart_of_the_counts(compound):
+    import base64
+
+    from bot.digest import render_poll_chart
+
+    await residents(compound)
+    await compound.say("dm", "chen", "发起投票 是否更换消防门？ 选项 同意、不同意、弃权 "
+                                     "截止 12月5日 20:00 范围 3栋 不公开")
+    await compound.say("dm", "alice", "投票 1 同意")
+    await compound.say("dm", "dave", "投票 1 A")
+    await compound.say("dm", "carol", "投票 1 B")  # 5栋: not in scope, not counted
+    sent = await compound.advance(timedelta(days=5))
+    post = next(m for m in sent.messages if m.address == "b3")
+    assert post.key == "polls.result_header"
+    [photo] = post.attachments
+    assert photo.kind == "photo" and photo.filename == "poll-1.png"
+    png = base64.b64decode(photo.content)
+    assert png.startswith(b"\x89PNG")
+    # the chart is the one the counts draw (2, 0, 0), in the digest's style, and no other
+    expected = render_poll_chart("投票 #1 结果：是否更换消防门？", ["A. 同意", "B. 不同意", "C. 弃权"],
+                                 [2, 0, 0], "票数", "参与：2/2 户已登记住户（100%）")
+    assert expected.drawn == {"options": {"票数": {"A. 同意": 2, "B. 不同意": 0, "C. 弃权": 0}}}
+    assert png == expected.png
+    wrong = render_poll_chart("投票 #1 结果：是否更换消防门？", ["A. 同意", "B. 不同意", "C. 弃权"],
+                              [1, 1, 0], "票数", "参与：2/2 户已登记住户（100%）")
+    assert png != wrong.png
+
+
+async def test_closing_early_posts_the_chart_in_the_groups_language(compound):
+    await compound.say("dm", "frank", "/register B7 701")
+    await compound.say("dm", "chen", "/poll Paint the lobby green? options yes, no until Dec 5 8pm "
+                                     "scope 7")
+    await compound.say("dm", "frank", "/vote 1 no")
+    sent = await compound.say("dm", "chen", "/closepoll 1")
+    post = next(m for m in sent.messages if m.address == "b7")
+    assert [a.filename for a in post.attachments] == ["poll-1.png"]
+    assert "Chart of poll #1" in post.attachments[0].caption
