@@ -81,6 +81,14 @@ class Polls(Repo):
     async def get(self, poll_id: int) -> Poll | None:
         return _poll(await self._one(f"SELECT {_COLUMNS} FROM polls WHERE id = ?", (poll_id,)))
 
+    async def created_between(self, since: float | None, until: float | None) -> list[Poll]:
+        """Polls started in ``[since, until)`` (either open-ended), oldest first (an export)."""
+        rows = await self._all(f"SELECT {_COLUMNS} FROM polls WHERE created_at >= ? AND "
+                               "created_at < ? ORDER BY id",
+                               (since if since is not None else float("-inf"),
+                                until if until is not None else float("inf")))
+        return [_poll(r) for r in rows]
+
     async def due(self, column: str, before: float) -> list[Poll]:
         """Open polls whose ``closes_at`` or ``remind_at`` is at or before ``before``."""
         if column not in ("closes_at", "remind_at"):

@@ -228,3 +228,51 @@ async def test_closing_early_posts_the_chart_in_the_groups_language(compound):
     post = next(m for m in sent.messages if m.address == "b7")
     assert [a.filename for a in post.attachments] == ["poll-1.png"]
     assert "Chart of poll #1" in post.attachments[0].caption
+
+
+async def test_linli_export_polls_writes_counts_and_never_who_voted_what(tmp_path):
+    import csv
+    import io
+    import json
+
+    from tests.test_export import linli
+
+    compound = await Compound.open(tmp_path)
+    try:
+        await residents(compound)
+        await compound.say("dm", "chen", "发起投票 续聘物业吗 选项 赞成、反对 截止 12月5日 20:00 "
+                                         "范围 3栋 不公开")
+        await compound.say("dm", "chen", "发起投票 装充电桩吗 选项 装、不装 截止 12月5日 20:00 "
+                                         "范围 3栋,5栋")
+        await compound.say("dm", "alice", "投票 1 反对")
+        await compound.say("dm", "dave", "投票 1 赞成")
+        await compound.say("dm", "alice", "投票 2 装")
+        await compound.say("dm", "carol", "投票 2 不装")
+        await compound.advance(timedelta(days=5))  # both closed; the secret key dropped
+    finally:
+        await compound.close()
+    db = str(tmp_path / "linli.db")
+    result = linli("export", "polls", "--db", db)
+    assert result.returncode == 0, result.stderr
+    secret, public = json.loads(result.stdout)
+    assert secret["secret"] is True and secret["status"] == "closed"
+    assert [(o["option"], o["votes"]) for o in secret["options"]] == [("赞成", 1), ("反对", 1)]
+    assert secret["turnout"] == {"households_voted": 2, "households_registered": 2, "percent": 100.0}
+    assert secret["buildings"] == [{"building": "3栋", "households_voted": 2,
+                                    "households_registered": 2}]  # no counts per building
+    assert public["scope"] == ["3栋", "5栋"]
+    assert [b["votes"] for b in public["buildings"]] == [{"A": 1, "B": 0}, {"A": 0, "B": 1}]
+    # nobody's name, unit or ballot is in it
+    for word in ("alice", "dave", "carol", "1203", "1505", "501", "h:3"):
+        assert word not in result.stdout, word
+
+    result = linli("export", "polls", "--format", "csv", "--since", "2026-11-01", "--db", db)
+    assert result.returncode == 0, result.stderr
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["poll_id"], r["option_letter"], r["votes"]) for r in table] == [
+        ("1", "A", "1"), ("1", "B", "1"), ("2", "A", "1"), ("2", "B", "1")]
+    assert table[0]["households_voted"] == "2" and table[2]["scope"] == "3栋、5栋"
+    result = linli("export", "polls", "--since", "2027-01-01", "--db", db)
+    assert json.loads(result.stdout) == []
+    result = linli("export", "tickets", "--db", db)
+    assert result.returncode == 2 and "--since" in result.stderr
