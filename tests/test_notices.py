@@ -64,7 +64,6 @@ async def test_a_notice_in_english(compound):
 
 
 def confirmations(compound) -> list[tuple]:
-    import sqlite3
     conn = sqlite3.connect(compound.app.db.path)
     try:
         return conn.execute("SELECT notice_id, household FROM notice_confirmations "
