@@ -74,7 +74,7 @@ async def post_notice(ctx: Context) -> None:
             length = parse_length(rest[remind_word.end():])
             if length is None or not timedelta(minutes=10) <= length[0] <= timedelta(days=14):
                 raise Refusal("notices.bad_remind")
-            remind, rest = length[0], length[1].strip()
+            remind, rest = length[0], as_typed(rest, length[1].strip())
             continue
         named = scope_words(ctx, head)
         if named is None:
@@ -101,6 +101,16 @@ async def post_notice(ctx: Context) -> None:
                        number=notice.id, text=notice.text, by=await ctx.display_name(ctx.person, lang))
     await ctx.reply("notices.posted", number=notice.id, count=len(chats),
                     scope=scope_text(ctx, notice, ctx.lang), after=format_span(remind, ctx.lang))
+
+
+def as_typed(original: str, folded_rest: str) -> str:
+    """The tail of ``original`` that ``folded_rest`` (NFKC-folded by parse_length) came from: the
+    notice keeps its full-width punctuation (``停水，请…``, not ``停水,请…``)."""
+    for start in range(min(len(original), 60) + 1):
+        tail = original[start:].strip()
+        if unicodedata.normalize("NFKC", tail) == folded_rest:
+            return tail
+    return folded_rest
 
 
 def scope_words(ctx: Context, word: str) -> list[str] | None:

@@ -15,6 +15,7 @@ async def test_a_notice_is_confirmed_once_per_household_zh(compound):
     assert sent.keys_in("b3") == ["notices.post"] and sent.keys_in("b5") == []
     post = next(m for m in sent.messages if m.address == "b3")
     assert [b.command for b in post.buttons] == ["收到 1"]
+    assert post.values["text"] == "明天9点到12点停水，请提前储水"  # as typed, full-width comma kept
 
     # 收到 in the group: no answer each; one coalesced answer a few minutes later
     sent = await compound.say("b3", "alice", "收到")
