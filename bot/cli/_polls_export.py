@@ -23,7 +23,6 @@ from datetime import datetime
 
 from bot.cli import config_from, open_existing
 from bot.cli._problems import cannot_write
-from bot.cli.export import moment, spreadsheet_safe
 from bot.i18n import t
 from bot.privacy import redact
 
@@ -37,7 +36,9 @@ def share(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-async def export_polls(args) -> int:
+async def export_polls(args, moment, spreadsheet_safe) -> int:
+    """``moment`` and ``spreadsheet_safe`` are ``linli export tickets``'s (bot/cli/export.py): the
+    same dates on the command line, the same CSV cells."""
     config = config_from(args)
     lang = args.lang or config.compound.language
     try:

@@ -70,7 +70,7 @@ async def export(args) -> int:
     if args.what == "polls":
         from bot.cli._polls_export import export_polls
 
-        return await export_polls(args)
+        return await export_polls(args, moment, spreadsheet_safe)  # the same dates and cells
     if args.since is None:
         print("linli export tickets: --since is required (e.g. --since 2026-11-01)", file=sys.stderr)
         return 2
