@@ -468,7 +468,7 @@ async def chart_of(ctx: Notifier, poll: Poll, lang: str) -> Attachment | None:
     """The result as a chart in the digest's style: counts per option and the turnout (drawn off
     the event loop); None if it cannot be drawn (the result is posted without it)."""
     counts = await ctx.tx.polls.counts(poll.id)
-    turnout = (await result_text(ctx, poll, lang)).splitlines()[-1]
+    _, turnout = await result_lines(ctx, poll, lang)
     try:
         chart = await asyncio.to_thread(
             render_poll_chart, t(lang, "polls.chart_title", number=poll.id, question=poll.question),
@@ -484,6 +484,12 @@ async def chart_of(ctx: Notifier, poll: Poll, lang: str) -> Attachment | None:
 
 
 async def result_text(ctx: Notifier, poll: Poll, lang: str) -> str:
+    lines, _ = await result_lines(ctx, poll, lang)
+    return "\n".join(lines)
+
+
+async def result_lines(ctx: Notifier, poll: Poll, lang: str) -> tuple[list[str], str]:
+    """The result's lines, and its turnout line (the chart's subtitle)."""
     counts = await ctx.tx.polls.counts(poll.id)
     votes = sum(counts.values())
     if poll.status == "open":
@@ -501,12 +507,43 @@ async def result_text(ctx: Notifier, poll: Poll, lang: str) -> str:
     in_scope = {b: v for b, v in voted.items() if b in households}
     homes = sum(h for _, h in in_scope.values())
     if poll.per_household:
-        lines.append(t(lang, "polls.turnout_household", voted=homes, total=total,
-                       percent=percent(homes, total)))
+        turnout = t(lang, "polls.turnout_household", voted=homes, total=total,
+                    percent=percent(homes, total))
     else:
-        lines.append(t(lang, "polls.turnout_person", voters=votes, voted=homes, total=total,
-                       percent=percent(homes, total)))
-    return "\n".join(lines)
+        turnout = t(lang, "polls.turnout_person", voters=votes, voted=homes, total=total,
+                    percent=percent(homes, total))
+    lines.append(turnout)
+    lines += await area_lines(ctx, poll, lang)
+    return lines, turnout
+
+
+async def area_lines(ctx: Notifier, poll: Poll, lang: str, by_option: bool = False) -> list[str]:
+    """With units' floor areas in the config ([buildings] floor_areas): the share of the floor area
+    in scope whose households voted and (``by_option``, for staff only: an area can point at one
+    flat) for a poll per household that is not secret, behind each option — what the Civil Code
+    counts besides heads (a consultation still, not a legal vote)."""
+    areas = {b: units for b, units in ctx.config.buildings.floor_areas.items()
+             if not poll.buildings or b in poll.buildings}
+    total = sum(sum(units.values()) for units in areas.values())
+    if not total:
+        return []
+    if not by_option:
+        voted = sum(areas.get(b, {}).get(u, 0.0)
+                    for b, u in await ctx.tx.polls.voted_households(poll.id))
+        return [t(lang, "polls.area_turnout", voted=square_metres(voted),
+                  total=square_metres(total), percent=percent(voted, total))]
+    if poll.secret or not poll.per_household:
+        return []
+    behind = [0.0] * len(poll.options)
+    for building, unit, option in await ctx.tx.polls.household_choices(poll.id):
+        behind[option] += areas.get(building, {}).get(unit, 0.0)
+    return [t(lang, "polls.area_options", options=t(lang, "core.list_separator").join(
+        t(lang, "polls.area_option", letter=LETTERS[i], area=square_metres(area),
+          percent=percent(area, total)) for i, area in enumerate(behind)))]
+
+
+def square_metres(area: float) -> str:
+    return f"{area:,.1f}".rstrip("0").rstrip(".")
 
 
 async def building_lines(ctx: Notifier, poll: Poll, lang: str) -> list[str]:
@@ -526,7 +563,7 @@ async def building_lines(ctx: Notifier, poll: Poll, lang: str) -> list[str]:
             f"{LETTERS[i]} {counts.get(i, 0)}" for i in range(len(poll.options)))
         lines.append(t(lang, "polls.building_line", building=building.name if building else key,
                        voted=homes, total=total, percent=percent(homes, total), counts=shown))
-    return lines
+    return lines + await area_lines(ctx, poll, lang, by_option=True)
 
 
 def percent(part: int, whole: int) -> str:

@@ -183,6 +183,22 @@ class Polls(Repo):
             "GROUP BY building", (poll_id,))
         return {r[0]: (r[1], r[2]) for r in rows}
 
+    async def voted_households(self, poll_id: int) -> set[tuple[str, str]]:
+        """(building, unit) of every registered household that voted (never what)."""
+        rows = await self._all("SELECT DISTINCT building, unit FROM poll_voters WHERE poll_id = ? "
+                               "AND building IS NOT NULL AND unit IS NOT NULL", (poll_id,))
+        return {(r[0], r[1]) for r in rows}
+
+    async def household_choices(self, poll_id: int) -> list[tuple[str, str, int]]:
+        """(building, unit, option) per household — open polls only (a secret ballot has no
+        voter), for the share of floor area behind each option."""
+        rows = await self._all(
+            "SELECT v.building, v.unit, b.option FROM poll_ballots b JOIN polls p ON "
+            "p.id = b.poll_id AND p.secret = 0 JOIN poll_voters v ON v.poll_id = b.poll_id AND "
+            "v.voter = b.ballot WHERE b.poll_id = ? AND v.building IS NOT NULL AND "
+            "v.unit IS NOT NULL", (poll_id,))
+        return [(r[0], r[1], r[2]) for r in rows]
+
     async def voted_units(self, poll_id: int, building: str) -> set[str]:
         rows = await self._all("SELECT DISTINCT unit FROM poll_voters WHERE poll_id = ? AND "
                                "building = ? AND unit IS NOT NULL", (poll_id, building))

@@ -276,3 +276,52 @@ async def test_linli_export_polls_writes_counts_and_never_who_voted_what(tmp_pat
     assert json.loads(result.stdout) == []
     result = linli("export", "tickets", "--db", db)
     assert result.returncode == 2 and "--since" in result.stderr
+
+
+async def test_with_floor_areas_in_the_config_the_area_share_is_shown(tmp_path):
+    from bot.config import load_config
+    from tests.harness import EXAMPLE_CONFIG
+
+    config = load_config(EXAMPLE_CONFIG)
+    buildings = config.buildings.model_copy(update={"floor_areas": {
+        "3": {"1203": 90.0, "1505": 120.0, "1801": 90.0}}})
+    compound = await Compound.open(tmp_path, config.model_copy(update={"buildings": buildings}))
+    try:
+        await residents(compound)
+        await compound.say("dm", "chen", "发起投票 装充电桩吗 选项 装、不装 截止 12月5日 20:00 范围 3栋")
+        await compound.say("dm", "alice", "投票 1 装")
+        await compound.say("dm", "dave", "投票 1 不装")
+        sent = await compound.say("dm", "alice", "投票结果 1")
+        text = sent.to("alice")[0]
+        assert "面积：已投票住户的专有面积 210/300 ㎡（70%）" in text
+        assert "按面积" not in text  # which flat chose what: not for residents
+        sent = await compound.say("dm", "chen", "投票结果 1")
+        assert "按面积：A 90 ㎡（30%）、B 120 ㎡（40%）" in sent.to("chen")[0]
+        sent = await compound.advance(timedelta(days=5))
+        result = sent.to_chat("b3")[0]
+        assert "（70%）" in result and "按面积" not in result
+        # a secret poll: the area that voted, never the area behind an option
+        await compound.say("dm", "chen", "发起投票 续聘吗 选项 是、否 截止 12月9日 20:00 范围 3栋 不公开")
+        await compound.say("dm", "dave", "投票 2 是")
+        sent = await compound.say("dm", "chen", "投票结果 2")
+        detail = sent.to("chen")[0]
+        assert "120/300 ㎡（40%）" in detail and "按面积" not in detail
+    finally:
+        await compound.close()
+
+
+def test_floor_areas_of_a_building_that_does_not_exist_are_a_config_error(tmp_path):
+    import pytest
+
+    from bot.config import ConfigError, load_config
+    from tests.harness import EXAMPLE_CONFIG
+
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
+        "[buildings]\n", '[buildings]\nfloor_areas = { "99" = { "101" = 80 } }\n', 1)
+    (tmp_path / "c.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="floor_areas"):
+        load_config(tmp_path / "c.toml")
+    (tmp_path / "c.toml").write_text(text.replace('"99"', '"3"').replace("= 80", "= -1"),
+                                     encoding="utf-8")
+    with pytest.raises(ConfigError):
+        load_config(tmp_path / "c.toml")
