@@ -34,6 +34,12 @@ poll (key and all) and hashes every household could match them; SQLite may keep 
 until they are overwritten; and a vote typed in a group is seen by that group (the post asks for
 votes by button or in a private chat).
 
+**Floor area.**  With the units' floor areas in the config (``[buildings] floor_areas``: building →
+unit → m²), the result also says what share of the floor area in scope belongs to households that
+voted (every listed unit counts, registered or not, as the Civil Code counts all owners); staff also
+see, privately, the area behind each option of a poll per household that is not secret — never in a
+group, where one flat's area could tell which way it voted.
+
 **Not a legal vote.**  A chat poll is a consultation (意见征集).  It is not the vote of an owners'
 assembly (业主大会) under the Civil Code (民法典 art. 278), which counts owners and their floor area,
 needs a quorum and its own procedure; the result post says so.
