@@ -15,7 +15,9 @@ A handler module declares everything it answers to on its own :class:`Router`::
 ("确认一下…") is not mistaken for a command.  ``@router.reply(kind)`` answers the plain-text reply to
 a question the bot asked (a prompt), ``@router.sweep(name)`` declares a sweep the scheduler runs, and
 ``@router.on(event)`` listens for what another capability announces (``ctx.emit``), so that no
-handler module imports another.
+handler module imports another.  ``@router.hear(name)`` looks at a plain group message (no command,
+no question pending) before the free-text listener does, and returns True when it took it (a bare
+``好的`` under a notice that asks for confirmation).
 
 Nothing is registered by importing a module: the app builds a :class:`Registry` from the modules
 listed in ``handlers.MODULES`` (or any other list) and hands it to the core, so two apps in one
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 Handler = Callable[["Context"], Awaitable[None]]
 Sweep = Callable[..., Awaitable[Any]]
 Listener = Callable[..., Awaitable[None]]
+Hearer = Callable[["Context"], Awaitable[bool]]
 
 
 @dataclass
@@ -69,6 +72,7 @@ class Router:
         self.replies: dict[str, Handler] = {}
         self.sweeps: dict[str, Sweep] = {}
         self.listeners: dict[str, list[Listener]] = {}
+        self.hearers: dict[str, Hearer] = {}
 
     def command(self, name: str, *, zh: Iterable[str], en: Iterable[str],
                 roles: Iterable[str] | None = None, needs_number: bool = False,
@@ -99,6 +103,16 @@ class Router:
 
         return register
 
+    def hear(self, name: str) -> Callable[[Hearer], Hearer]:
+        """Look at a plain group message before the free-text listener: ``async def hear(ctx) ->
+        bool``, True when it took the message (nothing else then sees it).  It must decide from the
+        words first and touch the database only for the few messages it could take."""
+
+        def register(func: Hearer) -> Hearer:
+            self.hearers[name] = func
+            return func
+
+        return register
 
     def on(self, event: str) -> Callable[[Listener], Listener]:
         """Listen for something another capability announces with ``ctx.emit(event, **values)``:
@@ -123,6 +137,7 @@ class Registry:
         replies: dict[str, Handler] = {}
         sweeps: dict[str, Sweep] = {}
         listeners: dict[str, list[Listener]] = {}
+        hearers: dict[str, Hearer] = {}
         owner: dict[str, str] = {}  # a lowered command word → the command that has it
         for router in self.routers:
             for name, command in router.commands.items():
@@ -144,10 +159,15 @@ class Registry:
                 sweeps[name] = sweep
             for event, funcs in router.listeners.items():
                 listeners.setdefault(event, []).extend(funcs)
+            for name, hearer in router.hearers.items():
+                if name in hearers:
+                    raise ValueError(f"hearer {name!r} is declared twice")
+                hearers[name] = hearer
         self.commands = MappingProxyType(commands)
         self.replies = MappingProxyType(replies)
         self.sweeps = MappingProxyType(sweeps)
         self.listeners = MappingProxyType({k: tuple(v) for k, v in listeners.items()})
+        self.hearers = tuple(hearers.values())
 
     @classmethod
     def from_modules(cls, names: Iterable[str]) -> Registry:

@@ -92,6 +92,9 @@ class CompoundSettings(_Strict):
 class BuildingSettings(_Strict):
     numbered: int = Field(default=0, ge=0, le=999)
     extra: dict[str, list[str]] = Field(default_factory=dict)
+    # building key → unit → floor area in m² (专有部分面积): polls then show the share of floor area
+    floor_areas: dict[str, dict[str, Annotated[float, Field(gt=0, le=100000)]]] = Field(
+        default_factory=dict)
 
 
 class TicketSettings(_Strict):
@@ -459,6 +462,9 @@ def _buildings(settings: BuildingSettings) -> list[Building]:
 def _cross_check(config: Config) -> list[str]:
     problems = []
     keys = {b.key for b in config.building_list()}
+    for building in config.buildings.floor_areas:
+        if building not in keys:
+            problems.append(f"[buildings] floor_areas: {building!r}: no such building")
     for chat_key, chat in config.chats.items():
         if chat.building is not None and chat.building not in keys:
             problems.append(f"[chats.{chat_key}] building = {chat.building!r}: no such building")

@@ -269,7 +269,8 @@ class Core:
                 if listener is None and private and msg.text:
                     listener = replies.get("private")  # a private message always gets an answer
                 if listener is None and not private and msg.text:
-                    listener = replies.get("group_text")  # free text: a report in plain words?
+                    listener = self._plain_group_text if self.registry.hearers else \
+                        replies.get("group_text")  # free text: a report in plain words?
                 if listener is None:
                     return
             if not await tx.inbound.claim(msg.platform, msg.chat_id, msg.message_id, ts,
@@ -309,6 +310,16 @@ class Core:
         except Exception:
             log.exception("handler failed on %r", ctx.msg.text[:200])
             await ctx.reply("core.oops")
+
+    async def _plain_group_text(self, ctx: Context) -> None:
+        """Plain words in a group: the hearers first (``好的`` under a notice to confirm), then the
+        free-text listener (a report in plain words?)."""
+        for hear in self.registry.hearers:
+            if await hear(ctx):
+                return
+        listener = self.registry.replies.get("group_text")
+        if listener is not None:
+            await listener(ctx)
 
     def carries_private(self, *texts: str) -> bool:
         """True when any text has a phone number or a registered unit number in it: such text is

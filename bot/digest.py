@@ -272,3 +272,39 @@ def _read_bars(axes) -> dict[str, dict[str, float]]:
         out[name] = {label: bar.get_height() for label, bar in zip(labels, container.patches,
                                                                     strict=True)}
     return out
+
+
+# --- a poll's result, in the same style -----------------------------------------------------------
+POLL_CHART_SIZE = (8.0, 5.0)
+
+
+def render_poll_chart(title: str, labels: list[str], counts: list[int], series: str,
+                      note: str = "") -> Chart:
+    """A poll's result as the digest draws its charts (font, colours, labelled bars): one bar per
+    option with its count; ``note`` (turnout) under the title.  Only counts go in: the chart of a
+    secret poll can say no more than its result post."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    families = _font_properties()
+    with matplotlib.rc_context({"font.family": families, "axes.unicode_minus": False}):
+        figure = Figure(figsize=POLL_CHART_SIZE, dpi=CHART_DPI, layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = figure.subplots(1, 1)
+        positions = range(len(labels))
+        bars = axes.bar(list(positions), counts, 0.6, label=series, color="#5cb85c")
+        axes.bar_label(bars, fontsize=10, padding=1)
+        long = len(labels) > 5 or any(len(label) > 8 for label in labels)
+        axes.set_xticks(list(positions), labels, rotation=30 if long else 0,
+                        ha="right" if long else "center")
+        axes.set_title(note)
+        axes.legend(loc="upper right")
+        axes.yaxis.get_major_locator().set_params(integer=True)
+        axes.margins(y=0.15)
+        figure.suptitle(title, fontsize=14)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=CHART_DPI)
+        drawn = {"options": _read_bars(axes)}
+    width, height = (round(v * CHART_DPI) for v in POLL_CHART_SIZE)
+    return Chart(buffer.getvalue(), width, height, drawn)

@@ -15,14 +15,18 @@ there.  ``通知进度 N`` / ``/noticestatus N`` (staff) shows confirmations per
 reminder time each captain gets, privately, the registered units of their building that have not
 confirmed, for door-to-door visits.
 
-Not command words, on purpose: 好的, ok, 👍.  They answer the bot's other questions (是否报修, 换班)
-as yes, and English words and emoji are commands in groups only with a ``/``; see the report of
-this change for the parser change that would allow them.
+``好的``, ``ok`` and ``👍`` confirm too, but they are no command words: they answer the bot's other
+questions (是否报修, 换班) as yes, and in a group they are mostly chatter.  So they count only when
+nothing else can mean them (``@router.hear``: a plain group message, no question of the bot's
+pending): the message is that word and nothing else (``好的！``, ``👍👍``, ``OK.``), and the sender has
+a notice posted in that very group within ``PLAIN_WITHIN`` (3 days) that their household has not
+confirmed yet.  ``好的 明天见``, or ``好的`` in a group with no such notice, is left alone.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 import weakref
 from datetime import datetime, timedelta
 
@@ -39,6 +43,10 @@ STAFF = ("committee", "property", "admin", "captain")
 REMIND_AFTER = timedelta(hours=24)
 ACK_WINDOW = timedelta(minutes=5)
 ACTIVE_FOR = timedelta(days=7)  # a bare 收到 confirms a notice at most this old
+PLAIN_WITHIN = timedelta(days=3)  # a bare 好的 / ok / 👍 confirms a notice at most this old
+PLAIN_WORDS = ("好的", "ok", "okay", "👍")
+# what may surround a plain word: spaces, punctuation, skin tones and emoji variation selectors
+_PLAIN_NOISE = re.compile(r"[\s。，,.!！~～、…\u3002\ufe0f\U0001F3FB-\U0001F3FF]+")
 MAX_LENGTH = 2000
 ALL_WORDS = {"全部", "所有", "全体", "全小区", "all", "everyone"}
 _REMIND = re.compile(r"^(?:提醒|催办|remind|--remind)\s*[:：]?\s*", re.IGNORECASE)
@@ -66,7 +74,7 @@ async def post_notice(ctx: Context) -> None:
             length = parse_length(rest[remind_word.end():])
             if length is None or not timedelta(minutes=10) <= length[0] <= timedelta(days=14):
                 raise Refusal("notices.bad_remind")
-            remind, rest = length[0], length[1].strip()
+            remind, rest = length[0], as_typed(rest, length[1].strip())
             continue
         named = scope_words(ctx, head)
         if named is None:
@@ -93,6 +101,16 @@ async def post_notice(ctx: Context) -> None:
                        number=notice.id, text=notice.text, by=await ctx.display_name(ctx.person, lang))
     await ctx.reply("notices.posted", number=notice.id, count=len(chats),
                     scope=scope_text(ctx, notice, ctx.lang), after=format_span(remind, ctx.lang))
+
+
+def as_typed(original: str, folded_rest: str) -> str:
+    """The tail of ``original`` that ``folded_rest`` (NFKC-folded by parse_length) came from: the
+    notice keeps its full-width punctuation (``停水，请…``, not ``停水,请…``)."""
+    for start in range(min(len(original), 60) + 1):
+        tail = original[start:].strip()
+        if unicodedata.normalize("NFKC", tail) == folded_rest:
+            return tail
+    return folded_rest
 
 
 def scope_words(ctx: Context, word: str) -> list[str] | None:
@@ -144,17 +162,9 @@ async def confirm_notice(ctx: Context) -> None:
             await ctx.reply("notices.not_in_scope", number=notice.id,
                             scope=scope_text(ctx, notice, ctx.lang))
         return
-    household = f"h:{person.building}/{person.unit}" if person.building and person.unit \
-        else f"p:{person.id}"
-    fresh = await ctx.tx.notices.confirm(notice.id, household, building=person.building,
-                                         unit=person.unit, person_id=person.id, now=ctx.ts)
-    if fresh:
-        await ctx.record("notice.confirm", f"notice:{notice.id}")
+    household = household_of(ctx)
+    fresh = await record_confirmation(ctx, notice, household)
     if quiet:
-        if fresh and ctx.chat_key in notice.chats:
-            due = ctx.now + ACK_WINDOW
-            await ctx.tx.notices.ack_later(notice.id, ctx.chat_key, due.timestamp())
-            ctx.core.wake_at(due)
         return
     if fresh:
         await ctx.reply("notices.confirmed", number=notice.id)
@@ -164,6 +174,54 @@ async def confirm_notice(ctx: Context) -> None:
         await ctx.reply("notices.already_confirmed", number=notice.id)
     else:
         await ctx.reply("notices.household_confirmed", number=notice.id, name=await ctx.name_of(by))
+
+
+def household_of(ctx: Context) -> str:
+    person = ctx.person
+    return f"h:{person.building}/{person.unit}" if person.building and person.unit \
+        else f"p:{person.id}"
+
+
+async def record_confirmation(ctx: Context, notice: Notice, household: str) -> bool:
+    """Count the sender's household (once); in a group, the coalesced answer comes later."""
+    person = ctx.person
+    fresh = await ctx.tx.notices.confirm(notice.id, household, building=person.building,
+                                         unit=person.unit, person_id=person.id, now=ctx.ts)
+    if fresh:
+        await ctx.record("notice.confirm", f"notice:{notice.id}")
+        if ctx.in_group and ctx.chat_key in notice.chats:
+            due = ctx.now + ACK_WINDOW
+            await ctx.tx.notices.ack_later(notice.id, ctx.chat_key, due.timestamp())
+            ctx.core.wake_at(due)
+    return fresh
+
+
+def is_plain_confirmation(text: str) -> bool:
+    """``好的`` / ``OK!`` / ``👍👍`` and nothing else (one word, repeated at most)."""
+    folded = _PLAIN_NOISE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+    if not folded or len(folded) > 24:
+        return False
+    for word in PLAIN_WORDS:
+        if folded == word * (len(folded) // len(word)):
+            return True
+    return False
+
+
+@router.hear("notices.plain_confirmation")
+async def plain_confirmation(ctx: Context) -> bool:
+    """A bare 好的 / ok / 👍 in a group confirms the newest notice of that group (3 days at most)
+    that the sender's household has not confirmed; anything else is left to the others."""
+    if not ctx.in_group or ctx.chat_key is None or not is_plain_confirmation(ctx.msg.text):
+        return False
+    household = household_of(ctx)
+    since = ctx.ts - PLAIN_WITHIN.total_seconds()
+    for notice in await ctx.tx.notices.latest(since, ctx.chat_key):
+        if notice.buildings and ctx.person.building not in notice.buildings:
+            continue
+        if await ctx.tx.notices.confirmed_by(notice.id, household) is None:
+            await record_confirmation(ctx, notice, household)
+            return True
+    return False
 
 
 async def latest_for(ctx: Context) -> Notice | None:

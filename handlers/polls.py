@@ -17,7 +17,8 @@ far (and, to staff, per building); ``结束投票 N`` (its author or the admin) 
 before the deadline each building's captains get, privately, the registered units that have not
 voted, for door-to-door reminders; at the deadline the result is posted where the poll was posted,
 once (closing and posting are one transaction guarded by the poll's status, so restarts never post
-twice).
+twice), with a chart of the counts drawn as the weekly digest draws its own (``bot.digest``; the
+sweep renders it before it takes the write lock).  ``linli export polls`` writes the results.
 
 **Secret polls (不公开).**  Who voted and what was chosen are stored apart (storage/polls.py):
 ``poll_voters`` holds the household (for turnout and the captains' lists) and never an option;
@@ -33,6 +34,12 @@ poll (key and all) and hashes every household could match them; SQLite may keep 
 until they are overwritten; and a vote typed in a group is seen by that group (the post asks for
 votes by button or in a private chat).
 
+**Floor area.**  With the units' floor areas in the config (``[buildings] floor_areas``: building →
+unit → m²), the result also says what share of the floor area in scope belongs to households that
+voted (every listed unit counts, registered or not, as the Civil Code counts all owners); staff also
+see, privately, the area behind each option of a poll per household that is not secret — never in a
+group, where one flat's area could tell which way it voted.
+
 **Not a legal vote.**  A chat poll is a consultation (意见征集).  It is not the vote of an owners'
 assembly (业主大会) under the Civil Code (民法典 art. 278), which counts owners and their floor area,
 needs a quorum and its own procedure; the result post says so.
@@ -40,6 +47,9 @@ needs a quorum and its own procedure; the result post says so.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import logging
 import re
 import unicodedata
 import weakref
@@ -47,11 +57,14 @@ from datetime import datetime, timedelta
 
 from bot.commands import Router
 from bot.context import BadAnswer, ButtonSpec, Context, Notifier, Refusal
+from bot.digest import render_poll_chart
 from bot.format import join, moment_with_weekday, name_range
 from bot.i18n import t
+from bot.messages import Attachment
 from bot.when import WhenProblem, parse_day, parse_moment
 from storage.polls import Poll
 
+log = logging.getLogger(__name__)
 AUTHORS = ("committee", "property", "admin")
 STAFF = ("committee", "property", "admin", "captain")
 LETTERS = "ABCDEFGHIJ"  # at most ten options
@@ -437,20 +450,52 @@ async def close_early(ctx: Context) -> None:
                     count=len(poll.chats))
 
 
-async def finish(ctx: Notifier, poll: Poll, by: int | None) -> bool:
-    """Close the poll (its secret key goes) and post the result where it was posted — once."""
+async def finish(ctx: Notifier, poll: Poll, by: int | None,
+                 charts: dict[str, Attachment] | None = None) -> bool:
+    """Close the poll (its secret key goes) and post the result, with its chart, where it was
+    posted — once.  ``charts`` (by language) were drawn beforehand from the same counts; any
+    missing is drawn here."""
     if not await ctx.tx.polls.close(poll.id, ctx.ts, by):
         return False
     poll = await ctx.tx.polls.get(poll.id)
     await ctx.audit(by, None, "poll.closed", f"poll:{poll.id}", "early" if by else "deadline")
+    charts = dict(charts or {})
     for chat_key in poll.chats:
         lang = ctx.core.language_of_chat(chat_key)
+        if lang not in charts:
+            charts[lang] = await chart_of(ctx, poll, lang)
         text = "\n".join([await result_text(ctx, poll, lang), t(lang, "polls.consultation")])
-        await ctx.post_text(chat_key, text, key="polls.result_header", ref=f"poll:{poll.id}", lang=lang)
+        await ctx.post_text(chat_key, text, key="polls.result_header", ref=f"poll:{poll.id}",
+                            lang=lang, attachments=[charts[lang]] if charts[lang] else [])
     return True
 
 
+async def chart_of(ctx: Notifier, poll: Poll, lang: str) -> Attachment | None:
+    """The result as a chart in the digest's style: counts per option and the turnout (drawn off
+    the event loop); None if it cannot be drawn (the result is posted without it)."""
+    counts = await ctx.tx.polls.counts(poll.id)
+    _, turnout = await result_lines(ctx, poll, lang)
+    try:
+        chart = await asyncio.to_thread(
+            render_poll_chart, t(lang, "polls.chart_title", number=poll.id, question=poll.question),
+            [f"{LETTERS[i]}. {o}" for i, o in enumerate(poll.options)],
+            [counts.get(i, 0) for i in range(len(poll.options))], t(lang, "polls.chart_votes"),
+            turnout)
+    except Exception:
+        log.exception("poll %s: the result chart could not be drawn", poll.id)
+        return None
+    return Attachment("photo", caption=t(lang, "polls.chart_caption", number=poll.id),
+                      filename=f"poll-{poll.id}.png",
+                      content=base64.b64encode(chart.png).decode("ascii"))
+
+
 async def result_text(ctx: Notifier, poll: Poll, lang: str) -> str:
+    lines, _ = await result_lines(ctx, poll, lang)
+    return "\n".join(lines)
+
+
+async def result_lines(ctx: Notifier, poll: Poll, lang: str) -> tuple[list[str], str]:
+    """The result's lines, and its turnout line (the chart's subtitle)."""
     counts = await ctx.tx.polls.counts(poll.id)
     votes = sum(counts.values())
     if poll.status == "open":
@@ -468,12 +513,43 @@ async def result_text(ctx: Notifier, poll: Poll, lang: str) -> str:
     in_scope = {b: v for b, v in voted.items() if b in households}
     homes = sum(h for _, h in in_scope.values())
     if poll.per_household:
-        lines.append(t(lang, "polls.turnout_household", voted=homes, total=total,
-                       percent=percent(homes, total)))
+        turnout = t(lang, "polls.turnout_household", voted=homes, total=total,
+                    percent=percent(homes, total))
     else:
-        lines.append(t(lang, "polls.turnout_person", voters=votes, voted=homes, total=total,
-                       percent=percent(homes, total)))
-    return "\n".join(lines)
+        turnout = t(lang, "polls.turnout_person", voters=votes, voted=homes, total=total,
+                    percent=percent(homes, total))
+    lines.append(turnout)
+    lines += await area_lines(ctx, poll, lang)
+    return lines, turnout
+
+
+async def area_lines(ctx: Notifier, poll: Poll, lang: str, by_option: bool = False) -> list[str]:
+    """With units' floor areas in the config ([buildings] floor_areas): the share of the floor area
+    in scope whose households voted and (``by_option``, for staff only: an area can point at one
+    flat) for a poll per household that is not secret, behind each option — what the Civil Code
+    counts besides heads (a consultation still, not a legal vote)."""
+    areas = {b: units for b, units in ctx.config.buildings.floor_areas.items()
+             if not poll.buildings or b in poll.buildings}
+    total = sum(sum(units.values()) for units in areas.values())
+    if not total:
+        return []
+    if not by_option:
+        voted = sum(areas.get(b, {}).get(u, 0.0)
+                    for b, u in await ctx.tx.polls.voted_households(poll.id))
+        return [t(lang, "polls.area_turnout", voted=square_metres(voted),
+                  total=square_metres(total), percent=percent(voted, total))]
+    if poll.secret or not poll.per_household:
+        return []
+    behind = [0.0] * len(poll.options)
+    for building, unit, option in await ctx.tx.polls.household_choices(poll.id):
+        behind[option] += areas.get(building, {}).get(unit, 0.0)
+    return [t(lang, "polls.area_options", options=t(lang, "core.list_separator").join(
+        t(lang, "polls.area_option", letter=LETTERS[i], area=square_metres(area),
+          percent=percent(area, total)) for i, area in enumerate(behind)))]
+
+
+def square_metres(area: float) -> str:
+    return f"{area:,.1f}".rstrip("0").rstrip(".")
 
 
 async def building_lines(ctx: Notifier, poll: Poll, lang: str) -> list[str]:
@@ -493,7 +569,7 @@ async def building_lines(ctx: Notifier, poll: Poll, lang: str) -> list[str]:
             f"{LETTERS[i]} {counts.get(i, 0)}" for i in range(len(poll.options)))
         lines.append(t(lang, "polls.building_line", building=building.name if building else key,
                        voted=homes, total=total, percent=percent(homes, total), counts=shown))
-    return lines
+    return lines + await area_lines(ctx, poll, lang, by_option=True)
 
 
 def percent(part: int, whole: int) -> str:
@@ -513,10 +589,19 @@ _woken: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 async def close_due_polls(core, now: datetime) -> None:
     """At the deadline the result is posted (once); a day before, captains get the units that
     have not voted."""
+    drawn: dict[int, tuple[dict[int, int], dict[str, Attachment]]] = {}
+    async with core.db.read() as tx:  # the charts are drawn before the write lock is taken
+        reader = Notifier(core, tx, now)
+        for poll in await tx.polls.due("closes_at", reader.ts):
+            langs = {core.language_of_chat(k) for k in poll.chats}
+            drawn[poll.id] = (await tx.polls.counts(poll.id),
+                              {lang: await chart_of(reader, poll, lang) for lang in langs})
     async with core.db.transaction() as tx:
         notifier = Notifier(core, tx, now)
         for poll in await tx.polls.due("closes_at", notifier.ts):
-            await finish(notifier, poll, None)
+            counts, charts = drawn.get(poll.id, (None, None))
+            same = counts == await tx.polls.counts(poll.id)  # a vote since: draw it again
+            await finish(notifier, poll, None, charts if same else None)
         for poll in await tx.polls.due("remind_at", notifier.ts):
             if await tx.polls.reminded(poll.id):
                 await remind_captains(notifier, poll)

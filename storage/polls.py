@@ -81,6 +81,14 @@ class Polls(Repo):
     async def get(self, poll_id: int) -> Poll | None:
         return _poll(await self._one(f"SELECT {_COLUMNS} FROM polls WHERE id = ?", (poll_id,)))
 
+    async def created_between(self, since: float | None, until: float | None) -> list[Poll]:
+        """Polls started in ``[since, until)`` (either open-ended), oldest first (an export)."""
+        rows = await self._all(f"SELECT {_COLUMNS} FROM polls WHERE created_at >= ? AND "
+                               "created_at < ? ORDER BY id",
+                               (since if since is not None else float("-inf"),
+                                until if until is not None else float("inf")))
+        return [_poll(r) for r in rows]
+
     async def due(self, column: str, before: float) -> list[Poll]:
         """Open polls whose ``closes_at`` or ``remind_at`` is at or before ``before``."""
         if column not in ("closes_at", "remind_at"):
@@ -174,6 +182,22 @@ class Polls(Repo):
             "SELECT building, COUNT(*), COUNT(DISTINCT unit) FROM poll_voters WHERE poll_id = ? "
             "GROUP BY building", (poll_id,))
         return {r[0]: (r[1], r[2]) for r in rows}
+
+    async def voted_households(self, poll_id: int) -> set[tuple[str, str]]:
+        """(building, unit) of every registered household that voted (never what)."""
+        rows = await self._all("SELECT DISTINCT building, unit FROM poll_voters WHERE poll_id = ? "
+                               "AND building IS NOT NULL AND unit IS NOT NULL", (poll_id,))
+        return {(r[0], r[1]) for r in rows}
+
+    async def household_choices(self, poll_id: int) -> list[tuple[str, str, int]]:
+        """(building, unit, option) per household — open polls only (a secret ballot has no
+        voter), for the share of floor area behind each option."""
+        rows = await self._all(
+            "SELECT v.building, v.unit, b.option FROM poll_ballots b JOIN polls p ON "
+            "p.id = b.poll_id AND p.secret = 0 JOIN poll_voters v ON v.poll_id = b.poll_id AND "
+            "v.voter = b.ballot WHERE b.poll_id = ? AND v.building IS NOT NULL AND "
+            "v.unit IS NOT NULL", (poll_id,))
+        return [(r[0], r[1], r[2]) for r in rows]
 
     async def voted_units(self, poll_id: int, building: str) -> set[str]:
         rows = await self._all("SELECT DISTINCT unit FROM poll_voters WHERE poll_id = ? AND "

@@ -189,3 +189,139 @@ async def test_a_secret_poll_keeps_no_link_between_voter_and_option(compound):
     assert sent.keys_in("b3") == ["polls.result_header"]
     assert "A. 赞成：1 票（50%）" in sent.to_chat("b3")[0]
     assert rows(compound, "SELECT secret_key FROM polls WHERE id = 1") == [(None,)]
+
+
+async def test_the_result_is_posted_with_a_chart_of_the_counts(compound):
+    import base64
+
+    from bot.digest import render_poll_chart
+
+    await residents(compound)
+    await compound.say("dm", "chen", "发起投票 是否更换消防门？ 选项 同意、不同意、弃权 "
+                                     "截止 12月5日 20:00 范围 3栋 不公开")
+    await compound.say("dm", "alice", "投票 1 同意")
+    await compound.say("dm", "dave", "投票 1 A")
+    await compound.say("dm", "carol", "投票 1 B")  # 5栋: not in scope, not counted
+    sent = await compound.advance(timedelta(days=5))
+    post = next(m for m in sent.messages if m.address == "b3")
+    assert post.key == "polls.result_header"
+    [photo] = post.attachments
+    assert photo.kind == "photo" and photo.filename == "poll-1.png"
+    png = base64.b64decode(photo.content)
+    assert png.startswith(b"\x89PNG")
+    # the chart is the one the counts draw (2, 0, 0), in the digest's style, and no other
+    expected = render_poll_chart("投票 #1 结果：是否更换消防门？", ["A. 同意", "B. 不同意", "C. 弃权"],
+                                 [2, 0, 0], "票数", "参与：2/2 户已登记住户（100%）")
+    assert expected.drawn == {"options": {"票数": {"A. 同意": 2, "B. 不同意": 0, "C. 弃权": 0}}}
+    assert png == expected.png
+    wrong = render_poll_chart("投票 #1 结果：是否更换消防门？", ["A. 同意", "B. 不同意", "C. 弃权"],
+                              [1, 1, 0], "票数", "参与：2/2 户已登记住户（100%）")
+    assert png != wrong.png
+
+
+async def test_closing_early_posts_the_chart_in_the_groups_language(compound):
+    await compound.say("dm", "frank", "/register B7 701")
+    await compound.say("dm", "chen", "/poll Paint the lobby green? options yes, no until Dec 5 8pm "
+                                     "scope 7")
+    await compound.say("dm", "frank", "/vote 1 no")
+    sent = await compound.say("dm", "chen", "/closepoll 1")
+    post = next(m for m in sent.messages if m.address == "b7")
+    assert [a.filename for a in post.attachments] == ["poll-1.png"]
+    assert "Chart of poll #1" in post.attachments[0].caption
+
+
+async def test_linli_export_polls_writes_counts_and_never_who_voted_what(tmp_path):
+    import csv
+    import io
+    import json
+
+    from tests.test_export import linli
+
+    compound = await Compound.open(tmp_path)
+    try:
+        await residents(compound)
+        await compound.say("dm", "chen", "发起投票 续聘物业吗 选项 赞成、反对 截止 12月5日 20:00 "
+                                         "范围 3栋 不公开")
+        await compound.say("dm", "chen", "发起投票 装充电桩吗 选项 装、不装 截止 12月5日 20:00 "
+                                         "范围 3栋,5栋")
+        await compound.say("dm", "alice", "投票 1 反对")
+        await compound.say("dm", "dave", "投票 1 赞成")
+        await compound.say("dm", "alice", "投票 2 装")
+        await compound.say("dm", "carol", "投票 2 不装")
+        await compound.advance(timedelta(days=5))  # both closed; the secret key dropped
+    finally:
+        await compound.close()
+    db = str(tmp_path / "linli.db")
+    result = linli("export", "polls", "--db", db)
+    assert result.returncode == 0, result.stderr
+    secret, public = json.loads(result.stdout)
+    assert secret["secret"] is True and secret["status"] == "closed"
+    assert [(o["option"], o["votes"]) for o in secret["options"]] == [("赞成", 1), ("反对", 1)]
+    assert secret["turnout"] == {"households_voted": 2, "households_registered": 2, "percent": 100.0}
+    assert secret["buildings"] == [{"building": "3栋", "households_voted": 2,
+                                    "households_registered": 2}]  # no counts per building
+    assert public["scope"] == ["3栋", "5栋"]
+    assert [b["votes"] for b in public["buildings"]] == [{"A": 1, "B": 0}, {"A": 0, "B": 1}]
+    # nobody's name, unit or ballot is in it
+    for word in ("alice", "dave", "carol", "1203", "1505", "501", "h:3"):
+        assert word not in result.stdout, word
+
+    result = linli("export", "polls", "--format", "csv", "--since", "2026-11-01", "--db", db)
+    assert result.returncode == 0, result.stderr
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["poll_id"], r["option_letter"], r["votes"]) for r in table] == [
+        ("1", "A", "1"), ("1", "B", "1"), ("2", "A", "1"), ("2", "B", "1")]
+    assert table[0]["households_voted"] == "2" and table[2]["scope"] == "3栋、5栋"
+    result = linli("export", "polls", "--since", "2027-01-01", "--db", db)
+    assert json.loads(result.stdout) == []
+    result = linli("export", "tickets", "--db", db)
+    assert result.returncode == 2 and "--since" in result.stderr
+
+
+async def test_with_floor_areas_in_the_config_the_area_share_is_shown(tmp_path):
+    from bot.config import load_config
+    from tests.harness import EXAMPLE_CONFIG
+
+    config = load_config(EXAMPLE_CONFIG)
+    buildings = config.buildings.model_copy(update={"floor_areas": {
+        "3": {"1203": 90.0, "1505": 120.0, "1801": 90.0}}})
+    compound = await Compound.open(tmp_path, config.model_copy(update={"buildings": buildings}))
+    try:
+        await residents(compound)
+        await compound.say("dm", "chen", "发起投票 装充电桩吗 选项 装、不装 截止 12月5日 20:00 范围 3栋")
+        await compound.say("dm", "alice", "投票 1 装")
+        await compound.say("dm", "dave", "投票 1 不装")
+        sent = await compound.say("dm", "alice", "投票结果 1")
+        text = sent.to("alice")[0]
+        assert "面积：已投票住户的专有面积 210/300 ㎡（70%）" in text
+        assert "按面积" not in text  # which flat chose what: not for residents
+        sent = await compound.say("dm", "chen", "投票结果 1")
+        assert "按面积：A 90 ㎡（30%）、B 120 ㎡（40%）" in sent.to("chen")[0]
+        sent = await compound.advance(timedelta(days=5))
+        result = sent.to_chat("b3")[0]
+        assert "（70%）" in result and "按面积" not in result
+        # a secret poll: the area that voted, never the area behind an option
+        await compound.say("dm", "chen", "发起投票 续聘吗 选项 是、否 截止 12月9日 20:00 范围 3栋 不公开")
+        await compound.say("dm", "dave", "投票 2 是")
+        sent = await compound.say("dm", "chen", "投票结果 2")
+        detail = sent.to("chen")[0]
+        assert "120/300 ㎡（40%）" in detail and "按面积" not in detail
+    finally:
+        await compound.close()
+
+
+def test_floor_areas_of_a_building_that_does_not_exist_are_a_config_error(tmp_path):
+    import pytest
+
+    from bot.config import ConfigError, load_config
+    from tests.harness import EXAMPLE_CONFIG
+
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
+        "[buildings]\n", '[buildings]\nfloor_areas = { "99" = { "101" = 80 } }\n', 1)
+    (tmp_path / "c.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="floor_areas"):
+        load_config(tmp_path / "c.toml")
+    (tmp_path / "c.toml").write_text(text.replace('"99"', '"3"').replace("= 80", "= -1"),
+                                     encoding="utf-8")
+    with pytest.raises(ConfigError):
+        load_config(tmp_path / "c.toml")

@@ -1,4 +1,5 @@
-"""``linli export tickets --since 2026-11-01 [--until …] --format csv|json [--out FILE]``.
+"""``linli export tickets --since 2026-11-01 [--until …] --format csv|json [--out FILE]``
+(``linli export polls``: see ``bot/cli/_polls_export.py``).
 
 The rows and their text come from bot/exports.py (the office board's Exports page uses the same).
 ``--satisfaction`` writes the share satisfied of those tickets instead (overall, per category, per
@@ -23,9 +24,10 @@ def register(subparsers, common) -> None:
         "export", parents=[common], help="export tickets as CSV or Open311-style JSON",
         description="Export repair reports reported since a date, as JSON shaped like Open311 "
                     "GeoReport v2 service requests, or as CSV with the same columns.")
-    parser.add_argument("what", choices=("tickets",), help="what to export")
-    parser.add_argument("--since", required=True, metavar="DATE",
-                        help="reported on or after this date (2026-11-01 or 2026-11-01T08:00)")
+    parser.add_argument("what", choices=("tickets", "polls"), help="what to export")
+    parser.add_argument("--since", default=None, metavar="DATE",
+                        help="reported (a poll: started) on or after this date (2026-11-01 or "
+                             "2026-11-01T08:00); required for tickets")
     parser.add_argument("--until", default=None, metavar="DATE", help="… and before this date")
     parser.add_argument("--format", choices=("csv", "json"), default="json")
     parser.add_argument("--lang", choices=("zh", "en"), default=None,
@@ -46,6 +48,13 @@ def moment(text: str | None, tz) -> datetime | None:
 
 
 async def export(args) -> int:
+    if args.what == "polls":
+        from bot.cli._polls_export import export_polls
+
+        return await export_polls(args, moment, spreadsheet_safe)  # the same dates and cells
+    if args.since is None:
+        print("linli export tickets: --since is required (e.g. --since 2026-11-01)", file=sys.stderr)
+        return 2
     config = config_from(args)
     lang = args.lang or config.compound.language
     try:
