@@ -36,14 +36,16 @@ from bot.config import Area, Building, Config, normalize_name
 from bot.context import Context, Mention, Notifier, Refusal
 from bot.format import join
 from bot.i18n import catalogue, t
-from bot.messages import Inbound, Outbound
+from bot.messages import Attachment, Inbound, Outbound
 from bot.parser import Parsed, Parser, clean, guess_language
 from bot.privacy import Redactor
 from storage import Database, Tx
+from storage.media import MediaProblem, MediaStore
 from storage.people import Person
 
 log = logging.getLogger(__name__)
 ROLE_ORDER = ("captain", "property", "committee", "coordinator", "admin")
+FETCH_SECONDS = 120.0  # downloading one photo a person sent
 
 
 class Core:
@@ -51,8 +53,10 @@ class Core:
 
     def __init__(self, config: Config, db: Database, clock, platforms: Iterable[str],
                  registry: Registry, *, send_limits: Mapping[str, SendLimits] | None = None,
-                 wake_at: Callable[[datetime], None] | None = None) -> None:
+                 wake_at: Callable[[datetime], None] | None = None,
+                 media: MediaStore | None = None) -> None:
         self.config = config
+        self.media = media  # the media folder: photos people attach are kept there
         self.db = db
         self.clock = clock
         self.platforms = list(platforms)  # the platforms whose adapters run: where to deliver
@@ -244,6 +248,8 @@ class Core:
             self._last_group[(msg.platform, msg.sender_id)] = chat_key
             if len(self._last_group) > 100_000:
                 self._last_group.pop(next(iter(self._last_group)))
+        if any(a.fetch is not None for a in msg.attachments):
+            msg = replace(msg, attachments=await self.take_media(msg))
         parsed = self.parser.parse(msg.text, private=private, mentioned=msg.mentions_bot)
         now = self.clock.now()
         ts = now.timestamp()
@@ -281,6 +287,34 @@ class Core:
             ctx = Context(self, tx, now, msg, person, lang, parsed, chat_key)
             await self._run(ctx, parsed, listener)
         self.outbox_changed.set()
+
+    async def take_media(self, msg: Inbound) -> tuple[Attachment, ...]:
+        """Download the photos a message carries and keep them in the media folder, before any
+        transaction begins: each comes back with ``media`` (its stored name) or ``problem``
+        ("too_big", "not_image").  One that cannot be downloaded keeps only its platform id."""
+        taken = []
+        for attachment in msg.attachments:
+            fetch, attachment = attachment.fetch, replace(attachment, fetch=None,
+                                                          origin=attachment.origin or msg.platform)
+            if fetch is None or self.media is None or attachment.kind not in ("photo", "document"):
+                taken.append(attachment)
+                continue
+            limit = self.media.max_bytes
+            try:
+                if attachment.size > limit:
+                    raise MediaProblem("too_big")
+                data = await asyncio.wait_for(fetch(limit), FETCH_SECONDS)
+                kept = await asyncio.to_thread(self.media.keep, data)
+                taken.append(replace(attachment, media=kept.name, size=kept.size))
+            except MediaProblem as problem:
+                log.info("%s %s from %s not kept: %s", msg.platform, attachment.kind,
+                         msg.sender_id, problem.reason)
+                taken.append(replace(attachment, problem=problem.reason))
+            except Exception as exc:  # the platform did not give it: forwarded by id, as before
+                log.warning("%s %s %r could not be downloaded: %r", msg.platform, attachment.kind,
+                            attachment.file_id[:40], exc)
+                taken.append(attachment)
+        return tuple(taken)
 
     async def _run(self, ctx: Context, parsed: Parsed | None, listener) -> None:
         try:
@@ -400,7 +434,8 @@ class Core:
 
     # --- a command from outside the chats (the office board, ``linli do``) ----------------------
     async def perform(self, person_key: str, command_name: str, args: str = "", *,
-                      lang: str | None = None) -> list[Outbound]:
+                      lang: str | None = None,
+                      attachments: tuple[Attachment, ...] = ()) -> list[Outbound]:
         """Do ``command_name`` with ``args`` on behalf of the configured person ``person_key``,
         through the same path as a chat message (role checks, audit, notifications, one
         transaction) and return the answers the person would have seen, instead of sending them."""
@@ -418,7 +453,7 @@ class Core:
             args = clean(args)
             msg = Inbound(platform="office", chat_id=f"person:{person.id}", chat_kind="private",
                           sender_id=person_key, sender_name=person.name, text=f"{word} {args}",
-                          message_id=f"office:{now.timestamp()}")
+                          message_id=f"office:{now.timestamp()}", attachments=attachments)
             parsed = Parsed(command, word, args, lang, True, msg.text)
             ctx = Context(self, tx, now, msg, person, lang, parsed, None, answers=answers)
             await self._run(ctx, parsed, None)

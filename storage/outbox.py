@@ -22,13 +22,16 @@ from dataclasses import asdict
 from bot.messages import Attachment, Button, Outbound
 from storage.db import Repo, repository
 
+# what an outbox row keeps of an attachment: not the adapter's download, not the file's local path
+_ATTACHMENT_FIELDS = [f for f in Attachment.__slots__ if f not in ("fetch", "path")]
+
 
 def _encode(message: Outbound) -> str:
     return json.dumps({
         "text": message.text,
         "buttons": [asdict(b) for b in message.buttons],
         "buttons_hint": message.buttons_hint,
-        "attachments": [asdict(a) for a in message.attachments],
+        "attachments": [{f: getattr(a, f) for f in _ATTACHMENT_FIELDS} for a in message.attachments],
         "mention_ids": list(message.mention_ids),
         "mention_name": message.mention_name,
         "edit_of": message.edit_of,
