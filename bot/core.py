@@ -250,6 +250,14 @@ class Core:
                 self._last_group.pop(next(iter(self._last_group)))
         if any(a.fetch is not None for a in msg.attachments):
             msg = replace(msg, attachments=await self.take_media(msg))
+            try:
+                await self._handle(msg, private, chat_key)
+            finally:  # a photo no handler took (chatter in a group) is not kept
+                await self.forget_unattached([a.media for a in msg.attachments if a.media])
+            return
+        await self._handle(msg, private, chat_key)
+
+    async def _handle(self, msg: Inbound, private: bool, chat_key: str | None) -> None:
         parsed = self.parser.parse(msg.text, private=private, mentioned=msg.mentions_bot)
         now = self.clock.now()
         ts = now.timestamp()
@@ -315,6 +323,17 @@ class Core:
                             attachment.file_id[:40], exc)
                 taken.append(attachment)
         return tuple(taken)
+
+    async def forget_unattached(self, names: Iterable[str]) -> None:
+        """Delete stored photos that no ticket has (kept while a message was handled, then not
+        taken): the media folder holds what residents reported, not everything they posted."""
+        names = [n for n in names if n]
+        if not names or self.media is None:
+            return
+        async with self.db.read() as tx:
+            unused = [n for n in names if await tx.media.ticket_of(n.split(".", 1)[0]) is None]
+        for name in unused:
+            await asyncio.to_thread(self.media.forget, name)
 
     async def _run(self, ctx: Context, parsed: Parsed | None, listener) -> None:
         try:

@@ -117,6 +117,13 @@ class MediaStore:
         self._write(thumb_name(name), small.getvalue())
         return Kept(name, len(stored), clean.width, clean.height)
 
+    def forget(self, name: str) -> None:
+        """Delete a stored photo and its thumbnail (one no ticket has)."""
+        if NAME.match(name or "") is None:
+            return
+        for each in (name, thumb_name(name)):
+            (self.folder / each[:2] / each).unlink(missing_ok=True)
+
     def _write(self, name: str, data: bytes) -> None:
         folder = self.folder / name[:2]
         target = folder / name

@@ -139,6 +139,16 @@ async def test_the_same_photo_twice_is_one_file_and_a_later_photo_joins_the_repo
     assert len(photos) == 2 and photos[0] == photos[1]
 
 
+async def test_a_photo_that_belongs_to_no_report_is_not_kept(compound):
+    """Chatter in a group (a photo of the sunset, no report of the sender's in the last ten
+    minutes) is downloaded to be checked, then deleted: no ticket took it."""
+    sent = await compound.say("b3", "bob", "", attachments=(photo(photo_with_gps(seed=5)),))
+    assert sent.messages == []
+    assert stored_files(compound) == []
+    await compound.say("b3", "alice", "报修 3栋电梯坏了", attachments=(photo(photo_with_gps()),))
+    assert len(stored_files(compound)) == 2  # a report's photo stays
+
+
 def test_the_store_turns_a_photo_upright_and_keeps_transparency(tmp_path):
     store = MediaStore(tmp_path / "media")
     sideways = Image.new("RGB", (300, 100), (200, 30, 30))

@@ -337,6 +337,7 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
                                          f"{number} {note}".strip(), lang=viewer.lang,
                                          attachments=attachments)
             said = "\n".join(answer.plain_text() for answer in answers)
+            await core.forget_unattached(a.media for a in attachments)  # refused: not kept
         response = RedirectResponse(f"/tickets/{number}", status_code=303)
         response.set_cookie(FLASH_COOKIE, flashes.dumps(said[:1500]), max_age=120, httponly=True,
                             samesite="strict", secure=secure, path="/")
