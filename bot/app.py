@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from bot.core import Core
 from bot.dispatcher import Dispatcher
 from bot.scheduler import Scheduler
 from storage import Database
+from storage.media import MediaStore, media_folder
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +107,12 @@ class App:
         scheduler = Scheduler(config.tz, clock)
         limits = {name: adapter.limits for name, adapter in adapters.items()} if adapters \
             is not None else {p: send_limits_of(p, config) for p in platforms}
+        folder = media_folder(db_path)
+        media = MediaStore(folder if folder is not None else Path(tempfile.mkdtemp(prefix="linli-media-")),
+                           max_bytes=config.media.max_bytes, max_side=config.media.max_side,
+                           thumb_side=config.media.thumb_side)
         core = Core(config, db, clock, platforms, registry, send_limits=limits,
-                    wake_at=scheduler.wake_at)
+                    wake_at=scheduler.wake_at, media=media)
         app = cls(config, db, core, scheduler=scheduler)
         app.adapters = adapters if adapters is not None else {
             p: make_adapter(p, config, core) for p in platforms}

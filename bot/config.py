@@ -116,6 +116,18 @@ class TicketSettings(_Strict):
         return value
 
 
+class MediaSettings(_Strict):
+    """``[media]``: photos residents attach to reports, kept beside the database (storage/media.py)."""
+
+    max_mb: float = Field(default=10, gt=0, le=50)  # a larger photo is refused, with a reply
+    max_side: int = Field(default=2560, ge=320, le=10000)  # stored photos are scaled down to this
+    thumb_side: int = Field(default=320, ge=64, le=1024)  # the board's thumbnails
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 1024 * 1024)
+
+
 class AreaSettings(_Strict):
     """``[areas.<key>]``: a common area (东门, 地下车库, 会所 …), the words residents name it by and
     who answers for it: roles (``property``, ``captain:3``, ``committee`` …) or ``[people]`` keys."""
@@ -414,6 +426,7 @@ class Config(_Strict):
     compound: CompoundSettings = CompoundSettings()
     buildings: BuildingSettings = BuildingSettings()
     tickets: TicketSettings = TicketSettings()
+    media: MediaSettings = MediaSettings()  # photos kept with reports: size limit, thumbnails
     delivery: DeliverySettings = DeliverySettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     telegram: TelegramSettings = TelegramSettings()

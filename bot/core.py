@@ -36,10 +36,11 @@ from bot.config import Area, Building, Config, normalize_name
 from bot.context import Context, Mention, Notifier, Refusal
 from bot.format import join
 from bot.i18n import catalogue, t
-from bot.messages import Inbound, Outbound
+from bot.messages import Attachment, Inbound, Outbound
 from bot.parser import Parsed, Parser, clean, guess_language
 from bot.privacy import Redactor
 from storage import Database, Tx
+from storage.media import MediaProblem, MediaStore
 from storage.people import Person
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ ROLE_ORDER = ("captain", "property", "committee", "coordinator", "admin")
 # An identity's last-seen time (which platform reaches a person first) is refreshed at most this
 # often: a resident typing ten messages a minute costs one UPDATE, not ten.
 SEEN_EVERY = 60.0
+FETCH_SECONDS = 120.0  # downloading one photo a person sent
 
 
 class Core:
@@ -54,8 +56,10 @@ class Core:
 
     def __init__(self, config: Config, db: Database, clock, platforms: Iterable[str],
                  registry: Registry, *, send_limits: Mapping[str, SendLimits] | None = None,
-                 wake_at: Callable[[datetime], None] | None = None) -> None:
+                 wake_at: Callable[[datetime], None] | None = None,
+                 media: MediaStore | None = None) -> None:
         self.config = config
+        self.media = media  # the media folder: photos people attach are kept there
         self.db = db
         self.clock = clock
         self.platforms = list(platforms)  # the platforms whose adapters run: where to deliver
@@ -250,6 +254,16 @@ class Core:
             self._last_group[(msg.platform, msg.sender_id)] = chat_key
             if len(self._last_group) > 100_000:
                 self._last_group.pop(next(iter(self._last_group)))
+        if any(a.fetch is not None for a in msg.attachments):
+            msg = replace(msg, attachments=await self.take_media(msg))
+            try:
+                await self._handle(msg, private, chat_key)
+            finally:  # a photo no handler took (chatter in a group) is not kept
+                await self.forget_unattached([a.media for a in msg.attachments if a.media])
+            return
+        await self._handle(msg, private, chat_key)
+
+    async def _handle(self, msg: Inbound, private: bool, chat_key: str | None) -> None:
         parsed = self.parser.parse(msg.text, private=private, mentioned=msg.mentions_bot)
         now = self.clock.now()
         ts = now.timestamp()
@@ -289,6 +303,45 @@ class Core:
             ctx = Context(self, tx, now, msg, person, lang, parsed, chat_key)
             await self._run(ctx, parsed, listener)
         self.outbox_changed.set()
+
+    async def take_media(self, msg: Inbound) -> tuple[Attachment, ...]:
+        """Download the photos a message carries and keep them in the media folder, before any
+        transaction begins: each comes back with ``media`` (its stored name) or ``problem``
+        ("too_big", "not_image").  One that cannot be downloaded keeps only its platform id."""
+        taken = []
+        for attachment in msg.attachments:
+            fetch, attachment = attachment.fetch, replace(attachment, fetch=None,
+                                                          origin=attachment.origin or msg.platform)
+            if fetch is None or self.media is None or attachment.kind not in ("photo", "document"):
+                taken.append(attachment)
+                continue
+            limit = self.media.max_bytes
+            try:
+                if attachment.size > limit:
+                    raise MediaProblem("too_big")
+                data = await asyncio.wait_for(fetch(limit), FETCH_SECONDS)
+                kept = await asyncio.to_thread(self.media.keep, data)
+                taken.append(replace(attachment, media=kept.name, size=kept.size))
+            except MediaProblem as problem:
+                log.info("%s %s from %s not kept: %s", msg.platform, attachment.kind,
+                         msg.sender_id, problem.reason)
+                taken.append(replace(attachment, problem=problem.reason))
+            except Exception as exc:  # the platform did not give it: forwarded by id, as before
+                log.warning("%s %s %r could not be downloaded: %r", msg.platform, attachment.kind,
+                            attachment.file_id[:40], exc)
+                taken.append(attachment)
+        return tuple(taken)
+
+    async def forget_unattached(self, names: Iterable[str]) -> None:
+        """Delete stored photos that no ticket has (kept while a message was handled, then not
+        taken): the media folder holds what residents reported, not everything they posted."""
+        names = [n for n in names if n]
+        if not names or self.media is None:
+            return
+        async with self.db.read() as tx:
+            unused = [n for n in names if await tx.media.ticket_of(n.split(".", 1)[0]) is None]
+        for name in unused:
+            await asyncio.to_thread(self.media.forget, name)
 
     async def _run(self, ctx: Context, parsed: Parsed | None, listener) -> None:
         try:
@@ -424,7 +477,8 @@ class Core:
 
     # --- a command from outside the chats (the office board, ``linli do``) ----------------------
     async def perform(self, person_key: str, command_name: str, args: str = "", *,
-                      lang: str | None = None) -> list[Outbound]:
+                      lang: str | None = None,
+                      attachments: tuple[Attachment, ...] = ()) -> list[Outbound]:
         """Do ``command_name`` with ``args`` on behalf of the configured person ``person_key``,
         through the same path as a chat message (role checks, audit, notifications, one
         transaction) and return the answers the person would have seen, instead of sending them."""
@@ -442,7 +496,7 @@ class Core:
             args = clean(args)
             msg = Inbound(platform="office", chat_id=f"person:{person.id}", chat_kind="private",
                           sender_id=person_key, sender_name=person.name, text=f"{word} {args}",
-                          message_id=f"office:{now.timestamp()}")
+                          message_id=f"office:{now.timestamp()}", attachments=attachments)
             parsed = Parsed(command, word, args, lang, True, msg.text)
             ctx = Context(self, tx, now, msg, person, lang, parsed, None, answers=answers)
             await self._run(ctx, parsed, None)

@@ -410,8 +410,28 @@ class Dispatcher:
         waits = [o.resume_at - now for o in self._outages.values() if o.ended is None]
         return max(0.0, min(waits)) if waits else None
 
+    def located(self, piece: Outbound) -> Outbound:
+        """Stored photos (``Attachment.media``) with the path of their file in the media folder, for
+        the adapter to send; one whose file is gone is left out."""
+        media = self.core.media
+        attachments = []
+        for attachment in piece.attachments:
+            if attachment.media:
+                path = media.path(attachment.media) if media is not None else None
+                if path is None:
+                    log.warning("outbox #%s: stored photo %s is missing", piece.outbox_id,
+                                attachment.media)
+                    if not attachment.file_id:
+                        continue
+                else:
+                    attachment = replace(attachment, path=str(path))
+            attachments.append(attachment)
+        return replace(piece, attachments=tuple(attachments))
+
     async def _send_piece(self, adapter: Adapter, message: Outbound, piece: Outbound):
         """Hand one piece to the adapter: its platform id, or False when it was not taken."""
+        if any(a.media for a in piece.attachments):
+            piece = self.located(piece)
         try:
             return await adapter.send(piece)
         except TemporaryError as exc:

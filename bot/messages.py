@@ -7,6 +7,7 @@ to the adapter of its platform to send.  Nothing in here knows which platform it
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,6 +23,16 @@ class Attachment:
     caption: str = ""
     filename: str = ""  # for a file the bot makes (e.g. shifts.ics) …
     content: str = ""  # … and its text, sent as a document where the platform can
+    # A photo kept in the media folder (storage/media.py): its stored name, "<sha256>.jpg".  Every
+    # adapter sends the stored file (EXIF gone) whatever platform the photo came from.
+    media: str = ""
+    origin: str = ""  # the platform whose id ``file_id`` is ("": the platform it is sent on)
+    problem: str = ""  # why a photo a person sent was not kept: "not_image", "too_big"
+    size: int = 0  # bytes, when the platform said so before downloading
+    path: str = ""  # where the stored file is, filled in by the dispatcher just before sending
+    # Set by an adapter on what a person sent: download the file (at most ``limit`` bytes are
+    # needed; more means too big).  Never stored: the core replaces it by ``media`` or ``problem``.
+    fetch: Callable[[int], Awaitable[bytes]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

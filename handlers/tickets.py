@@ -145,9 +145,7 @@ async def file_report(ctx: Context) -> None:
     await ctx.tx.tickets.add_event(ticket.id, ctx.ts, None if anonymous else ctx.person.id,
                                    "reported", "", ctx.msg.platform)
     await ctx.record("ticket.report", f"ticket:{ticket.id}", category)
-    for attachment in ctx.msg.attachments:
-        await ctx.tx.tickets.attach(ticket.id, ctx.msg.platform, attachment.kind,
-                                    attachment.file_id, ctx.ts)
+    await keep_attachments(ctx, ticket.id)
     if cut:
         await ctx.reply("tickets.cut", limit=limit)
     if building_key is None and area is None:
@@ -442,14 +440,31 @@ async def photo_after_report(ctx: Context) -> None:
     ticket = await ctx.tx.tickets.latest_of_reporter_since(ctx.person.id, ctx.ts - 600)
     if ticket is None:
         return
-    for attachment in ctx.msg.attachments:
-        await ctx.tx.tickets.attach(ticket.id, ctx.msg.platform, attachment.kind,
-                                    attachment.file_id, ctx.ts)
+    kept = await keep_attachments(ctx, ticket.id)
+    if not kept:
+        return  # a file that was no photo: keep_attachments said so
     handlers, _ = await responders(ctx, ticket)
     for person_id in handlers:
         await ctx.tell(person_id, "tickets.photo_added", ref=f"ticket:{ticket.id}",
-                       number=ticket.id, attachments=ctx.msg.attachments)
+                       number=ticket.id, attachments=kept)
     await ctx.reply("tickets.photo_attached", number=ticket.id)
+
+
+async def keep_attachments(ctx: Context, ticket_id: int, stage: str = "report") -> list[Attachment]:
+    """Record on a ticket the files a message carries (a photo kept in the media folder by its
+    stored name as well); a file that was not kept — no picture, or too big — gets a reply that
+    says what to send instead, and is left out.  Returns what was attached, ready to pass on."""
+    kept = []
+    for attachment in ctx.msg.attachments:
+        if attachment.problem:
+            media = ctx.core.media
+            await ctx.reply(f"media.{attachment.problem}", limit=media.max_mb if media else 10)
+            continue
+        await ctx.tx.tickets.attach(ticket_id, ctx.msg.platform, attachment.kind,
+                                    attachment.file_id, ctx.ts, media=attachment.media, stage=stage)
+        kept.append(Attachment(kind=attachment.kind, file_id=attachment.file_id,
+                               media=attachment.media, origin=attachment.origin or ctx.msg.platform))
+    return kept
 
 
 # --- the lifecycle ------------------------------------------------------------------------------
@@ -475,14 +490,18 @@ async def move(ctx: Context, status: str, command: str) -> None:
     await ctx.tx.tickets.add_event(ticket.id, ctx.ts, ctx.person.id, status, note,
                                    ctx.msg.platform)
     await ctx.record(f"ticket.{command}", f"ticket:{ticket.id}", note)
+    # a photo sent with 已解决 (a caption, or the board's upload) is the "after" photo
+    after = await keep_attachments(ctx, ticket.id, stage="after") if status == "resolved" else []
     told = await tell_followers(ctx, ticket, f"tickets.update.{status}", note=note or "-",
-                                who=ctx.person.name)
+                                who=ctx.person.name, attachments=after)
     await ctx.reply("tickets.moved", number=ticket.id, status=ctx.t(f"tickets.status.{status}"),
                     count=told)
 
 
-async def tell_followers(ctx: Notifier, ticket: Ticket, key: str, **values: object) -> int:
-    """Tell the reporter and every follower; the reporter of a resolved ticket gets buttons."""
+async def tell_followers(ctx: Notifier, ticket: Ticket, key: str,
+                         attachments: list[Attachment] | tuple = (), **values: object) -> int:
+    """Tell the reporter and every follower (with ``attachments``: the "after" photo); the
+    reporter of a resolved ticket gets buttons."""
     recipients = [ticket.reporter_id, *await ctx.tx.tickets.followers(ticket.id)]
     for person_id in recipients:
         buttons = ()
@@ -491,7 +510,7 @@ async def tell_followers(ctx: Notifier, ticket: Ticket, key: str, **values: obje
                        if person_id == ticket.reporter_id else ()) + (
                 ButtonSpec("tickets.button.reopen", "reopen", str(ticket.id)),)
         await ctx.tell(person_id, key, ref=f"ticket:{ticket.id}", buttons=buttons,
-                       number=ticket.id, **values)
+                       attachments=attachments, number=ticket.id, **values)
     return len(recipients)
 
 
@@ -689,7 +708,8 @@ async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
                  ButtonSpec("tickets.button.progress", "progress", str(ticket.id)),
                  ButtonSpec("tickets.button.resolve", "resolve", str(ticket.id)),
                  ButtonSpec("tickets.button.reject", "reject", str(ticket.id))),
-        attachments=[Attachment(kind=kind, file_id=file_id) for _, kind, file_id in attachments],
+        attachments=[Attachment(kind=kind, file_id=file_id, media=media, origin=platform)
+                     for platform, kind, file_id, media in attachments],
         number=ticket.id, building=place_name(ctx, ticket, lang), urgent=urgent_mark(ticket, lang),
         category=t(lang, f"tickets.category.{ticket.category}"), text=text,
         reporter=name + unit, **values)

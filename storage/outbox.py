@@ -23,7 +23,8 @@ from bot.messages import Attachment, Button, Outbound
 from storage.db import Repo, repository
 
 _BUTTON = tuple(f.name for f in fields(Button))
-_ATTACHMENT = tuple(f.name for f in fields(Attachment))
+# what an outbox row keeps of an attachment: not the adapter's download, not the file's local path
+_ATTACHMENT = tuple(f for f in Attachment.__slots__ if f not in ("fetch", "path"))
 
 
 def _plain(item, names: tuple[str, ...]) -> dict:

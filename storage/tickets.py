@@ -198,19 +198,24 @@ class Tickets(Repo):
             "AND status != 'draft' ORDER BY id DESC LIMIT 1", (person_id, since)))
 
     async def attach(self, ticket_id: int, platform: str, kind: str, file_id: str,
-                     now: float) -> None:
+                     now: float, media: str = "", stage: str = "report") -> None:
+        """A file sent with a ticket: the platform's id, and the stored photo (``media``, a name
+        in the media folder) when it was kept."""
         self._bare().discard(ticket_id)
         await self._run(
-            "INSERT INTO ticket_attachments (ticket_id, platform, kind, file_id, at) "
-            "VALUES (?, ?, ?, ?, ?)", (ticket_id, platform, kind, file_id, now))
+            "INSERT INTO ticket_attachments (ticket_id, platform, kind, file_id, at, media, stage) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ticket_id, platform, kind, file_id, now, media or None, stage))
 
-    async def attachments(self, ticket_id: int) -> list[tuple[str, str, str]]:
+    async def attachments(self, ticket_id: int,
+                          stage: str | None = None) -> list[tuple[str, str, str, str]]:
+        """(platform, kind, file id, stored name or "") of a ticket's files, of one stage or all."""
         if ticket_id in self._bare():
             return []
         rows = await self._all(
-            "SELECT platform, kind, file_id FROM ticket_attachments WHERE ticket_id = ? "
-            "ORDER BY id", (ticket_id,))
-        return [(r[0], r[1], r[2]) for r in rows]
+            "SELECT platform, kind, file_id, media FROM ticket_attachments WHERE ticket_id = ? "
+            "AND (? IS NULL OR stage = ?) ORDER BY id", (ticket_id, stage, stage))
+        return [(r[0], r[1], r[2], r[3] or "") for r in rows]
 
     async def count(self) -> int:
         return await self._value("SELECT COUNT(*) FROM tickets WHERE status != 'draft'")

@@ -47,6 +47,10 @@ errors as ``{"message": …}``, HTTP 500    ``{"ok": false, "error_code", "descr
 accepts any token                         401 Unauthorized for any token but the peer's
 accepts any file id                       400 "wrong file identifier" for a file id Telegram never
                                           issued (users' photos and the bot's uploads are known)
+no getFile, no file downloads             getFile and ``/file/bot<token>/<path>`` for the files a
+                                          test gave bytes (``register_file``); others: 400, as for
+                                          a file too old to fetch.  Uploads are recorded by their
+                                          SHA-256 (``state.uploaded``: file id → digest)
 never fails                               on request (``state.failing``): 502 Bad Gateway
 no flood control, no group migration      on request (``state.flood``, ``state.migrated``): 429
                                           with ``retry_after``; 400 with ``migrate_to_chat_id``
@@ -221,6 +225,8 @@ class CompatState:
     failing: set[str] = field(default_factory=set)  # methods answering 502 Bad Gateway ("*": all)
     webhook_posts: list[tuple[int, int]] = field(default_factory=list)  # (update_id, HTTP status)
     uploads: itertools.count = field(default_factory=lambda: itertools.count(1))
+    file_data: dict[str, bytes] = field(default_factory=dict)  # file id → what getFile serves
+    uploaded: dict[str, str] = field(default_factory=dict)  # an upload's file id → its SHA-256
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -276,6 +282,10 @@ class CompatProxy:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         parts = path.path.strip("/").split("/")
+        if len(parts) >= 3 and parts[0] == "file" and parts[1].startswith("bot"):
+            unquote = urllib.parse.unquote  # PTB quotes the token's ":"
+            self._serve_file(handler, unquote(parts[1][3:]), unquote("/".join(parts[2:])))
+            return
         if len(parts) == 2 and parts[0].startswith("bot"):
             token, method = parts[0][3:], parts[1]
             params = self._params(handler.headers.get("Content-Type", ""), body, path.query)
@@ -296,6 +306,28 @@ class CompatProxy:
             handler.end_headers()
             handler.wfile.write(data)
 
+    def _serve_file(self, handler: BaseHTTPRequestHandler, token: str, file_path: str) -> None:
+        """A file download, as api.telegram.org/file/bot<token>/<file_path> serves it."""
+        with self.state.lock:
+            data = self.state.file_data.get(file_path.removeprefix("photos/"))
+        status = 200 if data is not None and (not self.token or token == self.token) else 404
+        data = data if status == 200 else b'{"ok":false,"error_code":404,"description":"Not Found"}'
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            handler.send_response(status)
+            handler.send_header("Content-Type", "application/octet-stream")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+
+    def api_getFile(self, token: str, params: dict) -> dict:
+        file_id = str(params.get("file_id") or "")
+        with self.state.lock:
+            data = self.state.file_data.get(file_id)
+        if data is None:
+            raise ApiError(400, "Bad Request: wrong file_id or the file is temporarily unavailable")
+        return {"file_id": file_id, "file_unique_id": _unique(file_id), "file_size": len(data),
+                "file_path": f"photos/{file_id}"}
+
     @staticmethod
     def _params(content_type: str, body: bytes, query: str) -> dict:
         params: dict[str, object] = {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()}
@@ -308,7 +340,8 @@ class CompatProxy:
                 name = part.get_param("name", header="content-disposition")
                 payload = part.get_payload(decode=True) or b""
                 if part.get_filename():
-                    params[name] = {"upload": part.get_filename(), "size": len(payload)}
+                    params[name] = {"upload": part.get_filename(), "size": len(payload),
+                                    "sha256": hashlib.sha256(payload).hexdigest()}
                 else:
                     params[name] = payload.decode()
         elif body:
@@ -561,6 +594,7 @@ class CompatProxy:
             with self.state.lock:
                 params[kind] = f"compat-upload-{next(self.state.uploads)}-{value['upload']}"
                 self.state.files.add(params[kind])
+                self.state.uploaded[params[kind]] = value.get("sha256", "")
         elif not value:
             raise ApiError(400, f"Bad Request: there is no {kind} in the request")
         elif value not in self.state.files:
@@ -811,6 +845,12 @@ class TelegramPeer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def register_file(self, file_id: str, data: bytes) -> None:
+        """A file a user sends as ``file_id``: getFile finds it and the download serves ``data``."""
+        with self.state.lock:
+            self.state.file_data[file_id] = data
+            self.state.files.add(file_id)
 
     # the client side (the emulator's own client endpoints) -----------------------------------
     def send(self, user: TgUser, chat: TgChat | None, text: str = "", *, photo: str = "",

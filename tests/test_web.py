@@ -204,3 +204,18 @@ def test_linli_web_login_prints_a_link(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("https://board.example.org/login/")
     assert linli(["web-login", "sun", "--config", str(config), "--db", db]) == 1
     assert linli(["web-login", "nobody", "--config", str(config), "--db", db]) == 2
+
+
+async def test_an_anonymous_report_keeps_its_reporter_from_the_captain_on_the_board(board):
+    """报修 匿名: the building's captain sees 匿名居民 on the ticket's page; property sees who it was."""
+    await board.say("dm", "alice", "登记 3栋 1203")
+    await board.say("b3", "alice", "报修 匿名 楼上每天半夜拖椅子")
+    async with client_for(board) as captain:
+        await sign_in(board, captain, "wang")
+        page = await captain.get("/tickets/1")
+        assert "匿名居民" in page.text and "alice" not in page.text and "1203" not in page.text
+        assert 'value="ack"' in page.text  # the captain still moves it along
+    async with client_for(board) as property_staff:
+        await sign_in(board, property_staff, "zhao")
+        page = await property_staff.get("/tickets/1")
+        assert "alice" in page.text and "1203" in page.text

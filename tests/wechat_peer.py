@@ -10,6 +10,7 @@ the bot sent is listed.  ``LinliProcess`` runs ``linli run`` against it with a c
 from __future__ import annotations
 
 import atexit
+import base64
 import json
 import os
 import shutil
@@ -151,11 +152,14 @@ class WechatPeer:
         return self.call("/state")
 
     def say(self, who: str, text: str = "", *, room: str | None = None, image: str = "",
-            mentions: tuple[str, ...] = ()) -> str:
-        """Contact ``who`` (a CONTACTS key) says ``text`` in ``room``, or privately to the bot."""
+            mentions: tuple[str, ...] = (), data: bytes = b"") -> str:
+        """Contact ``who`` (a CONTACTS key) says ``text`` in ``room``, or privately to the bot; or
+        sends an ``image`` (a file name: with ``data``, those bytes, else a one-pixel PNG)."""
         body = {"talker": f"wx-{who}", "mentions": list(mentions)}
         body |= {"room": room} if room else {"to": BOT["id"]}
         body |= {"image": image} if image else {"text": text}
+        if data:
+            body["data"] = base64.b64encode(data).decode("ascii")
         return self.call("/say", body)["id"]
 
     def join(self, room: str, *who: str, inviter: str = "alice") -> None:

@@ -60,7 +60,9 @@ class ConsoleAdapter:
         where = f"dm {message.address}" if message.kind == "private" else message.address
         lines = message.plain_text().split("\n")
         for attachment in message.attachments:
-            if attachment.kind == "photo" and attachment.content:  # base64 image bytes (a chart)
+            if attachment.path:  # a stored photo (storage/media.py)
+                lines.append(f"(photo {attachment.path})")
+            elif attachment.kind == "photo" and attachment.content:  # base64 image bytes (a chart)
                 size = len(attachment.content) * 3 // 4 // 1024
                 lines.append(f"(photo {attachment.filename}, {size} KB)")
             elif attachment.content:

@@ -36,6 +36,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telegram import (
@@ -241,12 +242,17 @@ class TelegramAdapter:
         text = message.text or message.caption or ""
         attachments = ()
         if message.photo:
-            attachments = (Attachment("photo", message.photo[-1].file_id,
-                                      caption=message.caption or ""),)
+            largest = message.photo[-1]
+            attachments = (Attachment("photo", largest.file_id, caption=message.caption or "",
+                                      size=largest.file_size or 0,
+                                      fetch=self._download(largest.file_id)),)
         elif message.document and (message.document.mime_type or "").startswith("image/"):
-            # a photo sent "as a file" (uncompressed): forwarded as the document it is
-            attachments = (Attachment("document", message.document.file_id,
-                                      caption=message.caption or ""),)
+            # a photo sent "as a file" (uncompressed, with its EXIF): kept like a photo
+            document = message.document
+            attachments = (Attachment("document", document.file_id, caption=message.caption or "",
+                                      filename=document.file_name or "",
+                                      size=document.file_size or 0,
+                                      fetch=self._download(document.file_id)),)
         elif message.voice or message.audio:  # a voice message: the core answers it
             attachments = (Attachment("voice", (message.voice or message.audio).file_id),)
         found = message.parse_entities([MessageEntity.MENTION]) if message.text else \
@@ -268,6 +274,18 @@ class TelegramAdapter:
             sender_name=user.full_name, text=text, message_id=message_id,
             mentions_bot=mentioned, attachments=attachments,
             language_hint=user.language_code, chat_title=chat.title or ""))
+
+    def _download(self, file_id: str):
+        """How the core downloads a file a user sent: ``getFile``, then the file itself (the Bot
+        API serves files up to 20 MB; a larger one is "too big" before it is fetched)."""
+
+        async def fetch(limit: int) -> bytes:
+            found = await self.application.bot.get_file(file_id)
+            if found.file_size and found.file_size > limit:
+                return b"\0" * (limit + 1)  # more than the limit: the core says "too big"
+            return bytes(await found.download_as_bytearray())
+
+        return fetch
 
     async def on_button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press is the command it stands for, from the person who pressed it."""
@@ -417,8 +435,17 @@ class TelegramAdapter:
         skipped with a note in the log rather than holding back the message."""
         bot = self.application.bot
         caption = attachment.caption[:MessageLimit.CAPTION_LENGTH] or None
+        foreign = attachment.origin not in ("", self.platform)  # another platform's file id
         try:
-            if attachment.kind == "photo" and attachment.file_id:
+            if attachment.path:  # a stored photo (storage/media.py), whatever platform it came from
+                data = await asyncio.to_thread(Path(attachment.path).read_bytes)
+                sent = await bot.send_photo(
+                    chat_id, InputFile(data, filename=Path(attachment.path).name), caption=caption)
+            elif foreign and not attachment.content:
+                log.info("telegram: %s %r from %s cannot be sent here (not stored)",
+                         attachment.kind, attachment.file_id[:40], attachment.origin)
+                return None
+            elif attachment.kind == "photo" and attachment.file_id:
                 sent = await bot.send_photo(chat_id, attachment.file_id, caption=caption)
             elif attachment.kind == "photo" and attachment.content:
                 data = base64.b64decode(attachment.content)
@@ -433,7 +460,7 @@ class TelegramAdapter:
                 sent = await bot.send_document(chat_id, attachment.file_id, caption=caption)
             else:
                 return None
-        except (BadRequest, ValueError) as exc:
+        except (BadRequest, ValueError, OSError) as exc:
             log.warning("telegram: %s %r not sent to %s: %s", attachment.kind,
                         (attachment.file_id or attachment.filename)[:40], chat_id, exc)
             return None

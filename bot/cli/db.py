@@ -12,6 +12,13 @@ same backup API, which also brings a live database's write-ahead log along corre
 database (or a file that is not one) cannot be copied that way: it is moved aside whole instead (with
 its write-ahead log), and the backup is copied into a new file.  While it restores it holds the
 database's lock, so a ``linli run`` started meanwhile waits for nothing and refuses.
+
+Photos kept with reports live in the media folder beside the database (``linli.db`` →
+``linli-media/``, :mod:`storage.media`).  ``backup`` copies it beside the backup (``PATH`` →
+``<PATH without its suffix>-media/``), after the database: file names are the SHA-256 of their
+content, so a file already there is the same file and only new ones are copied (a second backup to
+the same place is quick), and a photo the copied database names is never missing from it.
+``restore`` brings the backup's media folder back the same way (adding what is missing).
 Exit codes: 0 done, 1 refused or failed.
 """
 
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sqlite3
 import sys
 from datetime import UTC, datetime
@@ -29,6 +37,7 @@ from bot.cli._problems import cannot_write
 from bot.instance import AlreadyRunning, InstanceError, hold
 from storage import Database
 from storage.db import MIGRATIONS
+from storage.media import media_folder
 
 LINLI_TABLES = ("people", "identities", "inbound", "tickets", "audit", "outbox")
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -109,7 +118,34 @@ async def backup_command(args) -> int:
         await asyncio.to_thread(partial.unlink, missing_ok=True)
         return complain(cannot_write(target, exc))
     say(f"backed up {source} to {target} (schema {version}; {describe(counts)})")
+    try:
+        copied, folder = await asyncio.to_thread(copy_media, source, target)
+    except OSError as exc:
+        return complain(f"the database is backed up, but not its photos: {exc}")
+    if folder is not None:
+        say(f"photos: {copied} new file(s) copied to {folder}")
     return 0
+
+
+def copy_media(source: Path, target: Path) -> tuple[int, Path | None]:
+    """Copy the media folder of ``source`` to that of ``target``: the files not there yet (each
+    written under a temporary name, then renamed).  (0, None) when there is no media folder."""
+    origin, destination = media_folder(source), media_folder(target)
+    if origin is None or destination is None or not origin.is_dir():
+        return 0, None
+    copied = 0
+    for path in sorted(origin.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        to = destination / path.relative_to(origin)
+        if to.is_file() and to.stat().st_size == path.stat().st_size:
+            continue  # content-addressed: the same name is the same bytes
+        to.parent.mkdir(parents=True, exist_ok=True)
+        partial = to.with_name(f".{to.name}.partial-{os.getpid()}")
+        shutil.copyfile(path, partial)
+        os.replace(partial, to)
+        copied += 1
+    return copied, destination
 
 
 # --- restore ------------------------------------------------------------------------------------
@@ -166,6 +202,12 @@ async def _restore(backup: Path, target: Path, version: str, counts: dict[str, i
         return complain(f"the restored database failed its check: {exc}"
                         + (f"; the previous one is kept at {kept}" if kept else ""))
     say(f"restored {backup} into {target} (schema {version}; {describe(counts)})")
+    try:
+        copied, folder = await asyncio.to_thread(copy_media, backup, target)
+        if folder is not None:
+            say(f"photos: {copied} file(s) brought back to {folder}")
+    except OSError as exc:
+        complain(f"the database is restored, but not all its photos: {exc}")
     if kept:
         say(f"the replaced database{f' ({damage})' if damage else ''} is kept at {kept}")
     return 0

@@ -10,6 +10,9 @@ redacted as in groups (``core.redactor``).
 
 from __future__ import annotations
 
+import asyncio
+import email.parser
+import email.policy
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.format import format_moment, format_span
 from bot.i18n import LANGUAGES, t
+from bot.messages import Attachment
 from bot.web.auth import (
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -36,6 +40,8 @@ from bot.web.auth import (
     spend_link,
     staff_roles,
 )
+from storage.media import NAME as MEDIA_NAME
+from storage.media import MediaProblem, thumb_name
 from storage.people import Person
 from storage.tickets import OPEN_STATUSES, Ticket
 
@@ -252,6 +258,7 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
                 return message(request, lang, 404, t(lang, "board.web.not_found", number=number),
                                viewer=viewer)
             events = await tx.tickets.events(ticket.id)
+            photos = await tx.media.of_ticket(ticket.id)
             followers = len(await tx.tickets.followers(ticket.id))
             reporter = await tx.people.get(ticket.reporter_id)
             names = {}
@@ -259,7 +266,12 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
                 if event.actor_id is not None and event.actor_id not in names:
                     actor = await tx.people.get(event.actor_id)
                     names[event.actor_id] = actor.name if actor else "?"
-        private = core.sees_private(viewer.roles, ticket.building)
+        anonymous = bool(ticket.anonymous)  # 报修 匿名: who reported it is for property and the office
+        private = core.sees_private(viewer.roles, ticket.building, anonymous=anonymous)
+        if anonymous and not private:
+            reporter_shown = t(lang, "anonymous.reporter")
+        else:
+            reporter_shown = shown_text(reporter.name if reporter else "?", viewer, ticket.building)
         timeline = [{
             "when": format_moment(datetime.fromtimestamp(event.at, config.tz), lang),
             "who": shown_text(names.get(event.actor_id, ""), viewer, ticket.building),
@@ -284,11 +296,13 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
             status_label=t(lang, f"tickets.status.{ticket.status}"),
             reported=format_moment(datetime.fromtimestamp(ticket.created_at, config.tz), lang),
             text=shown_text(ticket.text, viewer, ticket.building),
-            reporter=shown_text(reporter.name if reporter else "?", viewer, ticket.building),
+            reporter=reporter_shown,
             private=private, unit=reporter.unit if reporter and private else None,
             phone=reporter.phone if reporter and private else None,
             followers=followers, timeline=timeline, actions=actions, may_act=may_act,
-            overdue=overdue(ticket, core.clock.now().timestamp()), flash=flash)
+            overdue=overdue(ticket, core.clock.now().timestamp()), flash=flash,
+            photos=[{"url": f"/media/{name}", "thumb": f"/media/{thumb_name(name)}",
+                     "after": stage == "after"} for name, stage in photos])
         if flash is not None:
             response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, samesite="strict",
                                    secure=secure)
@@ -298,7 +312,11 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
         viewer = await viewer_of(request)
         if isinstance(viewer, Response):
             return viewer
-        form = await form_of(request)
+        photo = b""
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form, photo = await multipart_of(request)  # the form with an "after" photo
+        else:
+            form = await form_of(request)
         if not sessions.csrf_ok(viewer.session, form.get("csrf")):
             return csrf_refused(request, viewer)
         number = request.path_params["number"]
@@ -307,16 +325,70 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
             return message(request, viewer.lang, 400, t(viewer.lang, "board.web.forbidden"),
                            viewer=viewer)
         note = " ".join(form.get("note", "").split())[:500]
+        attachments: tuple[Attachment, ...] = ()
+        problem = None
+        if photo and action == "resolve" and core.media is not None:
+            try:  # the same checks as a photo sent in chat: a picture, not too big, EXIF gone
+                kept = await asyncio.to_thread(core.media.keep, photo)
+                attachments = (Attachment("photo", media=kept.name, origin="office"),)
+            except MediaProblem as exc:
+                problem = t(viewer.lang, f"media.{exc.reason}", limit=core.media.max_mb)
         if action == "reject" and not note:
             said = t(viewer.lang, "board.web.reject_needs_note")
+        elif problem is not None:
+            said = problem  # not resolved: the photo was refused, and the page says why
         else:
             answers = await core.perform(viewer.session.person, ACTIONS[action][0],
-                                         f"{number} {note}".strip(), lang=viewer.lang)
+                                         f"{number} {note}".strip(), lang=viewer.lang,
+                                         attachments=attachments)
             said = "\n".join(answer.plain_text() for answer in answers)
+            await core.forget_unattached(a.media for a in attachments)  # refused: not kept
         response = RedirectResponse(f"/tickets/{number}", status_code=303)
         response.set_cookie(FLASH_COOKIE, flashes.dumps(said[:1500]), max_age=120, httponly=True,
                             samesite="strict", secure=secure, path="/")
         return response
+
+    async def multipart_of(request: Request) -> tuple[dict[str, str], bytes]:
+        """A multipart form's fields and its uploaded file ("photo"), read with the standard
+        library's MIME parser; a body over the photo limit (plus room for the fields) is cut, and
+        the cut photo then fails its check."""
+        limit = (core.media.max_bytes if core.media else 10 * 1024 * 1024) + 64 * 1024
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                break
+        head = b"Content-Type: " + request.headers["content-type"].encode("latin-1") + b"\r\n\r\n"
+        parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + bytes(body))
+        fields: dict[str, str] = {}
+        photo = b""
+        for part in parsed.iter_parts() if parsed.is_multipart() else ():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True) or b""
+            if name == "photo":
+                photo = payload
+            elif name:
+                fields[name] = payload[:64 * 1024].decode("utf-8", "replace")
+        return fields, photo
+
+    async def media(request: Request) -> Response:
+        """A stored photo of a ticket (or its thumbnail), for a signed-in member of staff."""
+        viewer = await viewer_of(request)
+        if isinstance(viewer, Response):
+            return viewer
+        name = request.path_params["name"]
+        match = MEDIA_NAME.match(name)
+        ticket = None
+        if match is not None:
+            async with core.db.read() as tx:  # only a photo some ticket has is served
+                ticket = await tx.media.ticket_of(match.group(1))
+        path = core.media.path(name) if core.media is not None and ticket is not None else None
+        if path is None:
+            return message(request, viewer.lang, 404, t(viewer.lang, "board.web.forbidden"),
+                           viewer=viewer)
+        return FileResponse(path, media_type="image/png" if name.endswith(".png") else "image/jpeg",
+                            headers={"Cache-Control": "private, max-age=86400",
+                                     "X-Content-Type-Options": "nosniff"})
 
     # --- audit log -----------------------------------------------------------------------------
     async def audit(request: Request) -> Response:
@@ -365,6 +437,7 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
         Route("/tickets/{number:int}", ticket_page, methods=["GET"]),
         Route("/tickets/{number:int}", act, methods=["POST"]),
         Route("/audit", audit),
+        Route("/media/{name}", media),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes)

@@ -10,8 +10,9 @@
 //
 // Control API (JSON in, JSON out):
 //   GET  /state                   {loggedIn, userId, starts, sent}
-//   POST /say   {talker, room | to, text | image, mentions: [ids]}   → {id}
-//                 a mock contact says text (or sends an image, by file name) in a room or privately
+//   POST /say   {talker, room | to, text | image [+ data], mentions: [ids]}   → {id}
+//                 a mock contact says text (or sends an image, by file name; with `data`, base64,
+//                 those bytes — else a one-pixel PNG) in a room or privately
 //   POST /join  {room, members: [ids], inviter}                      → {}
 //   POST /login                   logs the bot user in again (the client's start() stops the puppet,
 //                                 and the mock logs out on stop; this server also does it by itself
@@ -19,10 +20,12 @@
 //   POST /logout                  the account is logged out (as when someone logs it out on the phone)
 //   POST /scan  {qrcode}          the puppet asks for a QR code to be scanned
 //   GET  /sent?since=N            what the bot sent: [{n, conversationId, room, kind, text,
-//                                 mentionIds, messageId, fileName}]
+//                                 mentionIds, messageId, fileName, bytes, sha256}] (a file's size
+//                                 and SHA-256 as the puppet received it)
 //
 // The process stops on SIGTERM/SIGINT (the restart test kills and starts it again on the same port).
 
+import crypto from 'node:crypto'
 import http from 'node:http'
 import fs from 'node:fs'
 import { PuppetServer, log as serviceLog } from 'wechaty-puppet-service'
@@ -89,7 +92,11 @@ puppet.messageSendText = async (conversationId, text, mentionIdList) => {
 const originalFile = puppet.messageSendFile.bind(puppet)
 puppet.messageSendFile = async (conversationId, fileBox) => {
   if (!puppet.isLoggedIn) throw new Error('not logged in')
-  record({ conversationId, kind: 'file', fileName: fileBox.name, text: '', mentionIds: [] })
+  const data = await fileBox.toBuffer()
+  record({
+    conversationId, kind: 'file', fileName: fileBox.name, text: '', mentionIds: [],
+    bytes: data.length, sha256: crypto.createHash('sha256').update(data).digest('hex'),
+  })
   await originalFile(conversationId, fileBox)
   return undefined
 }
@@ -123,7 +130,7 @@ function say (body) {
   if (!talker) throw new Error(`no contact ${body.talker}`)
   if (!puppet.isLoggedIn) throw new Error('the bot is not logged in')
   const something = body.image
-    ? FileBox.fromBase64(PIXEL, body.image)
+    ? FileBox.fromBase64(body.data || PIXEL, body.image)
     : body.text
   const mentions = (body.mentions || []).map(id => contacts.get(id))
   const before = new Set(mocker.cacheMessagePayload.keys())
