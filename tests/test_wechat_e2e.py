@@ -152,6 +152,20 @@ def test_unknown_room_is_ignored_and_logged_once(wechat):
     assert bot.count(f"ignoring wechat chat {ROOMX}") == 1, bot.text()[-3000:]
 
 
+def test_an_announcement_reaches_a_room_the_config_names_by_its_topic(wechat):
+    """[chats] b3 names its room by topic (3栋邻里群): a post finds the room's id, even before anyone
+    in that room has spoken."""
+    peer, _bot = wechat
+    mark = peer.mark()
+    peer.say("zhao", "通知 紧急 3栋 明早8点至12点停水，请提前储水")  # 紧急: whatever the hour
+    try:
+        sent = peer.wait_sent(mark, 1, where=ROOM3)
+    except AssertionError:
+        raise AssertionError(f"{peer.sent(mark)}\n{_bot.text()[-3000:]}") from None
+    assert any("停水" in t for t in texts(sent, ROOM3)), sent
+    assert not [m for m in peer.sent(mark) if m["conversationId"] == "3栋邻里群"]
+
+
 def test_newcomers_get_a_welcome(wechat):
     peer, _bot = wechat
     mark = peer.mark()

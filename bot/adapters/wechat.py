@@ -49,6 +49,7 @@ import random
 import ssl
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -617,6 +618,23 @@ class WechatAdapter:
         self._rooms[room_id] = (time.monotonic(), topic)
         return topic
 
+    async def room_id(self, address: str) -> str:
+        """The id of the room ``address`` names: itself if it is a room id (``…@chatroom``, or one
+        we have heard from), else the id of the room whose topic it is (the config may name a room
+        either way); a topic no room has is a room gone for good."""
+        if address in self._rooms or address.endswith("@chatroom"):
+            return address
+        now = time.monotonic()
+        for room, (fetched, topic) in self._rooms.items():
+            if topic == address and now - fetched < CACHE_SECONDS:
+                return room
+        ids = await asyncio.wait_for(self._current().room_list(), CALL_TIMEOUT)
+        for room in ids:
+            self._rooms.pop(room, None)  # read each topic afresh
+            if await self.room_topic(room) == address:
+                return room
+        raise unreachable(ROOM_GONE)
+
     async def member_name(self, room_id: str, contact_id: str) -> str:
         """How a contact shows in a room (room nickname, else WeChat name), or privately."""
         key = (room_id, contact_id)
@@ -652,6 +670,8 @@ class WechatAdapter:
                                  retry_after=min(30.0, max(2.0, down)), count=False)
         last_id: str | None = None
         try:
+            if message.kind == "group":  # [chats] may name a room by its topic: send to its id
+                message = replace(message, address=await self.room_id(message.address))
             text, mention_ids = await self.mention_text(message)
             for index, part in enumerate(split_text(text, MAX_TEXT)):
                 last_id = await asyncio.wait_for(
