@@ -12,7 +12,9 @@ def test_core_throughput_paths(tmp_path) -> None:
     rate, mix = asyncio.run(p1_core.core_run(tmp_path / "core.db", 60, warmup=20))
     assert rate > 0 and sum(mix.counts.values()) == 80
     hops, sql = asyncio.run(p1_core.hop_count(tmp_path / "hops.db", 20))
-    assert 1 <= hops < 3 and sql > 0  # only the trip taking the write lock hops (storage/db.py _go)
+    # the write lock is taken on the loop when it is free: no trips to aiosqlite's thread at all
+    # (one only when another process holds the lock, or for the WAL checkpoint; storage/db.py)
+    assert 0 <= hops < 0.5 and sql >= 0
 
 
 def test_core_against_its_raw_replica(tmp_path) -> None:
@@ -21,7 +23,8 @@ def test_core_against_its_raw_replica(tmp_path) -> None:
     assert measured["core"][0] > 0 and measured["replica"][0] > 0
     counts = measured["statements"]
     assert counts["per_command"] > 5 and counts["transactions_per_command"] == 1
-    assert counts["example"]["报修"][0] == "BEGIN IMMEDIATE"
+    assert counts["example"]["报修"][:3] == ["PRAGMA busy_timeout=0", "BEGIN IMMEDIATE",
+                                           "PRAGMA busy_timeout=30000"]  # on the loop, never waiting
 
 
 def test_memory_of_a_fresh_process_touching_tickets(tmp_path) -> None:
