@@ -25,7 +25,7 @@ def test_corpus_size_and_mix() -> None:
     assert len(rows) >= 400 and kinds.count("chatter") / len(rows) >= 0.45
     assert kinds.count("report") >= 150 and kinds.count("question") >= 60
     assert sum(1 for r in rows if r.kind == "chatter" and r.note not in ("", "chat")) >= 80
-    assert len(load(FILES["heldout"])) >= 120
+    assert len(load(FILES["heldout"])) >= 120 and len(load(FILES["heldout2"])) >= 100
 
 
 def test_corpus_floors(corpus) -> None:
@@ -35,11 +35,13 @@ def test_corpus_floors(corpus) -> None:
     assert corpus["question_accuracy"] >= question, _shown(corpus["wrong_questions"])
 
 
-def test_heldout_floors() -> None:
-    """Messages written after the word lists were frozen, never trained on (scripts/train_intake.py
-    reads messages.tsv only): rules alone found 50% of these reports; rules + the learned layer 88%."""
-    result = figures(load(FILES["heldout"]))
-    recall, false, question = HELDOUT_NOW  # below the issue's floors (bench P8 says so): no worse
+@pytest.mark.parametrize("name", ["heldout", "heldout2"])
+def test_heldout_floors(name: str) -> None:
+    """Messages never trained on (scripts/train_intake.py reads messages.tsv only).  heldout: rules alone
+    found 50% of its reports, rules + naive Bayes 88% with 3.1% false, rules + the logistic model trained
+    on the larger corpus 88% with 1.5% false.  heldout2 (written before that model was measured): 98%, 0%."""
+    result = figures(load(FILES[name]))
+    recall, false, question = HELDOUT_NOW[name]  # heldout's recall is below the issue's floor: no worse
     assert result["recall"] >= recall, _shown(result["missed"])
     assert result["false"] <= false, _shown(result["answered"])
     assert result["question_accuracy"] >= question, _shown(result["wrong_questions"])
