@@ -31,7 +31,8 @@ from pathlib import Path
 from bench.common import Row
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
-FILES = {"corpus": CORPUS / "messages.tsv", "heldout": CORPUS / "heldout.tsv", "heldout2": CORPUS / "heldout2.tsv"}
+FILES = {"corpus": CORPUS / "messages.tsv", "heldout": CORPUS / "heldout.tsv",
+         "heldout2": CORPUS / "heldout2.tsv"}
 # recall, false responses, question accuracy: the floors, on both files (the held-out file is
 # the one that tells how Linli reads messages nobody tuned it for)
 FLOORS = {"corpus": (0.90, 0.02, 0.70), "heldout": (0.90, 0.02, 0.70), "heldout2": (0.90, 0.02, 0.70)}

@@ -24,12 +24,15 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from rapidfuzz import fuzz
+
 from bot.commands import Router
 from bot.context import ButtonSpec, Context, Notifier, Refusal
 from bot.format import format_moment, format_span, join, name_range
 from bot.i18n import t
 from bot.messages import Attachment
 from bot.parser import leading_number
+from bot.quotes import ticket_in_question
 from bot.timeutil import add_waking_time
 from storage.tickets import Ticket
 
@@ -210,8 +213,8 @@ async def open_ticket(ctx: Context, ticket: Ticket) -> None:
                   category=ctx.t(f"tickets.category.{ticket.category}"), told=told(ctx.lang),
                   due=format_moment(due, ctx.lang),
                   urgent="\n" + ctx.t("tickets.urgent_call") if ticket.urgent else "")
-    similar = await ctx.tx.tickets.similar_open(ticket.building, ticket.category, ticket.id,
-                                                area=ticket.area)
+    similar = similar_report(ticket, await ctx.tx.tickets.open_near(ticket.building, ticket.area,
+                                                                    ticket.id))
     await ctx.reply("tickets.acknowledged", ref=f"ticket:{ticket.id}", **values)
     if similar is not None:
         await ctx.reply("tickets.similar", other=similar.id)
@@ -261,7 +264,12 @@ async def show_ticket(ctx: Context) -> None:
 
 @metoo.handle
 async def follow_ticket(ctx: Context) -> None:
-    """A neighbour has the same problem: follow #N and hear every update."""
+    """A neighbour has the same problem: follow #N and hear every update.  Without a number: the
+    ticket whose receipt the message quotes, or the report made in this group just before."""
+    if leading_number(ctx.args) is None:
+        number = await ticket_in_question(ctx.tx, ctx.msg, ctx.ts)
+        if number is not None:
+            ctx.args = f"{number} {ctx.args}".strip()
     ticket = await ticket_from_args(ctx, "metoo")
     if ticket.reporter_id == ctx.person.id:
         raise Refusal("tickets.follow_own", number=ticket.id)
@@ -507,6 +515,32 @@ async def ticket_from_args(ctx: Context, command: str) -> Ticket:
     if ticket is None or ticket.status == "draft":
         raise Refusal("tickets.not_found", number=number)
     return ticket
+
+
+def similar_report(ticket: Ticket, others: list[Ticket]) -> Ticket | None:
+    """The open report of someone else that says what ``ticket`` says (so 同问 it), or None: the
+    texts compared as character pairs (rapidfuzz's token-set ratio), building numbers aside; the same
+    category asks for less likeness than another."""
+    mine = _gist(ticket.text)
+    best: tuple[float, Ticket] | None = None
+    for other in others:
+        if other.reporter_id == ticket.reporter_id:
+            continue  # never one's own ticket
+        score = fuzz.token_set_ratio(mine, _gist(other.text))
+        if score >= (SIMILAR_SAME if other.category == ticket.category else SIMILAR_OTHER) and \
+                (best is None or score > best[0]):
+            best = (score, other)
+    return best[1] if best else None
+
+
+SIMILAR_SAME, SIMILAR_OTHER = 50.0, 70.0  # token-set ratio (0–100) of the character pairs
+
+
+def _gist(text: str) -> str:
+    """A report's words as character pairs, without numbers, building words and punctuation."""
+    text = re.sub(r"[\d#＃]+\s*(?:栋|座|号楼|幢|单元|号|楼|层)?|@\S+|[^\w]", " ", text.lower())
+    pairs = [chunk[i:i + 2] for chunk in text.split() for i in range(max(1, len(chunk) - 1))]
+    return " ".join(pairs)
 
 
 def note_of(args: str) -> str:

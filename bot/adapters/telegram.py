@@ -267,7 +267,8 @@ class TelegramAdapter:
             chat_kind="private" if private else "group", sender_id=str(user.id),
             sender_name=user.full_name, text=text, message_id=message_id,
             mentions_bot=mentioned, attachments=attachments,
-            language_hint=user.language_code, chat_title=chat.title or ""))
+            language_hint=user.language_code, chat_title=chat.title or "",
+            reply_to=str(message.reply_to_message.message_id) if message.reply_to_message else None))
 
     async def on_button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press is the command it stands for, from the person who pressed it."""

@@ -1,0 +1,47 @@
+"""Which ticket a "me too" is about: the report whose receipt a resident quoted, else the latest report
+made in the same chat a few minutes before (issue 13 §4: "+1", "同问", "我家也是", "一样").
+
+A quote carries the platform message id of the bot's message (Telegram's reply_to_message; the outbox
+row the dispatcher marked sent with that id has the ref 'ticket:N'), or only the quoted text (WeChat
+puppets: ``Inbound.reply_to`` is "text:…"), matched against the latest ticket messages sent to the chat.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.messages import Inbound
+
+JUST_NOW = 600  # seconds: a bare 同问 within this of a report in the same chat follows it
+_NUMBER = re.compile(r"[#＃](\d{1,6})")
+
+
+async def ticket_quoted(tx, msg: Inbound) -> int | None:
+    """The ticket the message quotes the bot about, or None."""
+    if not msg.reply_to:
+        return None
+    if msg.reply_to.startswith("text:"):
+        quoted = msg.reply_to[5:].strip()
+        if not quoted:
+            return None
+        for ref, text in await tx.outbox.refs_sent_recently(msg.platform, msg.chat_id, "ticket:"):
+            if quoted[:40] in text or text[:40] in quoted:
+                return _number(ref)
+        found = _NUMBER.search(quoted)  # the receipt's own "#12", if the quote kept it
+        return int(found.group(1)) if found else None
+    ref = await tx.outbox.ref_of_sent(msg.platform, msg.chat_id, msg.reply_to)
+    return _number(ref) if ref else None
+
+
+async def ticket_in_question(tx, msg: Inbound, ts: float) -> int | None:
+    """The quoted ticket, else (in a group) the latest report made in this chat in the last minutes."""
+    quoted = await ticket_quoted(tx, msg)
+    if quoted is not None or msg.reply_to or msg.chat_kind != "group":
+        return quoted
+    ticket = await tx.tickets.latest_in_chat_since(msg.platform, msg.chat_id, ts - JUST_NOW)
+    return ticket.id if ticket else None
+
+
+def _number(ref: str) -> int | None:
+    kind, _, number = ref.partition(":")
+    return int(number) if kind == "ticket" and number.isdigit() else None
