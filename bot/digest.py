@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from bot.format import format_span, join
-from bot.i18n import t
+from bot.i18n import LANGUAGES, t
 from storage.reports import Tally
 from storage.tickets import Ticket
 
@@ -57,6 +57,7 @@ class Digest:
     compound: Week
     buildings: dict[str, Week]
     categories: dict[str, Tally]
+    names: dict[str, dict[str, str]] = field(default_factory=dict)  # code → lang → name ([categories])
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,14 @@ async def gather(config, tx, start: datetime, end: datetime, oldest: int = 3) ->
     total = Tally(*(sum(getattr(v, f) for v in by_building.values()) for f in Tally.__slots__))
     compound = await _week(tx, None, config.compound.name, total, s, e, oldest)
     week = f"{start.isocalendar()[0]}-W{start.isocalendar()[1]:02d}"
-    return Digest(week, start, end, compound, buildings, await tx.reports.tallies(s, e, "category"))
+    categories = await tx.reports.tallies(s, e, "category")
+    # grouped by the configured categories, in their order (a code since removed from the config last)
+    order = [c.code for c in config.category_list()]
+    categories = dict(sorted(categories.items(),
+                             key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    names = {code: {lang: config.category_name(code, lang) for lang in LANGUAGES}
+             for code in {*order, *categories}}
+    return Digest(week, start, end, compound, buildings, categories, names)
 
 
 async def _week(tx, building: str | None, name: str, tally: Tally, start: float, end: float,
@@ -117,6 +125,11 @@ async def _week(tx, building: str | None, name: str, tally: Tally, start: float,
     if rota is not None and hasattr(rota, "shifts_covered_between"):
         week.shifts = tuple(await rota.shifts_covered_between(start, end, building=building))
     return week
+
+
+def category_name(digest: Digest, code: str, lang: str) -> str:
+    """A category's name as the config gives it (``[categories]``), else the catalogue's."""
+    return digest.names.get(code, {}).get(lang) or t(lang, f"tickets.category.{code}")
 
 
 def _median(values: list[float]) -> float | None:
@@ -145,7 +158,7 @@ def _week_lines(week: Week, digest: Digest, lang: str) -> list[str]:
     if week.oldest:
         items = join(lang, [
             t(lang, "digest.oldest_item", number=ticket.id,
-              category=t(lang, f"tickets.category.{ticket.category}"),
+              category=category_name(digest, ticket.category, lang),
               age=format_span(digest.end - datetime.fromtimestamp(ticket.created_at,
                                                                   digest.end.tzinfo), lang))
             for ticket in week.oldest])
@@ -209,7 +222,7 @@ def render_chart(digest: Digest, lang: str) -> Chart:
               [[w.tally.still_open for w in buildings], [w.tally.resolved for w in buildings]],
               series, t(lang, "digest.chart_by_building"))
         categories = sorted(digest.categories, key=lambda c: -digest.categories[c].still_open)
-        _bars(bottom, [t(lang, f"tickets.category.{c}") for c in categories],
+        _bars(bottom, [category_name(digest, c, lang) for c in categories],
               [[digest.categories[c].still_open for c in categories],
                [digest.categories[c].resolved for c in categories]],
               series, t(lang, "digest.chart_by_category"))

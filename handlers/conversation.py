@@ -27,6 +27,7 @@ from functools import cache
 
 from rapidfuzz.distance import OSA
 
+from bot.categories import DEFAULTS, category_of
 from bot.commands import Command, Registry, Router
 from bot.context import Context
 from bot.i18n import has
@@ -144,7 +145,10 @@ async def offer(ctx: Context, text: str, reading: Reading) -> None:
     building = named or ctx.core.building(ctx.chat_building) or ctx.core.building(ctx.person.building)
     place = named.name if named else area.name if area else building.name if building else \
         (reading.area_hint or ctx.t("tickets.no_building"))
-    category = ctx.t(f"tickets.category.{ticket_category(reading)}")
+    code = category_of(text, ctx.config.category_list())
+    if code in DEFAULTS:  # the free-text reading knows the default categories better than their words
+        code = ticket_category(reading)
+    category = ctx.config.category_name(code, ctx.lang)
     photos = [[a.kind, a.file_id] for a in ctx.msg.attachments if a.kind == "photo" and a.file_id]
     await ctx.ask("conversation.offer", {"text": text[:500], "photos": photos}, minutes=OFFER_MINUTES)
     key = "conversation.offer_urgent" if reading.urgent else "conversation.offer"

@@ -96,7 +96,7 @@ async def export(args) -> int:
             "service_request_id": str(ticket.id),
             "status": "open" if ticket.status in OPEN_STATUSES else "closed",
             "status_notes": redact(notes.get(ticket.id, ""), mask, units),
-            "service_name": t(lang, f"tickets.category.{ticket.category}"),
+            "service_name": config.category_name(ticket.category, lang),
             "service_code": ticket.category,
             "description": redact(ticket.text, mask, units),
             "agency_responsible": agency,
