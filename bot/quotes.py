@@ -34,10 +34,16 @@ async def ticket_quoted(tx, msg: Inbound) -> int | None:
 
 
 async def ticket_in_question(tx, msg: Inbound, ts: float) -> int | None:
-    """The quoted ticket, else (in a group) the latest report made in this chat in the last minutes."""
+    """The quoted ticket, else (in a group) the latest report made in this chat in the last minutes
+    (also when what is quoted is no message of the bot's: the resident's own words of the report)."""
     quoted = await ticket_quoted(tx, msg)
-    if quoted is not None or msg.reply_to or msg.chat_kind != "group":
+    if quoted is not None or msg.chat_kind != "group":
         return quoted
+    return await ticket_just_reported(tx, msg, ts)
+
+
+async def ticket_just_reported(tx, msg: Inbound, ts: float) -> int | None:
+    """The latest report made in this chat in the last ``JUST_NOW`` seconds, if any."""
     ticket = await tx.tickets.latest_in_chat_since(msg.platform, msg.chat_id, ts - JUST_NOW)
     return ticket.id if ticket else None
 

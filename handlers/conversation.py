@@ -33,7 +33,7 @@ from bot.context import Context
 from bot.i18n import has
 from bot.intake import Reading, classify, strip_mentions, ticket_category
 from bot.messages import Attachment
-from bot.quotes import ticket_in_question
+from bot.quotes import ticket_just_reported, ticket_quoted
 
 router = Router("conversation")
 OFFER_MINUTES = 10
@@ -88,10 +88,11 @@ async def heard_in_a_group(ctx: Context) -> None:
     or silence."""
     text = ctx.msg.text.strip()
     if METOO.match(text):
-        number = await ticket_in_question(ctx.tx, ctx.msg, ctx.ts)
+        quoted = await ticket_quoted(ctx.tx, ctx.msg)
+        number = quoted if quoted is not None else await ticket_just_reported(ctx.tx, ctx.msg, ctx.ts)
         ticket = await ctx.tx.tickets.get(number) if number is not None else None
         # a bare 同问 after one's own report is chatter; quoting one's own receipt is told why not
-        if ticket is not None and (ctx.msg.reply_to or ticket.reporter_id != ctx.person.id):
+        if ticket is not None and (quoted is not None or ticket.reporter_id != ctx.person.id):
             await ctx.core.run_command(ctx, "metoo", str(number))
         return
     reading = classify(text)

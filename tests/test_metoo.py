@@ -42,6 +42,14 @@ async def test_a_bare_me_too_right_after_a_report_follows_it(compound: Compound)
     assert len(await compound.say("b3", "alice", "+1")) == 0  # her own report: chatter, not a refusal
 
 
+async def test_quoting_the_residents_own_words_of_a_report_follows_it_too(compound: Compound):
+    await compound.say("b3", "alice", "3栋电梯又坏了 有没有人管")
+    await compound.say("b3", "alice", "是")
+    message = replace(compound.inbound("b3", "bob", "+1"), reply_to="m1")  # alice's message, not ours
+    sent = await compound.deliver(message)
+    assert sent.keys_in("b3") == ["tickets.following"] and "#1" in sent.to_chat("b3")[0]
+
+
 async def test_a_bare_me_too_long_after_or_elsewhere_is_chatter(compound: Compound):
     await compound.say("b3", "alice", "报修 3栋电梯坏了")
     assert len(await compound.say("b5", "bob", "一样")) == 0  # another group
