@@ -114,3 +114,20 @@ def test_quote_replying_to_a_receipt_on_telegram_follows_that_ticket(peer: Teleg
         rows = conn.execute("SELECT ticket_id FROM ticket_followers").fetchall()
     assert rows == [(1,)]
 
+
+@pytest.mark.slow
+@pytest.mark.skipif(not node_available(), reason="node and tests/peers/node_modules are needed")
+def test_a_captioned_photo_on_telegram_is_offered_and_filed_with_it(peer: TelegramPeer,  # noqa: F811
+                                                                    linli: Linli) -> None:  # noqa: F811
+    peer.send(ALICE, None, "/start")
+    peer.wait_for(in_chat(ALICE), what="answering /start")
+    mark = peer.last_id()
+    peer.send(ALICE, B3, "3栋电梯又坏了 有没有人管", photo="AgACAgQAAxk-photo-lift")
+    offer = peer.wait_for(in_chat(B3, "电梯"), after=mark, what="offering to file the captioned photo")
+    assert "是" in offer.text
+    mark = peer.last_id()
+    peer.send(ALICE, B3, "是")
+    peer.wait_for(in_chat(B3, "#1"), after=mark, what="acknowledging #1")
+    with sqlite3.connect(linli.db) as conn:
+        assert conn.execute("SELECT ticket_id, kind, file_id FROM ticket_attachments").fetchall() == [
+            (1, "photo", "AgACAgQAAxk-photo-lift")]
