@@ -131,3 +131,31 @@ def test_a_captioned_photo_on_telegram_is_offered_and_filed_with_it(peer: Telegr
     with sqlite3.connect(linli.db) as conn:
         assert conn.execute("SELECT ticket_id, kind, file_id FROM ticket_attachments").fetchall() == [
             (1, "photo", "AgACAgQAAxk-photo-lift")]
+
+
+@pytest.mark.slow
+def test_quoting_a_receipt_on_wechat_follows_that_ticket(tmp_path) -> None:
+    """A real Wechaty puppet service: the puppet gives a quote-reply as text, 「name：quoted」, a dashed
+    line, the reply; the quoted receipt says which ticket, though another report came since."""
+    from tests.wechat_peer import ROOM3, LinliProcess, WechatPeer, peer_problem, write_config
+
+    if peer_problem() is not None:
+        pytest.skip(str(peer_problem()))
+    wechat = WechatPeer(tmp_path).start()
+    bot = LinliProcess(write_config(tmp_path, wechat), tmp_path / "linli.db")
+    try:
+        bot.start()
+        mark = wechat.mark()
+        wechat.say("alice", "报修 3栋电梯坏了", room=ROOM3)
+        receipt = next(m["text"] for m in wechat.wait_sent(mark, 1, where=ROOM3))
+        mark = wechat.mark()
+        wechat.say("wang", "报修 3栋楼道灯不亮", room=ROOM3)  # the latest report is now #2
+        wechat.wait_sent(mark, 1, where=ROOM3)
+        mark = wechat.mark()
+        wechat.say("bob", f"「邻里：{receipt[:40]}」\n- - - - - - - - - - - - - - -\n我家也是", room=ROOM3)
+        following = next(m["text"] for m in wechat.wait_sent(mark, 1, where=ROOM3))
+        assert "#1" in following and "#2" not in following, following
+    finally:
+        code = bot.stop()
+        wechat.stop()
+    assert code == 0 and "Traceback" not in bot.text(), bot.text()[-3000:]
