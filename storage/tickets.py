@@ -141,15 +141,6 @@ class Tickets(Repo):
             f"SELECT COUNT(*) FROM tickets WHERE {where} "
             "AND status IN ('open','acknowledged','in_progress')", params)
 
-    async def similar_open(self, building: str | None, category: str, not_id: int,
-                           area: str | None = None) -> Ticket | None:
-        """The oldest open ticket of the same building (or common area) and category, if any."""
-        column, place = ("building", building) if building is not None else ("area", area)
-        return _ticket(await self._one(
-            f"SELECT * FROM tickets WHERE {column} = ? AND category = ? AND id != ? "
-            "AND status IN ('open','acknowledged','in_progress') ORDER BY id LIMIT 1",
-            (place, category, not_id)))
-
     async def draft_of(self, reporter_id: int) -> Ticket | None:
         """The reporter's latest report still waiting to be told its building."""
         return _ticket(await self._one(
