@@ -14,6 +14,7 @@ from bot.messages import Inbound
 
 JUST_NOW = 600  # seconds: a bare 同问 within this of a report in the same chat follows it
 _NUMBER = re.compile(r"[#＃](\d{1,6})")
+_MENTION = re.compile(r"^[@＠][^\s\u2005]{1,40}[\s\u2005]+")
 
 
 async def ticket_quoted(tx, msg: Inbound) -> int | None:
@@ -21,11 +22,12 @@ async def ticket_quoted(tx, msg: Inbound) -> int | None:
     if not msg.reply_to:
         return None
     if msg.reply_to.startswith("text:"):
-        quoted = msg.reply_to[5:].strip()
+        # as shown in the chat: after the @mention the bot put before it, maybe cut short
+        quoted = _MENTION.sub("", msg.reply_to[5:].strip()).strip()[:30]
         if not quoted:
             return None
         for ref, text in await tx.outbox.refs_sent_recently(msg.platform, msg.chat_id, "ticket:"):
-            if quoted[:40] in text or text[:40] in quoted:
+            if quoted in text:
                 return _number(ref)
         found = _NUMBER.search(quoted)  # the receipt's own "#12", if the quote kept it
         return int(found.group(1)) if found else None

@@ -150,7 +150,8 @@ async def offer(ctx: Context, text: str, reading: Reading) -> None:
     if code in DEFAULTS:  # the free-text reading knows the default categories better than their words
         code = ticket_category(reading)
     category = ctx.config.category_name(code, ctx.lang)
-    photos = [[a.kind, a.file_id] for a in ctx.msg.attachments if a.kind == "photo" and a.file_id]
+    photos = [[a.kind, a.file_id] for a in ctx.msg.attachments
+              if a.kind in ("photo", "document") and a.file_id]
     await ctx.ask("conversation.offer", {"text": text[:500], "photos": photos}, minutes=OFFER_MINUTES)
     key = "conversation.offer_urgent" if reading.urgent else "conversation.offer"
     await ctx.reply(key, place=place, category=category)

@@ -42,6 +42,16 @@ async def test_a_bare_me_too_right_after_a_report_follows_it(compound: Compound)
     assert len(await compound.say("b3", "alice", "+1")) == 0  # her own report: chatter, not a refusal
 
 
+async def test_a_quote_is_matched_by_the_receipts_words_after_the_mention(compound: Compound):
+    sent = await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    receipt = sent.to_chat("b3")[0]
+    await compound.say("b3", "bob", "报修 3栋楼道灯不亮")  # the latest report is #2
+    words = receipt[receipt.index("#1") + 2:][:25]  # no number in what is quoted: the words decide
+    message = replace(compound.inbound("b3", "carol", "一样"), reply_to=f"text:@alice\u2005{words}")
+    sent = await compound.deliver(message)
+    assert sent.keys_in("b3") == ["tickets.following"] and "#1" in sent.to_chat("b3")[0]
+
+
 async def test_quoting_the_residents_own_words_of_a_report_follows_it_too(compound: Compound):
     await compound.say("b3", "alice", "3栋电梯又坏了 有没有人管")
     await compound.say("b3", "alice", "是")
