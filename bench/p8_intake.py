@@ -36,9 +36,9 @@ FILES = {"corpus": CORPUS / "messages.tsv", "heldout": CORPUS / "heldout.tsv",
 # recall, false responses, question accuracy: the floors, on both files (the held-out file is
 # the one that tells how Linli reads messages nobody tuned it for)
 FLOORS = {"corpus": (0.90, 0.02, 0.70), "heldout": (0.90, 0.02, 0.70), "heldout2": (0.90, 0.02, 0.70)}
-# what the held-out files give today (measured: heldout 88% / 1.5% / 80%, heldout2 98% / 0% / 100%),
-# kept by tests/test_intake.py so they cannot get worse unnoticed
-HELDOUT_NOW = {"heldout": (0.88, 0.02, 0.80), "heldout2": (0.96, 0.02, 0.90)}
+# what the held-out files give today (measured: heldout 92% / 1.5% / 80%, heldout2 98.2% / 0% / 100%),
+# kept by tests/test_intake.py so they cannot get worse unnoticed (false responses: the ≤2% floor)
+HELDOUT_NOW = {"heldout": (0.92, 0.02, 0.80), "heldout2": (0.98, 0.02, 1.0)}
 MAX_MICROSECONDS = 2000.0
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.intake import grams  # noqa: E402
+from bot.intake import SCALE_POWER, grams  # noqa: E402
 
 CORPUS = ROOT / "tests" / "corpus" / "messages.tsv"
 MODEL = ROOT / "bot" / "intake_model.json"
@@ -57,7 +57,7 @@ def train(rows: list[tuple[str, bool]]) -> tuple[float, dict[str, float]]:
         rate = RATE / (1 + epoch * 0.2)
         for i in order:
             features, label = data[i]
-            scale = 1 / math.sqrt(max(1, len(features)))
+            scale = 1 / max(1, len(features)) ** SCALE_POWER
             z = bias + scale * sum(weights[g] for g in features)
             p = 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
             gradient = (p - label) * balance[label]
