@@ -2,16 +2,18 @@
 it costs a message.
 
 Two labelled files of messages written the way residents write (tests/corpus/): ``messages.tsv``, the
-corpus the word lists were written against, and ``heldout.tsv``, written after the word lists were frozen —
-its figures estimate how the classifier does on messages nobody tuned it for.  Each row: text, kind
+corpus the word lists were written against and the model is trained on, and two held-out files never
+trained on: ``heldout.tsv``, written after the word lists were frozen, and ``heldout2.tsv``, written (by
+another hand) before the retrained model was measured — their figures estimate how the classifier does
+on messages nobody tuned it for.  Each row: text, kind
 (report/question/chatter), category, urgent (0/1), question (what a question asks), note (the kind of hard
 negative a chatter row is: thanks, elsewhere, notice, personal, figure, groupbuy, ad, parcel, lost,
 greeting, past, opinion).
 
 Figures, per file:
 
-* report recall — the share of reports classified "report" (≥90%, held out ≥85%);
-* false responses — the share of chatter classified "report" or "question", i.e. answered (≤2%, ≤4%);
+* report recall — the share of reports classified "report" (≥90%);
+* false responses — the share of chatter classified "report" or "question", i.e. answered (≤2%);
 * question accuracy — the share of questions classified "question" asking the labelled thing (≥70%);
 * cost — mean µs per ``classify`` call over the file, repeated (≤2,000 µs); the baseline is a bare
   ``handlers.tickets.category_of`` on the same texts (the keyword scan the free-text path adds to).
@@ -29,12 +31,14 @@ from pathlib import Path
 from bench.common import Row
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
-FILES = {"corpus": CORPUS / "messages.tsv", "heldout": CORPUS / "heldout.tsv"}
+FILES = {"corpus": CORPUS / "messages.tsv", "heldout": CORPUS / "heldout.tsv",
+         "heldout2": CORPUS / "heldout2.tsv"}
 # recall, false responses, question accuracy: the floors, on both files (the held-out file is
 # the one that tells how Linli reads messages nobody tuned it for)
-FLOORS = {"corpus": (0.90, 0.02, 0.70), "heldout": (0.90, 0.02, 0.70)}
-# what the held-out file gives today, kept by tests/test_intake.py so it cannot get worse unnoticed
-HELDOUT_NOW = (0.85, 0.04, 0.70)
+FLOORS = {"corpus": (0.90, 0.02, 0.70), "heldout": (0.90, 0.02, 0.70), "heldout2": (0.90, 0.02, 0.70)}
+# what the held-out files give today (measured: heldout 92% / 1.5% / 80%, heldout2 98.2% / 0% / 100%),
+# kept by tests/test_intake.py so they cannot get worse unnoticed (false responses: the ≤2% floor)
+HELDOUT_NOW = {"heldout": (0.92, 0.02, 0.80), "heldout2": (0.98, 0.02, 1.0)}
 MAX_MICROSECONDS = 2000.0
 
 

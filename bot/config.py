@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -135,6 +136,20 @@ class AreaSettings(_Strict):
     name: str
     aliases: list[str] = Field(default_factory=list)
     answers: list[str] = Field(default_factory=lambda: ["property"])
+
+
+class CategorySettings(_Strict):
+    """``[categories.<code>]``: a kind of report (bot/categories.py).  For a default category
+    (elevator, leak, water_power, door_access, lighting, fire_door, greening, parking, noise, dogs,
+    falling_objects, ev_charging, lake, sanitation, other), more words and tags and, if given, its own
+    names; for a new one, its names, the words that file a report under it, and the category it is
+    tried before (default: just before ``other``)."""
+
+    zh: str = ""
+    en: str = ""
+    words: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)  # #tags that name it (its code and names do too)
+    before: str = ""
 
 
 class ChatSettings(_Strict):
@@ -444,6 +459,27 @@ class Config(_Strict):
     # a 物业 front desk: question words (comma-separated) → the answer ("物业电话多少" → the number)
     faq: dict[str, str] = Field(default_factory=dict)
     areas: dict[str, AreaSettings] = Field(default_factory=dict)  # common areas: 东门, 地下车库 …
+    # kinds of report: the defaults of bot/categories.py, with the operator's additions
+    categories: dict[str, CategorySettings] = Field(default_factory=dict)
+    _categories: tuple = PrivateAttr(default=())
+
+    def model_post_init(self, context: object, /) -> None:
+        from bot.categories import merged
+
+        self._categories = merged(self.categories)
+
+    def category_list(self) -> tuple:
+        """The categories (``bot.categories.Category``) in the order a report's words are tried."""
+        return self._categories
+
+    def category_name(self, code: str, lang: str) -> str:
+        """A category's name in ``lang``: the operator's, else the catalogue's."""
+        for category in self._categories:
+            if category.code == code:
+                return category.name(lang)
+        from bot.categories import Category
+
+        return Category(code, (), ()).name(lang)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -495,6 +531,13 @@ def _cross_check(config: Config) -> list[str]:
                      if c not in config.chats]
         problems += [f"[rota.{rota_key}] members: {m!r}: no such person in [people]"
                      for m in rota.members if m not in config.people]
+    from bot.categories import DEFAULTS
+
+    for code, category in config.categories.items():
+        if category.before and category.before not in {*DEFAULTS, *config.categories}:
+            problems.append(f"[categories.{code}] before = {category.before!r}: no such category")
+        if code not in DEFAULTS and not (category.zh and category.words):
+            problems.append(f"[categories.{code}]: a new category needs its zh name and its words")
     for area_key, area in config.areas.items():
         for who in area.answers:
             base, _, building = who.partition(":")

@@ -276,8 +276,9 @@ class Core:
                 listener = replies.get(prompt.kind) if prompt else None
                 if listener is None and any(a.kind == "voice" for a in msg.attachments):
                     listener = replies.get("voice")  # handlers/conversation.py
-                elif listener is None and msg.attachments:
-                    listener = replies.get("attachment")
+                elif listener is None and msg.attachments:  # a photo: with a caption, maybe a report
+                    listener = (replies.get("captioned") if msg.text.strip() else None) or \
+                        replies.get("attachment")
                 if listener is None and msg.joined:
                     listener = replies.get("joined")  # someone joined a group (handlers/welcome.py)
                 if listener is None and private and msg.text:

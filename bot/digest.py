@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from bot.format import format_span, join
-from bot.i18n import t
+from bot.i18n import LANGUAGES, t
 from storage.reports import Tally
 from storage.satisfaction import Share
 from storage.tickets import Ticket
@@ -60,6 +60,7 @@ class Digest:
     categories: dict[str, Tally]
     # ratings given in the week (满意度): per category, and per name of who resolved the ticket
     satisfaction: tuple[dict[str, Share], dict[str, Share]] = ({}, {})
+    names: dict[str, dict[str, str]] = field(default_factory=dict)  # code → lang → name ([categories])
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,15 @@ async def gather(config, tx, start: datetime, end: datetime, oldest: int = 3) ->
     total = Tally(*(sum(getattr(v, f) for v in by_building.values()) for f in Tally.__slots__))
     compound = await _week(tx, None, config.compound.name, total, s, e, oldest)
     week = f"{start.isocalendar()[0]}-W{start.isocalendar()[1]:02d}"
-    return Digest(week, start, end, compound, buildings, await tx.reports.tallies(s, e, "category"),
-                  await tx.satisfaction.shares(s, e))
+    categories = await tx.reports.tallies(s, e, "category")
+    # grouped by the configured categories, in their order (a code since removed from the config last)
+    order = [c.code for c in config.category_list()]
+    categories = dict(sorted(categories.items(),
+                             key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    names = {code: {lang: config.category_name(code, lang) for lang in LANGUAGES}
+             for code in {*order, *categories}}
+    return Digest(week, start, end, compound, buildings, categories,
+                  await tx.satisfaction.shares(s, e), names)
 
 
 async def _week(tx, building: str | None, name: str, tally: Tally, start: float, end: float,
@@ -121,6 +129,11 @@ async def _week(tx, building: str | None, name: str, tally: Tally, start: float,
     if rota is not None and hasattr(rota, "shifts_covered_between"):
         week.shifts = tuple(await rota.shifts_covered_between(start, end, building=building))
     return week
+
+
+def category_name(digest: Digest, code: str, lang: str) -> str:
+    """A category's name as the config gives it (``[categories]``), else the catalogue's."""
+    return digest.names.get(code, {}).get(lang) or t(lang, f"tickets.category.{code}")
 
 
 def _median(values: list[float]) -> float | None:
@@ -149,7 +162,7 @@ def _week_lines(week: Week, digest: Digest, lang: str) -> list[str]:
     if week.oldest:
         items = join(lang, [
             t(lang, "digest.oldest_item", number=ticket.id,
-              category=t(lang, f"tickets.category.{ticket.category}"),
+              category=category_name(digest, ticket.category, lang),
               age=format_span(digest.end - datetime.fromtimestamp(ticket.created_at,
                                                                   digest.end.tzinfo), lang))
             for ticket in week.oldest])
@@ -201,7 +214,7 @@ def satisfaction_lines(digest: Digest, lang: str) -> list[str]:
 
     return [t(lang, "satisfaction.digest.header", count=rated, percent=total.percent),
             t(lang, "satisfaction.digest.by_category",
-              items=items(by_category, lambda c: t(lang, f"tickets.category.{c}"))),
+              items=items(by_category, lambda c: category_name(digest, c, lang))),
             t(lang, "satisfaction.digest.by_captain",
               items=items(by_captain, lambda n: n or t(lang, "satisfaction.digest.nobody")))]
 
@@ -233,7 +246,7 @@ def render_chart(digest: Digest, lang: str) -> Chart:
               [[w.tally.still_open for w in buildings], [w.tally.resolved for w in buildings]],
               series, t(lang, "digest.chart_by_building"))
         categories = sorted(digest.categories, key=lambda c: -digest.categories[c].still_open)
-        _bars(bottom, [t(lang, f"tickets.category.{c}") for c in categories],
+        _bars(bottom, [category_name(digest, c, lang) for c in categories],
               [[digest.categories[c].still_open for c in categories],
                [digest.categories[c].resolved for c in categories]],
               series, t(lang, "digest.chart_by_category"))

@@ -70,7 +70,7 @@ async def tickets_and_rows(config, tx, lang: str, since: datetime, until: dateti
             "service_request_id": str(ticket.id),
             "status": "open" if ticket.status in OPEN_STATUSES else "closed",
             "status_notes": redact(notes.get(ticket.id, ""), mask, units),
-            "service_name": t(lang, f"tickets.category.{ticket.category}"),
+            "service_name": config.category_name(ticket.category, lang),
             "service_code": ticket.category,
             "description": redact(ticket.text, mask, units),
             "agency_responsible": agency,

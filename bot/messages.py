@@ -54,6 +54,9 @@ class Inbound:
     button_message_id: str | None = None  # … on this message of the bot's (to edit it in place)
     chat_title: str = ""  # a group's name on the platform (WeChat rooms are matched by topic)
     joined: tuple[str, ...] = ()  # a join event, not a message: the names of who joined the group
+    # the platform message id of the message this one quotes (a reply), or "text:…", the quoted text,
+    # where the platform gives only that (WeChat puppets)
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

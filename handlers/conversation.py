@@ -22,14 +22,18 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from functools import cache
 
 from rapidfuzz.distance import OSA
 
+from bot.categories import DEFAULTS, category_of
 from bot.commands import Command, Registry, Router
 from bot.context import Context
 from bot.i18n import has
 from bot.intake import Reading, classify, strip_mentions, ticket_category
+from bot.messages import Attachment
+from bot.quotes import ticket_just_reported, ticket_quoted
 
 router = Router("conversation")
 OFFER_MINUTES = 10
@@ -37,6 +41,11 @@ YES = {"是", "是的", "好", "好的", "对", "对的", "要", "嗯", "嗯嗯"
 NO = {"不", "不是", "不用", "不要", "算了", "no", "n", "nope"}
 _ASCII_HEAD = re.compile(r"[/／]?\s*([A-Za-z]{2,20})")
 _CJK_HEAD = re.compile(r"[\u3400-\u9fff]{2,6}")
+# "me too", the way residents say it (a quote-reply to a receipt, or just after a report)
+METOO = re.compile(r"^\s*(?:[+＋]\s*1|同问|同求|我家也是|我们家也是|我也是|我们也是|我这也是|"
+                   r"我这里也是|一样|一样的|同样|俺家也是|me too|same here|same|same problem|\+\+)"
+                   r"\s*[!！。.~～，,]*\s*"
+                   r"(?:[+＋]\s*1|[\U0001F300-\U0001FAFF\u2600-\u27bf]+)?\s*$", re.IGNORECASE)
 
 
 @router.reply("unknown_command")
@@ -75,13 +84,38 @@ async def answer_in_private(ctx: Context) -> None:
 
 @router.reply("group_text")
 async def heard_in_a_group(ctx: Context) -> None:
-    """Plain words in a group: offer to file a report, answer a question, or stay silent."""
+    """Plain words in a group: "me too" to a report, an offer to file one, an answer to a question,
+    or silence."""
     text = ctx.msg.text.strip()
+    if METOO.match(text):
+        quoted = await ticket_quoted(ctx.tx, ctx.msg)
+        number = quoted if quoted is not None else await ticket_just_reported(ctx.tx, ctx.msg, ctx.ts)
+        ticket = await ctx.tx.tickets.get(number) if number is not None else None
+        # a bare 同问 after one's own report is chatter; quoting one's own receipt is told why not
+        if ticket is not None and (quoted is not None or ticket.reporter_id != ctx.person.id):
+            await ctx.core.run_command(ctx, "metoo", str(number))
+        return
     reading = classify(text)
     if reading.kind == "report":
         await offer(ctx, text, reading)
     elif reading.kind == "question":
         await answer_question(ctx, reading)
+
+
+@router.reply("captioned")
+async def photo_with_caption(ctx: Context) -> None:
+    """A photo whose caption reads as a report starts one (offered like free text, the photo kept for
+    the ticket); any other photo is what ``attachment`` makes of it (added to the sender's report of
+    the last minutes, if any)."""
+    text = ctx.msg.text.strip()
+    recent = await ctx.tx.tickets.latest_of_reporter_since(ctx.person.id, ctx.ts - 600)
+    reading = classify(text) if recent is None else None
+    if reading is not None and reading.kind == "report":
+        await offer(ctx, text, reading)
+        return
+    listener = ctx.core.registry.replies.get("attachment")
+    if listener is not None:
+        await listener(ctx)
 
 
 @router.reply("conversation.offer")
@@ -91,6 +125,9 @@ async def offer_answered(ctx: Context) -> None:
     await ctx.done_asking()
     word = re.sub(r"[\s。，,.!！~～👌👍]+", "", ctx.msg.text).lower()
     if word in YES or ctx.msg.text.strip() in ("👍", "👌"):
+        photos = tuple(Attachment(kind, file_id) for kind, file_id in prompt.payload.get("photos", ()))
+        if photos:  # the offer came with a photo: the ticket gets it (file_report attaches ctx.msg's)
+            ctx.msg = replace(ctx.msg, attachments=photos)
         await ctx.emit("report.requested", text=prompt.payload["text"])
     elif word in NO:
         if not ctx.in_group:
@@ -109,8 +146,13 @@ async def offer(ctx: Context, text: str, reading: Reading) -> None:
     building = named or ctx.core.building(ctx.chat_building) or ctx.core.building(ctx.person.building)
     place = named.name if named else area.name if area else building.name if building else \
         (reading.area_hint or ctx.t("tickets.no_building"))
-    category = ctx.t(f"tickets.category.{ticket_category(reading)}")
-    await ctx.ask("conversation.offer", {"text": text[:500]}, minutes=OFFER_MINUTES)
+    code = category_of(text, ctx.config.category_list())
+    if code in DEFAULTS:  # the free-text reading knows the default categories better than their words
+        code = ticket_category(reading)
+    category = ctx.config.category_name(code, ctx.lang)
+    photos = [[a.kind, a.file_id] for a in ctx.msg.attachments
+              if a.kind in ("photo", "document") and a.file_id]
+    await ctx.ask("conversation.offer", {"text": text[:500], "photos": photos}, minutes=OFFER_MINUTES)
     key = "conversation.offer_urgent" if reading.urgent else "conversation.offer"
     await ctx.reply(key, place=place, category=category)
 

@@ -145,7 +145,7 @@ async def ask(ctx: Notifier, ticket: Ticket, again: bool = False) -> None:
                                         ("dissatisfied", 1)))
     told = await ctx.tell(ticket.reporter_id, "satisfaction.ask", ref=f"ticket:{ticket.id}",
                           buttons=buttons, number=ticket.id,
-                          category=t(lang, f"tickets.category.{ticket.category}"))
+                          category=ctx.config.category_name(ticket.category, lang))
     address = await ctx.core.private_address(ctx.tx, ticket.reporter_id) if told else None
     if address is not None:
         await ctx.tx.prompts.ask(ticket.reporter_id, address[0], address[1], "satisfaction.rating",

@@ -24,12 +24,16 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from rapidfuzz import fuzz
+
+from bot.categories import category_of as categorize
 from bot.commands import Router
 from bot.context import ButtonSpec, Context, Mention, Notifier, Refusal
 from bot.format import format_moment, format_span, join, name_range
 from bot.i18n import t
 from bot.messages import Attachment
 from bot.parser import leading_number
+from bot.quotes import ticket_in_question
 from bot.timeutil import add_waking_time
 from storage.tickets import Ticket
 
@@ -46,37 +50,6 @@ _URGENT_LATIN = re.compile(
 _NEGATION = re.compile(r"(?:没有?|没人|无人|不是|不会|并没|未|无|别|防)$|\b(?:no|not|never)\s+$",
                        re.IGNORECASE)
 
-# Categories in the order they are tried: the first whose words appear wins.
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    "falling_objects": ("高空抛物", "抛物", "坠物", "高空坠", "thrown from", "falling object",
-                        "thrown out", "throwing"),
-    "fire_door": ("消防门", "防火门", "消防通道", "安全出口", "fire door", "firedoor", "fire exit"),
-    "elevator": ("电梯", "扶梯", "elevator", "lift"),
-    "ev_charging": ("充电桩", "充电", "charging", "charger", "ev "),
-    "leak": ("漏水", "渗水", "淹了", "积水", "水管爆", "爆管", "滴水", "leak", "flood"),
-    "water_power": ("停水", "停电", "没水", "没电", "断电", "跳闸", "水压", "power cut", "no water",
-                    "blackout", "no power"),
-    "lighting": ("楼道灯", "路灯", "照明", "灯不亮", "灯坏", "灯", "light", "lamp"),
-    "door_access": ("门禁", "单元门", "门卡", "刷卡", "大门", "道闸", "gate", "door lock", "access card"),
-    "lake": ("人工湖", "湖水", "湖里", "湖", "lake", "pond"),
-    "dogs": ("狗", "犬", "宠物", "dog", "barking", "pet "),
-    "noise": ("噪音", "噪声", "太吵", "吵", "装修声", "noise", "noisy", "loud"),
-    "parking": ("停车", "车位", "占道", "parking", "parked"),
-    "greening": ("绿化", "草坪", "树枝", "修剪", "花坛", "tree", "lawn", "grass"),
-    "sanitation": ("卫生", "垃圾", "清洁", "脏", "臭", "垃圾桶", "garbage", "trash", "rubbish",
-                   "dirty", "litter", "smell"),
-    "other": (),
-}
-TAGS = {
-    "电梯": "elevator", "消防门": "fire_door", "防火门": "fire_door", "充电桩": "ev_charging",
-    "卫生": "sanitation", "垃圾": "sanitation", "噪音": "noise", "狗": "dogs", "犬": "dogs",
-    "高空抛物": "falling_objects", "人工湖": "lake", "停车": "parking", "其他": "other",
-    **{code: code for code in CATEGORIES},
-    "elevator": "elevator", "firedoor": "fire_door", "ev": "ev_charging", "noise": "noise",
-    "dog": "dogs", "lake": "lake", "parking": "parking", "漏水": "leak", "停水": "water_power",
-    "停电": "water_power", "照明": "lighting", "门禁": "door_access", "绿化": "greening",
-}
-_TAG = re.compile(r"[#＃]([\w\u4e00-\u9fff]+)")
 # 报修 匿名 … / /report --anonymous …: the reporter hidden from captains, groups, other residents
 _ANONYMOUS = re.compile(r"^\s*(?:[【\[(（]\s*匿名\s*[】\])）]|匿名(?=[\s,，:：、]|$)|--?anonymous\b|"
                         r"anonymous(?:ly)?(?=[\s,:]|$))[\s,，:：、]*", re.IGNORECASE)
@@ -125,7 +98,7 @@ async def file_report(ctx: Context) -> None:
     cut = len(text) > limit
     if cut:
         text = text[:limit]
-    category = category_of(text)
+    category = category_of(text, ctx.config.category_list())
     urgent = is_urgent(text, ctx.config.tickets.urgent_words)
     # a building named as one (3栋, B3) wins; else a common area named (东门); else the group's or
     # the reporter's building.  A bare number (1号门, 3路) is no building.
@@ -212,11 +185,12 @@ async def open_ticket(ctx: Context, ticket: Ticket) -> None:
         if person_id not in pinged:  # an urgent report's property, told before its building was
             await ping(ctx, person_id, ticket, "tickets.ping.new")
     values = dict(number=ticket.id, building=place_name(ctx, ticket, ctx.lang),
-                  category=ctx.t(f"tickets.category.{ticket.category}"), told=told(ctx.lang),
+                  category=ctx.config.category_name(ticket.category, ctx.lang),
+                  told=told(ctx.lang),
                   due=format_moment(due, ctx.lang),
                   urgent="\n" + ctx.t("tickets.urgent_call") if ticket.urgent else "")
-    similar = await ctx.tx.tickets.similar_open(ticket.building, ticket.category, ticket.id,
-                                                area=ticket.area)
+    similar = similar_report(ticket, await ctx.tx.tickets.open_near(ticket.building, ticket.area,
+                                                                    ticket.id))
     if ticket.anonymous:  # the group's receipt does not mention the reporter
         await anonymous_receipt(ctx, ticket, values, similar)
         return
@@ -263,7 +237,7 @@ async def show_ticket(ctx: Context) -> None:
         ctx.roles, ticket.building, anonymous=bool(ticket.anonymous)))
     lines = [ctx.t("tickets.show_header", number=ticket.id,
                    building=place_name(ctx, ticket, ctx.lang),
-                   category=ctx.t(f"tickets.category.{ticket.category}"),
+                   category=ctx.config.category_name(ticket.category, ctx.lang),
                    status=ctx.t(f"tickets.status.{ticket.status}"),
                    urgent=urgent_mark(ticket, ctx.lang)),
              ctx.t("tickets.show_text", text=await visible(ctx, ticket.text, full))]
@@ -287,7 +261,12 @@ async def show_ticket(ctx: Context) -> None:
 
 @metoo.handle
 async def follow_ticket(ctx: Context) -> None:
-    """A neighbour has the same problem: follow #N and hear every update."""
+    """A neighbour has the same problem: follow #N and hear every update.  Without a number: the
+    ticket whose receipt the message quotes, or the report made in this group just before."""
+    if leading_number(ctx.args) is None:
+        number = await ticket_in_question(ctx.tx, ctx.msg, ctx.ts)
+        if number is not None:
+            ctx.args = f"{number} {ctx.args}".strip()
     ticket = await ticket_from_args(ctx, "metoo")
     if ticket.reporter_id == ctx.person.id:
         if ticket.anonymous:  # said in a group, this would tell who reported it
@@ -563,21 +542,41 @@ async def ticket_from_args(ctx: Context, command: str) -> Ticket:
     return ticket
 
 
+def similar_report(ticket: Ticket, others: list[Ticket]) -> Ticket | None:
+    """The open report of someone else that says what ``ticket`` says (so 同问 it), or None: the
+    texts compared as character pairs (rapidfuzz's token-set ratio), building numbers aside; the same
+    category asks for less likeness than another."""
+    mine = _gist(ticket.text)
+    best: tuple[float, Ticket] | None = None
+    for other in others:
+        if other.reporter_id == ticket.reporter_id:
+            continue  # never one's own ticket
+        score = fuzz.token_set_ratio(mine, _gist(other.text))
+        if score >= (SIMILAR_SAME if other.category == ticket.category else SIMILAR_OTHER) and \
+                (best is None or score > best[0]):
+            best = (score, other)
+    return best[1] if best else None
+
+
+SIMILAR_SAME, SIMILAR_OTHER = 50.0, 70.0  # token-set ratio (0–100) of the character pairs
+
+
+def _gist(text: str) -> str:
+    """A report's words as character pairs, without numbers, building words and punctuation."""
+    text = re.sub(r"[\d#＃]+\s*(?:栋|座|号楼|幢|单元|号|楼|层)?|@\S+|[^\w]", " ", text.lower())
+    pairs = [chunk[i:i + 2] for chunk in text.split() for i in range(max(1, len(chunk) - 1))]
+    return " ".join(pairs)
+
+
 def note_of(args: str) -> str:
     """What follows the ticket number in ``受理 12 明天来修``."""
     return re.sub(r"^\s*[#＃]?\s*[0-9０-９]+\s*", "", args, count=1).strip()
 
 
-def category_of(text: str) -> str:
-    """The category a #tag names, else the first whose words appear in the text."""
-    for tag in _TAG.findall(text):
-        if tag.lower() in TAGS:
-            return TAGS[tag.lower()]
-    lowered = f" {text.lower()} "
-    for code, words in CATEGORIES.items():
-        if any(word in lowered for word in words):
-            return code
-    return "other"
+def category_of(text: str, categories: tuple | None = None) -> str:
+    """The category a #tag names, else the first whose words appear (``[categories]``; the defaults
+    live in bot/categories.py)."""
+    return categorize(text, categories)
 
 
 def ack_deadline(ctx: Notifier, start: datetime, urgent: bool | int = False) -> datetime:
@@ -711,7 +710,7 @@ async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
         attachments=[Attachment(kind=kind, file_id=file_id, media=media, origin=platform)
                      for platform, kind, file_id, media in attachments],
         number=ticket.id, building=place_name(ctx, ticket, lang), urgent=urgent_mark(ticket, lang),
-        category=t(lang, f"tickets.category.{ticket.category}"), text=text,
+        category=ctx.config.category_name(ticket.category, lang), text=text,
         reporter=name + unit, **values)
 
 

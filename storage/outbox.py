@@ -207,6 +207,23 @@ class Outbox(Repo):
             f"OR holder = ?{gone_clause}",
             (*platforms, now, claimer, *gone))
 
+    async def ref_of_sent(self, platform: str, address: str, platform_message_id: str) -> str | None:
+        """What the message the platform knows as ``platform_message_id`` in this chat was about (its
+        ``ref``, e.g. 'ticket:12'), or None if the bot sent no such message there."""
+        row = await self._one(
+            "SELECT ref FROM outbox WHERE platform = ? AND address = ? AND platform_message_id = ? "
+            "ORDER BY id DESC LIMIT 1", (platform, address, platform_message_id))
+        return row["ref"] if row and row["ref"] else None
+
+    async def refs_sent_recently(self, platform: str, address: str, prefix: str,
+                                 limit: int = 50) -> list[tuple[str, str]]:
+        """(ref, text) of the latest messages sent to this chat whose ref starts with ``prefix``, newest
+        first: a quote that carries only the quoted text is matched against these."""
+        rows = await self._all(
+            "SELECT ref, body FROM outbox WHERE platform = ? AND address = ? AND status = 'sent' "
+            "AND ref LIKE ? ORDER BY id DESC LIMIT ?", (platform, address, prefix + "%", limit))
+        return [(r["ref"], json.loads(r["body"]).get("text", "")) for r in rows]
+
     async def sent_to(self, platform: str, address: str) -> list[Outbound]:
         rows = await self._all(
             "SELECT * FROM outbox WHERE platform = ? AND address = ? AND status = 'sent' "

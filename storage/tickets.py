@@ -151,15 +151,6 @@ class Tickets(Repo):
             f"SELECT COUNT(*) FROM tickets WHERE {where} "
             "AND status IN ('open','acknowledged','in_progress')", params)
 
-    async def similar_open(self, building: str | None, category: str, not_id: int,
-                           area: str | None = None) -> Ticket | None:
-        """The oldest open ticket of the same building (or common area) and category, if any."""
-        column, place = ("building", building) if building is not None else ("area", area)
-        return _ticket(await self._one(
-            f"SELECT * FROM tickets WHERE {column} = ? AND category = ? AND id != ? "
-            "AND status IN ('open','acknowledged','in_progress') ORDER BY id LIMIT 1",
-            (place, category, not_id)))
-
     async def draft_of(self, reporter_id: int) -> Ticket | None:
         """The reporter's latest report still waiting to be told its building."""
         return _ticket(await self._one(
@@ -190,6 +181,24 @@ class Tickets(Repo):
         rows = await self._all(
             "SELECT * FROM tickets WHERE close_at IS NOT NULL AND close_at <= ? "
             "ORDER BY close_at LIMIT ?", (now, limit))
+        return [_ticket(r) for r in rows]
+
+    async def latest_in_chat_since(self, platform: str, chat_id: str, since: float) -> Ticket | None:
+        """The latest report made in this chat since ``since`` (a bare 同问 right after it follows it)."""
+        return _ticket(await self._one(
+            "SELECT * FROM tickets WHERE platform = ? AND chat_id = ? AND created_at >= ? "
+            "AND status IN ('open','acknowledged','in_progress') ORDER BY id DESC LIMIT 1",
+            (platform, chat_id, since)))
+
+    async def open_near(self, building: str | None, area: str | None, not_id: int,
+                        limit: int = 20) -> list[Ticket]:
+        """The open tickets of the same building (or common area), newest first: the candidates for
+        "someone reported this already"."""
+        column, place = ("building", building) if building is not None else ("area", area)
+        rows = await self._all(
+            f"SELECT * FROM tickets WHERE {column} = ? AND id != ? "
+            "AND status IN ('open','acknowledged','in_progress') ORDER BY id DESC LIMIT ?",
+            (place, not_id, limit))
         return [_ticket(r) for r in rows]
 
     async def latest_of_reporter_since(self, person_id: int, since: float) -> Ticket | None:

@@ -273,7 +273,8 @@ class TelegramAdapter:
             chat_kind="private" if private else "group", sender_id=str(user.id),
             sender_name=user.full_name, text=text, message_id=message_id,
             mentions_bot=mentioned, attachments=attachments,
-            language_hint=user.language_code, chat_title=chat.title or ""))
+            language_hint=user.language_code, chat_title=chat.title or "",
+            reply_to=str(message.reply_to_message.message_id) if message.reply_to_message else None))
 
     def _download(self, file_id: str):
         """How the core downloads a file a user sent: ``getFile``, then the file itself (the Bot

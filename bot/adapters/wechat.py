@@ -46,6 +46,7 @@ import contextlib
 import logging
 import os
 import random
+import re
 import ssl
 import time
 import warnings
@@ -214,6 +215,20 @@ def classify(exc: BaseException, kind: str = "") -> TemporaryError | PermanentEr
     if exc.status == status.INVALID_ARGUMENT:
         return PermanentError(f"refused by the puppet: {first_line(exc)}")
     return TemporaryError(error_text(exc))
+
+
+# A quote-reply as the puppets hand it over: 「name：quoted text」, a dashed line, then the reply.
+_QUOTE = re.compile(r"^「(?:[^：:」]{1,40}[：:])?(?P<quoted>.*?)」\s*\n\s*(?:-\s*){3,}\n?(?P<reply>.*)$",
+                    re.S)
+
+
+def quoted_reply(text: str) -> tuple[str, str | None]:
+    """(the reply, "text:" + the quoted text) of a quote-reply; (text, None) for any other message.
+    The puppet gives only the quoted text, not the quoted message's id: the core matches the text."""
+    match = _QUOTE.match(text)
+    if match is None:
+        return text, None
+    return match.group("reply").strip(), "text:" + match.group("quoted").strip()
 
 
 class WechatAdapter:
@@ -539,6 +554,7 @@ class WechatAdapter:
             text = ""
         elif kind != "TEXT":
             return None
+        text, reply_to = quoted_reply(text)
         room = payload.room_id or ""
         log.debug("wechat: %s message %s in %s (%s) from %s (%s)", kind.lower(), payload.id,
                   room or "private", await self.room_topic(room) if room else "-", talker,
@@ -553,10 +569,10 @@ class WechatAdapter:
             return Inbound(platform=self.platform, chat_id=room, chat_kind="group", sender_id=talker,
                            sender_name=sender, text=text, message_id=payload.id,
                            mentions=mentions, mentions_bot=mentions_bot, attachments=attachments,
-                           chat_title=topic)
+                           chat_title=topic, reply_to=reply_to)
         return Inbound(platform=self.platform, chat_id=talker, chat_kind="private", sender_id=talker,
                        sender_name=await self.member_name("", talker), text=text,
-                       message_id=payload.id, attachments=attachments)
+                       message_id=payload.id, attachments=attachments, reply_to=reply_to)
 
     def _download(self, message_id: str):
         """How the core downloads an image a contact sent.  The puppet service (Node, 1.x) answers

@@ -230,7 +230,7 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
         rows = [{
             "number": ticket.id,
             "building": building_name(ticket.building, lang),
-            "category": t(lang, f"tickets.category.{ticket.category}"),
+            "category": config.category_name(ticket.category, lang),
             "status": ticket.status,
             "status_label": t(lang, f"tickets.status.{ticket.status}"),
             "age": format_span(now - datetime.fromtimestamp(ticket.created_at, config.tz), lang),
@@ -292,7 +292,7 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
             request, "ticket.html", lang, viewer=viewer,
             title=f"#{ticket.id} · {t(lang, 'board.web.title')}", ticket=ticket,
             building=building_name(ticket.building, lang),
-            category=t(lang, f"tickets.category.{ticket.category}"),
+            category=config.category_name(ticket.category, lang),
             status_label=t(lang, f"tickets.status.{ticket.status}"),
             reported=format_moment(datetime.fromtimestamp(ticket.created_at, config.tz), lang),
             text=shown_text(ticket.text, viewer, ticket.building),
