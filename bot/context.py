@@ -22,6 +22,8 @@ one report) passes ``gather=Gather(kind, many_key)``: the first goes at once, th
 in the same group within ``[quiet] window`` gather into one message (``many_key``, with ``names``,
 ``people`` and the latest values) that goes ``[quiet] hold`` after the last one — in the outbox all
 along, so a crash loses nothing; on Telegram it edits the sent one in place (``Outbound.replaces``).
+What one command says in a group goes as one message: a second reply to the same group (a report's
+receipt, then "the same as #7?") joins the first (its key and values in ``gathered["parts"]``).
 A personal answer asked for in a group (我的报修) goes privately with a short pointer in the group
 (``reply_personal``).
 
@@ -166,7 +168,7 @@ class Notifier:
         if last is not None:
             previous, status, created, sent_at, platform_id, claimed_until = last
             wall = time.time()
-            if max(created, sent_at or 0.0) >= self.ts - quiet.window.total_seconds():
+            if max(created, sent_at or 0.0) > self.ts - quiet.window.total_seconds():
                 if status == "pending" and (claimed_until is None or claimed_until < wall):
                     joined = self._joined(previous, message, previous.mention_ids)
                     if await self.tx.outbox.regather(previous.outbox_id, joined, wall):
@@ -438,6 +440,7 @@ class Context(Notifier):
         self.chat_key = chat_key
         self.roles = core.roles_of(person)
         self.answers = answers
+        self._said_in_group: tuple[int, Outbound] | None = None  # this command's group reply
 
     # --- who and where -------------------------------------------------------------------------
     @property
@@ -519,7 +522,31 @@ class Context(Notifier):
                 message = self.core.privacy_gate(message)
             self.answers.append(replace(message, text=message.plain_text()))
             return
+        if message.kind == "group" and not message.merge_key and not message.edit_of:
+            if not values_redacted:
+                message = self.core.privacy_gate(message)
+            if await self._join_group_reply(message):
+                return
+            row = await self.tx.outbox.add(message, self.ts, ref)
+            self._said_in_group = (row, message)
+            return
         await self._queue(message, ref, values_redacted=values_redacted)
+
+    async def _join_group_reply(self, message: Outbound) -> bool:
+        """A second reply of this command to the group: add it to the first (one message)."""
+        if self._said_in_group is None:
+            return False
+        row, first = self._said_in_group
+        parts = [*first.gathered.get("parts", ()), {"key": message.key, "values": message.values}]
+        hint = " ".join(h for h in (first.buttons_hint, message.buttons_hint) if h)
+        joined = replace(first, text=f"{first.text}\n{message.text}",
+                         buttons=first.buttons + message.buttons, buttons_hint=hint,
+                         attachments=first.attachments + message.attachments,
+                         gathered={**first.gathered, "parts": parts})
+        if not await self.tx.outbox.regather(row, joined, time.time()):
+            return False  # undone with a refusal: this one goes on its own
+        self._said_in_group = (row, joined)
+        return True
 
     async def reply_private(self, key: str, *, ref: str = "", **values: object) -> None:
         """Answer the sender privately (the same chat, if it already is private)."""

@@ -86,9 +86,11 @@ class Outbox(Repo):
         """Put ``message`` in place of a pending row no dispatcher holds; False when it is no longer
         such a row (sent, or being sent): then the caller writes a new one."""
         cursor = await self._run(
-            "UPDATE outbox SET body = ? WHERE id = ? AND status = 'pending' "
+            "UPDATE outbox SET body = ? WHERE id = ? AND status = 'pending' AND platform = ? "
+            "AND address = ? AND kind = ? "
             "AND (claimed_by IS NULL OR claimed_until IS NULL OR claimed_until < ?)",
-            (_encode(message), outbox_id, wall_now))
+            (_encode(message), outbox_id, message.platform, message.address, message.kind,
+             wall_now))
         return cursor.rowcount == 1
 
     async def fresh(self, ids: list[int]) -> dict[int, Outbound]:
