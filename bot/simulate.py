@@ -539,8 +539,9 @@ class Simulation:
                 if self.app.core.outbox_changed.is_set():
                     self.app.core.outbox_changed.clear()
                     await self.app.dispatcher.drain()
-            # the end: one last tick and delivery, then judge
-            self.clock.set(self.end)
+            # the end: one last tick and delivery (after the hold of a gathered acknowledgement
+            # written in the last minutes: it is due then), then judge
+            self.clock.set(self.end + self.config.quiet.hold)
             await self.app.core.tick()
             await self.app.dispatcher.drain()
             await self.judge()
