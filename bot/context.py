@@ -190,7 +190,10 @@ class Notifier:
         before, now = earlier.gathered, later.gathered
         names = list(dict.fromkeys([*before.get("names", ()), *now.get("names", ())]))
         lang, many = now["lang"], now["many"]
-        values = {**before.get("values", {}), **now.get("values", {})}
+        # counts are the latest; words (a title, a date in the first one's language) stay
+        values = dict(before.get("values", {}))
+        values.update((k, v) for k, v in now.get("values", {}).items()
+                      if not isinstance(v, str) or k not in values)
         shown = dict(values, names=t(lang, "core.list_separator").join(names[:GATHERED_NAMES]),
                      people=len(names))
         text = self._render(lang, many, shown, group=True)

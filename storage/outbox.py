@@ -49,13 +49,9 @@ def _decode(row) -> Outbound:
         outbox_id=row["id"], person_id=row["person_id"], chat_key=row["chat_key"],
         mention_ids=tuple(body.get("mention_ids", ())), mention_name=body.get("mention_name", ""),
         edit_of=body.get("edit_of"), key=body.get("key", ""), values=body.get("values") or {},
-        merge_key=_column(row, "merge_key") or "", replaces=body.get("replaces"),
+        merge_key=row["merge_key"] or "", replaces=body.get("replaces"),
         gathered=body.get("gathered") or {},
     )
-
-
-def _column(row, name: str):
-    return row[name] if name in row.keys() else None  # noqa: SIM118 - sqlite3.Row has no `in`
 
 
 @repository("outbox")

@@ -143,8 +143,7 @@ async def test_my_shifts_in_a_group_goes_privately(compound: Compound):
                     reason="node and tests/peers/node_modules are needed (npm ci in tests/peers)")
 def test_on_telegram_sign_ups_edit_one_message_in_place(tmp_path, monkeypatch):
     from tests.telegram_compat import start_telegram_peer
-    from tests.test_telegram_e2e import ALICE, ALL, BOB, ROOT, SUN, Linli, in_chat, wait_edit, \
-        write_config
+    from tests.test_telegram_e2e import ALICE, ALL, BOB, ROOT, SUN, Linli, in_chat, wait_edit, write_config
 
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the bot of this checkout, installed or not
 
