@@ -181,3 +181,26 @@ def test_on_telegram_sign_ups_edit_one_message_in_place(tmp_path, monkeypatch):
         peer.close()
     assert not [line for line in bot.lines if "Traceback" in line], bot.log()
     assert code == 0, bot.log()
+
+
+async def test_an_acknowledgement_being_sent_is_not_changed_under_the_sender(compound: Compound):
+    """A gathered row another dispatcher is sending right now is left alone: the next sign-up gets
+    a row of its own, after the hold; nobody's acknowledgement is lost."""
+    await create_event(compound)
+    await compound.say("all", "alice", "报名 1")
+    await compound.say("all", "bob", "报名 1")  # gathered, on hold
+    async with compound.app.db.transaction() as tx:
+        [(held, _, _)] = [row for row in await tx.outbox.waiting(["console"], time.time())
+                          if row[0].merge_key]
+        assert await tx.outbox.claim([held.outbox_id], "elsewhere/1/x", time.time() + 60,
+                                     time.time()) == {held.outbox_id}
+    await compound.say("all", "carol", "报名 1")
+    async with compound.app.db.read() as tx:
+        rows = [m for m, _, _ in await tx.outbox.waiting(["console"], time.time()) if m.merge_key]
+    # the held one unchanged; carol's waits the hold on its own
+    assert [m.values.get("names", m.values.get("name")) for m in rows] == ["alice、bob", "carol"]
+    async with compound.app.db.transaction() as tx:  # the other dispatcher gives it back
+        await tx.outbox.unclaim([held.outbox_id], "elsewhere/1/x")
+    sent = await compound.advance(compound.config.quiet.hold)
+    assert [m.values.get("names", m.values.get("name")) for m in group(sent)] == ["alice、bob",
+                                                                                 "carol"]
