@@ -19,9 +19,10 @@ or the whole of a ready text, lose phone and unit numbers, whichever handler wro
 
 A group acknowledgement that many people trigger one after another (sign-ups to one event, 同问 on
 one report) passes ``gather=Gather(kind, many_key)``: the first goes at once, those of the same kind
-in the same group within ``[quiet] window`` gather into one message (``many_key``, with ``names``,
-``people`` and the latest values) that goes ``[quiet] hold`` after the last one — in the outbox all
-along, so a crash loses nothing; on Telegram it edits the sent one in place (``Outbound.replaces``).
+in the same group within ``[quiet] window`` of the first gather into one message (``many_key``, with
+``names``, ``people``, the latest counts) that goes ``[quiet] hold`` after the last one — in the
+outbox all along, so a crash loses nothing; on Telegram it edits the sent one in place
+(``Outbound.replaces``).
 What one command says in a group goes as one message: a second reply to the same group (a report's
 receipt, then "the same as #7?") joins the first (its key and values in ``gathered["parts"]``).
 A personal answer asked for in a group (我的报修) goes privately with a short pointer in the group
@@ -168,7 +169,10 @@ class Notifier:
         if last is not None:
             previous, status, created, sent_at, platform_id, claimed_until = last
             wall = time.time()
-            if max(created, sent_at or 0.0) > self.ts - quiet.window.total_seconds():
+            # a message gathers what comes within the window from its first one: on Telegram
+            # nobody's acknowledgement is an edit of a message from long ago
+            since = previous.gathered.get("since", created)
+            if self.ts - since < quiet.window.total_seconds():
                 if status == "pending" and (claimed_until is None or claimed_until < wall):
                     joined = self._joined(previous, message, previous.mention_ids)
                     if await self.tx.outbox.regather(previous.outbox_id, joined, wall):
@@ -200,7 +204,8 @@ class Notifier:
         return replace(later, text=text, key=many, values=_kept_values(shown),
                        mention_ids=tuple(dict.fromkeys([*mentions, *later.mention_ids]))[:20],
                        mention_name="", replaces=earlier.replaces,
-                       gathered=dict(now, names=names, values=values))
+                       gathered=dict(now, names=names, values=values,
+                                     since=before.get("since", now.get("since"))))
 
     def _render(self, lang: str, key: str, values: dict[str, object], group: bool) -> str:
         if group:
@@ -494,7 +499,8 @@ class Context(Notifier):
             gathered = {"many": gather.many, "kind": gather.kind,
                         "names": [str(name) if name else await self.display_name(self.person)],
                         "lang": self.core.language_of_chat(self.chat_key) if self.chat_key
-                        else (lang or self.lang), "values": _kept_values(values)}
+                        else (lang or self.lang), "values": _kept_values(values),
+                        "since": self.ts}
         await self._reply(text, key, values, ref=ref, buttons=buttons, attachments=attachments,
                           mention=mention, lang=lang, values_redacted=self.in_group,
                           gathered=gathered)

@@ -204,3 +204,17 @@ async def test_an_acknowledgement_being_sent_is_not_changed_under_the_sender(com
     sent = await compound.advance(compound.config.quiet.hold)
     assert [m.values.get("names", m.values.get("name")) for m in group(sent)] == ["alice、bob",
                                                                                  "carol"]
+
+
+async def test_a_long_stream_of_sign_ups_starts_a_new_message_after_the_window(compound: Compound):
+    """One message gathers what comes within [quiet] window (10 minutes) of its first: on Telegram
+    nobody's sign-up shows up as an edit of a message from long ago."""
+    await create_event(compound)
+    before = len(compound.adapter.sent)
+    for i in range(8):  # one every 3 minutes
+        await compound.say("all", f"r{i}", "报名 1")
+        await compound.advance(timedelta(minutes=3))
+    messages = [m for m in compound.adapter.sent[before:] if m.kind == "group"]
+    assert [m.values["name"] for m in messages if m.replaces is None] == ["r0", "r4"]
+    assert messages[-1].key == "quiet.joined_many"
+    assert (messages[-1].values["names"], messages[-1].values["going"]) == ("r4、r5、r6、r7", 8)
