@@ -143,10 +143,13 @@ async def time_round(paths: dict[int, Path], warmup: list[tuple], timed: list[tu
                 await apps[units].core.handle(message)
                 times["wall"][units][kind].append(time.perf_counter() - wall)
                 times["cpu"][units][kind].append(time.process_time() - cpu)
-        wanted = [EXPECTED[kind] for kind, *_ in warmup + timed]
+        # 我的报修 asked in a group is answered privately since issue 13 §7 (its time is still
+        # measured: the list, and a one-line pointer in the group, gathered with the ones before)
+        wanted = [EXPECTED[kind] for kind, *_ in warmup + timed if kind != "mine"]
         for units, app in apps.items():
             async with app.db.read() as tx:
-                keys = [key for _, key in await tx.bench.group_reply_keys(after[units])]
+                keys = [key for _, key in await tx.bench.group_reply_keys(after[units])
+                        if not key.startswith("quiet.answered_privately")]
             if keys != wanted:  # each command answered in its group with what it lists, nothing else
                 wrong = sorted({k for k in keys if k not in EXPECTED.values()})
                 raise AssertionError(

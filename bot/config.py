@@ -185,6 +185,16 @@ class DeliverySettings(_Strict):
     retry_max_seconds: float = Field(default=600.0, gt=0)
 
 
+class QuietSettings(_Strict):
+    """A quieter bot in the groups: acknowledgements of one kind (sign-ups to one event, 同问 on one
+    report, "answered privately" pointers) in one group gather into one message.  The first goes at
+    once; those that come while it is on its way, or within ``window`` after the last one, wait up to
+    ``hold`` after it and go as one updated message (on Telegram the sent one is edited in place)."""
+
+    hold: Duration = timedelta(minutes=2)
+    window: Duration = timedelta(minutes=10)
+
+
 class SchedulerSettings(_Strict):
     tick_seconds: float = Field(default=30.0, gt=0)
 
@@ -443,6 +453,7 @@ class Config(_Strict):
     tickets: TicketSettings = TicketSettings()
     media: MediaSettings = MediaSettings()  # photos kept with reports: size limit, thumbnails
     delivery: DeliverySettings = DeliverySettings()
+    quiet: QuietSettings = QuietSettings()  # group acknowledgements gathered into one message
     scheduler: SchedulerSettings = SchedulerSettings()
     telegram: TelegramSettings = TelegramSettings()
     wechat: WechatSettings = WechatSettings()

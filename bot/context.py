@@ -17,6 +17,17 @@ made of several catalogue lines goes as ``reply_text(text, key=...)`` (``tell_te
 privacy gate on its way into the outbox (``Notifier._queue``): the values of a text made from a key,
 or the whole of a ready text, lose phone and unit numbers, whichever handler wrote it.
 
+A group acknowledgement that many people trigger one after another (sign-ups to one event, 同问 on
+one report) passes ``gather=Gather(kind, many_key)``: the first goes at once, those of the same kind
+in the same group within ``[quiet] window`` of the first gather into one message (``many_key``, with
+``names``, ``people``, the latest counts) that goes ``[quiet] hold`` after the last one — in the
+outbox all along, so a crash loses nothing; on Telegram it edits the sent one in place
+(``Outbound.replaces``).
+What one command says in a group goes as one message: a second reply to the same group (a report's
+receipt, then "the same as #7?") joins the first (its key and values in ``gathered["parts"]``).
+A personal answer asked for in a group (我的报修) goes privately with a short pointer in the group
+(``reply_personal``).
+
 A :class:`Notifier` is the same without an inbound message: sweeps (escalations, reminders,
 broadcasts) use it to tell people things.
 """
@@ -25,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -95,6 +107,19 @@ class Mention:
     name: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Gather:
+    """How a group acknowledgement gathers with others of its kind: ``kind`` says what they are
+    about (``event:12:joined``), ``many`` is the catalogue key of the gathered message; it gets
+    ``names`` (the first few), ``people`` (how many) and the latest message's values."""
+
+    kind: str
+    many: str
+
+
+GATHERED_NAMES = 5  # names shown in a gathered message; the rest are in its count
+
+
 def render_buttons(specs: Sequence[ButtonSpec], registry: Registry,
                    lang: str) -> tuple[tuple[Button, ...], str]:
     """Buttons in ``lang``, and the line that says what to type instead of pressing them."""
@@ -129,7 +154,58 @@ class Notifier:
         already did when it was rendered from a key: the template around them is ours)."""
         if message.kind == "group" and not values_redacted:
             message = self.core.privacy_gate(message)
+        if message.merge_key and message.kind == "group":
+            await self._gather(message, ref)
+            return
         await self.tx.outbox.add(message, self.ts, ref, not_before)
+
+    async def _gather(self, message: Outbound, ref: str) -> None:
+        """A group acknowledgement of a kind (``message.merge_key``): join the one of its kind not
+        yet sent in this chat, or follow the sent one after the hold, or go at once (see the module
+        docstring).  It is in the outbox whichever way it goes."""
+        quiet = self.config.quiet
+        last = await self.tx.outbox.last_gathered(message.platform, message.address,
+                                                  message.merge_key)
+        if last is not None:
+            previous, status, created, sent_at, platform_id, claimed_until = last
+            wall = time.time()
+            # a message gathers what comes within the window from its first one: on Telegram
+            # nobody's acknowledgement is an edit of a message from long ago
+            since = previous.gathered.get("since", created)
+            if self.ts - since < quiet.window.total_seconds():
+                if status == "pending" and (claimed_until is None or claimed_until < wall):
+                    joined = self._joined(previous, message, previous.mention_ids)
+                    if await self.tx.outbox.regather(previous.outbox_id, joined, wall):
+                        return
+                if status == "sent":  # an update of the sent one, after the hold
+                    update = replace(self._joined(previous, message, ()), replaces=platform_id)
+                    await self.tx.outbox.add(update, self.ts, ref,
+                                             max(self.ts, (sent_at or self.ts)
+                                                 + quiet.hold.total_seconds()))
+                    return
+                if status == "pending":  # on its way right now: the next one waits the hold
+                    await self.tx.outbox.add(message, self.ts, ref,
+                                             self.ts + quiet.hold.total_seconds())
+                    return
+        await self.tx.outbox.add(message, self.ts, ref)
+
+    def _joined(self, earlier: Outbound, later: Outbound, mentions: Sequence[str]) -> Outbound:
+        """One message carrying both: the gathered text of everyone's names and the latest values."""
+        before, now = earlier.gathered, later.gathered
+        names = list(dict.fromkeys([*before.get("names", ()), *now.get("names", ())]))
+        lang, many = now["lang"], now["many"]
+        # counts are the latest; words (a title, a date in the first one's language) stay
+        values = dict(before.get("values", {}))
+        values.update((k, v) for k, v in now.get("values", {}).items()
+                      if not isinstance(v, str) or k not in values)
+        shown = dict(values, names=t(lang, "core.list_separator").join(names[:GATHERED_NAMES]),
+                     people=len(names))
+        text = self._render(lang, many, shown, group=True)
+        return replace(later, text=text, key=many, values=_kept_values(shown),
+                       mention_ids=tuple(dict.fromkeys([*mentions, *later.mention_ids]))[:20],
+                       mention_name="", replaces=earlier.replaces,
+                       gathered=dict(now, names=names, values=values,
+                                     since=before.get("since", now.get("since"))))
 
     def _render(self, lang: str, key: str, values: dict[str, object], group: bool) -> str:
         if group:
@@ -372,6 +448,7 @@ class Context(Notifier):
         self.chat_key = chat_key
         self.roles = core.roles_of(person)
         self.answers = answers
+        self._said_in_group: tuple[int, Outbound] | None = None  # this command's group reply
 
     # --- who and where -------------------------------------------------------------------------
     @property
@@ -411,11 +488,22 @@ class Context(Notifier):
     # --- answering -----------------------------------------------------------------------------
     async def reply(self, key: str, *, ref: str = "", buttons: Sequence[ButtonSpec] = (),
                     attachments: Iterable[Attachment] = (), mention: Mention | None = None,
-                    lang: str | None = None, **values: object) -> None:
-        """Answer in the chat the message came from, in the sender's language (or ``lang``)."""
+                    lang: str | None = None, gather: Gather | None = None,
+                    **values: object) -> None:
+        """Answer in the chat the message came from, in the sender's language (or ``lang``);
+        in a group, ``gather`` lets it gather with others of its kind (see :class:`Gather`)."""
         text = self._render(lang or self.lang, key, values, group=self.in_group)
+        gathered = None
+        if gather is not None and self.in_group:
+            name = values.get("name")
+            gathered = {"many": gather.many, "kind": gather.kind,
+                        "names": [str(name) if name else await self.display_name(self.person)],
+                        "lang": self.core.language_of_chat(self.chat_key) if self.chat_key
+                        else (lang or self.lang), "values": _kept_values(values),
+                        "since": self.ts}
         await self._reply(text, key, values, ref=ref, buttons=buttons, attachments=attachments,
-                          mention=mention, lang=lang, values_redacted=self.in_group)
+                          mention=mention, lang=lang, values_redacted=self.in_group,
+                          gathered=gathered)
 
     async def reply_text(self, text: str, *, key: str, ref: str = "",
                          buttons: Sequence[ButtonSpec] = (),
@@ -426,7 +514,7 @@ class Context(Notifier):
     async def _reply(self, text: str, key: str, values: dict, *, ref: str,
                      buttons: Sequence[ButtonSpec], attachments: Iterable[Attachment],
                      mention: Mention | None = None, lang: str | None = None,
-                     values_redacted: bool = False) -> None:
+                     values_redacted: bool = False, gathered: dict | None = None) -> None:
         rendered, hint = render_buttons(buttons, self.core.registry, lang or self.lang)
         if mention is None:
             mention = Mention((self.msg.sender_id,)) if self.in_group else Mention(())
@@ -436,13 +524,38 @@ class Context(Notifier):
             chat_key=self.chat_key, mention_ids=mention.ids, mention_name=mention.name,
             edit_of=self.msg.button_message_id if self.msg.callback else None,
             key=key, values=_kept_values(values),
+            merge_key=gathered["kind"] if gathered else "", gathered=gathered or {},
         )
         if self.answers is not None:  # performed for the office: the caller gets the answer
             if message.kind == "group" and not values_redacted:
                 message = self.core.privacy_gate(message)
             self.answers.append(replace(message, text=message.plain_text()))
             return
+        if message.kind == "group" and not message.merge_key and not message.edit_of:
+            if not values_redacted:
+                message = self.core.privacy_gate(message)
+            if await self._join_group_reply(message):
+                return
+            row = await self.tx.outbox.add(message, self.ts, ref)
+            self._said_in_group = (row, message)
+            return
         await self._queue(message, ref, values_redacted=values_redacted)
+
+    async def _join_group_reply(self, message: Outbound) -> bool:
+        """A second reply of this command to the group: add it to the first (one message)."""
+        if self._said_in_group is None:
+            return False
+        row, first = self._said_in_group
+        parts = [*first.gathered.get("parts", ()), {"key": message.key, "values": message.values}]
+        hint = " ".join(h for h in (first.buttons_hint, message.buttons_hint) if h)
+        joined = replace(first, text=f"{first.text}\n{message.text}",
+                         buttons=first.buttons + message.buttons, buttons_hint=hint,
+                         attachments=first.attachments + message.attachments,
+                         gathered={**first.gathered, "parts": parts})
+        if not await self.tx.outbox.regather(row, joined, time.time()):
+            return False  # undone with a refusal: this one goes on its own
+        self._said_in_group = (row, joined)
+        return True
 
     async def reply_private(self, key: str, *, ref: str = "", **values: object) -> None:
         """Answer the sender privately (the same chat, if it already is private)."""
@@ -450,6 +563,29 @@ class Context(Notifier):
             await self.reply(key, ref=ref, **values)
         else:
             await self.tell(self.person.id, key, ref=ref, **values)
+
+    async def reply_personal(self, key: str, *, ref: str = "", **values: object) -> None:
+        """An answer about the sender alone (我的报修, 我的活动): asked in a group, it goes privately
+        and the group gets a one-line pointer, gathered with others of its kind; where the sender
+        cannot be reached privately it is answered in the group, as before."""
+        if self.in_group and self.answers is None and \
+                await self.tell(self.person.id, key, ref=ref, **values):
+            await self._point_to_private()
+            return
+        await self.reply(key, ref=ref, **values)
+
+    async def reply_personal_text(self, text: str, *, key: str, ref: str = "") -> None:
+        """:meth:`reply_personal` for a ready text made of catalogue lines."""
+        if self.in_group and self.answers is None and \
+                await self.tell_text(self.person.id, text, key=key, ref=ref):
+            await self._point_to_private()
+            return
+        await self.reply_text(text, key=key, ref=ref)
+
+    async def _point_to_private(self) -> None:
+        await self.reply("quiet.answered_privately", gather=Gather("answered-privately",
+                                                                   "quiet.answered_privately_many"),
+                         name=await self.display_name(self.person))
 
     async def ask(self, kind: str, payload: dict, *, minutes: int = 30) -> None:
         """Wait for this person's next plain message in this chat; ``@router.reply(kind)`` gets it."""

@@ -20,6 +20,9 @@ dispatcher's id, ``host/pid/uuid`` — and until when, a lease of ``LEASE_SECOND
 that is renewed while the pass runs), and sends only the rows it got, each chat's up to the first one
 it did not get.  A chat whose first row another dispatcher holds waits for it.  So two dispatchers on
 one database (two processes, or two apps in one) never send one row twice, and a chat keeps its order.
+A gathered acknowledgement (``Outbound.merge_key``, see bot/context.py) is read again when claimed
+(others of its kind may have joined it since), and while it waits for its hold the messages after it
+in its chat go on: it is an updated summary, not one step of a conversation.
 ``mark_sent``/``retry_later``/``give_up`` end a claim; what a pass did not get to is given back at its
 end.  The claim is an ``UPDATE … WHERE status = 'pending' AND <free>`` followed by reading back what
 we hold, in one transaction: on a server database it maps onto ``SELECT … FOR UPDATE SKIP LOCKED``.
@@ -170,6 +173,8 @@ class Dispatcher:
             chat = (message.platform, message.address)
             if chat in blocked:
                 continue
+            if message.merge_key and due_at > now and not self._held_by_other(holder):
+                continue  # gathered acknowledgements on hold: what comes after them may go first
             if due_at > now or message.outbox_id in self._unrecorded or self._held_by_other(holder):
                 blocked.add(chat)  # an earlier message of this chat waits: keep the order
                 continue
@@ -181,13 +186,19 @@ class Dispatcher:
         try:
             async with self.core.db.transaction() as tx:
                 got = await tx.outbox.claim(ids, self.id, until, wall, sorted(self._gone))
+                # a gathered row may have grown since it was read: send it as it is now (once
+                # claimed, nothing joins it any more — the next one follows it)
+                fresh = await tx.outbox.fresh(
+                    [m.outbox_id for ms in chats.values() for m in ms
+                     if m.merge_key and m.outbox_id in got])
         except sqlite3.OperationalError as exc:
             self._outage_begins(sorted({p for p, _ in chats}), exc)
             return 0
         self._outage_ends({p for p, _ in chats})  # the claim was a write, and it went through
         self._lease_until = until
         # each chat's rows up to the first one another dispatcher got in between: in order
-        served = [list(itertools.takewhile(lambda m: m.outbox_id in got, messages))
+        served = [[fresh.get(m.outbox_id, m)
+                   for m in itertools.takewhile(lambda m: m.outbox_id in got, messages)]
                   for messages in chats.values()]
         served = [messages for messages in served if messages]
         self._held = got
@@ -256,7 +267,8 @@ class Dispatcher:
                         attachments=message.attachments if i == last else (),
                         mention_ids=message.mention_ids if i == 0 else (),
                         mention_name=message.mention_name if i == 0 else "",
-                        edit_of=message.edit_of if i == 0 else None)
+                        edit_of=message.edit_of if i == 0 else None,
+                        replaces=message.replaces if i == 0 else None)
                 for i, text in enumerate(texts)]
 
     async def _count_today(self, platform: str, limiter: PlatformLimiter, today: int) -> None:

@@ -86,6 +86,12 @@ class Outbound:
     edit_of: str | None = None  # platform message id of an earlier message to edit, if any
     key: str = ""  # the catalogue key the text was made from (tests and the simulation read it) …
     values: dict = field(default_factory=dict, compare=False)  # … and its plain values
+    # gathered acknowledgements (bot/quiet.py): the kind of acknowledgement this one gathers …
+    merge_key: str = ""
+    # … and the platform id of the sent message it updates: a platform that can edit its own
+    # messages shows this one in its place, another sends it as a new message
+    replaces: str | None = None
+    gathered: dict = field(default_factory=dict, compare=False)  # who and what it carries
 
     def plain_text(self) -> str:
         """The text with the typing hint appended: what a platform without buttons shows."""

@@ -116,6 +116,12 @@ HOURLY = (0.2, 0.1, 0.1, 0.1, 0.1, 0.3, 0.8, 1.5, 2.0, 2.0, 1.8, 1.5, 1.2, 1.2, 
 REPORTS = (("电梯坏了，停在{floor}楼不动", 15), ("楼道垃圾两天没人清理", 18), ("楼上装修噪音太吵", 14),
            ("地库有车乱停占道", 12), ("充电桩不能充电", 8), ("狗叫了一晚上", 8), ("消防门被杂物堵住", 5),
            ("人工湖水发臭", 3), ("有人高空抛物", 4), ("楼道灯不亮", 13))
+# The bot's group messages per resident command before groups were made quieter (issue 13 §7),
+# measured with this simulation (`linli simulate --days 30 --seed 1`) on commit b47c45c, the last
+# one before: 4,204 group messages for 5,591 messages from residents.  A later run's own counts are
+# printed beside it (same seed, so the same residents, but not the very same month: what residents
+# do depends on what the bot told them).
+GROUP_MESSAGES_BEFORE = (4204, 5591)
 # Ticket numbers the bot shows on purpose (#12, 「同问 12」): not unit numbers, whatever their digits.
 TICKET_REFS = re.compile(r"[#＃]\d+|「[^」0-9]*\d+」")
 
@@ -165,6 +171,10 @@ class Report:
     privacy_leaks: int = 0
     restarts: int = 0
     messages_in: int = 0
+    resident_commands: int = 0  # messages from residents (not staff, not volunteers listed)
+    group_messages: int = 0  # the bot's messages in groups, as delivered …
+    group_updates: int = 0  # … of which updates of a gathered one (edited in place on Telegram)
+    group_keys: Counter = field(default_factory=Counter)
     commands: Counter = field(default_factory=Counter)
     statuses: Counter = field(default_factory=Counter)
     wall: float = 0.0
@@ -293,6 +303,8 @@ class Simulation:
                           sender_name=display_name(user), text=text,
                           message_id=f"s{next(self.message_ids)}")
         self.report.messages_in += 1
+        if user.startswith("r") and user[1:].isdigit():
+            self.report.resident_commands += 1
         self.report.commands[text.split()[0]] += 1
         await self.app.core.handle(message)
 
@@ -300,6 +312,9 @@ class Simulation:
     def _delivered(self, message: Outbound) -> None:
         text = message.text
         if message.kind == "group":
+            self.report.group_messages += 1
+            self.report.group_updates += message.replaces is not None
+            self.report.group_keys[message.key] += 1
             units = self.units
             shown = TICKET_REFS.sub("", text)
             if units and redact(shown, "<>", units) != shown:
@@ -524,8 +539,9 @@ class Simulation:
                 if self.app.core.outbox_changed.is_set():
                     self.app.core.outbox_changed.clear()
                     await self.app.dispatcher.drain()
-            # the end: one last tick and delivery, then judge
-            self.clock.set(self.end)
+            # the end: one last tick and delivery (after the hold of a gathered acknowledgement
+            # written in the last minutes: it is due then), then judge
+            self.clock.set(self.end + self.config.quiet.hold)
             await self.app.core.tick()
             await self.app.dispatcher.drain()
             await self.judge()
@@ -614,6 +630,24 @@ def simulate(days: float = 30, seed: int = 1, db_path: str | Path | None = None,
     return asyncio.run(Simulation(plan, db_path).run())
 
 
+def group_footprint(report: Report) -> list[str]:
+    """The bot's group messages per resident command, now and before (GROUP_MESSAGES_BEFORE)."""
+    messages, commands = GROUP_MESSAGES_BEFORE
+    before = messages / commands
+    now = report.group_messages / report.resident_commands if report.resident_commands else 0.0
+    edited = (report.group_messages - report.group_updates) / report.resident_commands \
+        if report.resident_commands else 0.0
+    return [
+        f"  group messages per resident command: {now:.3f} ({report.group_messages:,} for "
+        f"{report.resident_commands:,}); before: {before:.3f} ({messages:,} for {commands:,}, "
+        f"b47c45c) = {Report.pct(report.group_messages * commands, messages * report.resident_commands)}"
+        " of before",
+        f"    where updates edit in place (Telegram): {edited:.3f} "
+        f"({report.group_updates:,} of them are updates of a gathered acknowledgement)",
+        "    most frequent: " + ", ".join(f"{k} {v:,}" for k, v in report.group_keys.most_common(6)),
+    ]
+
+
 def format_report(report: Report, seed: int | None = None) -> str:
     pct = Report.pct
     lines = [
@@ -642,6 +676,7 @@ def format_report(report: Report, seed: int | None = None) -> str:
         f"  messages delivered:                 {report.delivered:,}; duplicate sends: "
         f"{report.duplicates}; undelivered at the end: {report.undelivered}",
         f"  group messages with a unit number:  {report.privacy_leaks}",
+        *group_footprint(report),
         f"  volunteer sign-ups (报名) sent:      {report.signups:,}",
         f"  restarts:                           {report.restarts}",
         "  ticket statuses at the end:         "

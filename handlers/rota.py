@@ -147,14 +147,14 @@ async def list_my_shifts(ctx: Context) -> None:
         return
     shifts = await ctx.tx.rota.shifts_of(ctx.person.id, ctx.ts, limit=10)
     if not shifts:
-        await ctx.reply("rota.mine_none")
+        await ctx.reply_personal("rota.mine_none")
         return
     names = {r.id: r.name for r in await ctx.tx.rota.all()}
     lines = [ctx.t("rota.mine_header", count=len(shifts))]
     lines += [ctx.t("rota.mine_line", number=s.id, rota=names.get(s.rota_id, "?"),
                     when=shift_span(ctx, s, ctx.lang)) for s in shifts]
     lines.append(ctx.t("rota.mine_footer"))
-    await ctx.reply_text("\n".join(lines), key="rota.mine_header")
+    await ctx.reply_personal_text("\n".join(lines), key="rota.mine_header")
 
 
 async def send_calendar(ctx: Context) -> None:

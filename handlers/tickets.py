@@ -28,7 +28,7 @@ from rapidfuzz import fuzz
 
 from bot.categories import category_of as categorize
 from bot.commands import Router
-from bot.context import ButtonSpec, Context, Mention, Notifier, Refusal
+from bot.context import ButtonSpec, Context, Gather, Mention, Notifier, Refusal
 from bot.format import format_moment, format_span, join, name_range
 from bot.i18n import t
 from bot.messages import Attachment
@@ -219,14 +219,14 @@ async def my_tickets(ctx: Context) -> None:
     """A resident asks for their own tickets and where each one stands."""
     tickets = await ctx.tx.tickets.of_reporter(ctx.person.id, limit=10)
     if not tickets:
-        await ctx.reply("tickets.mine_none")
+        await ctx.reply_personal("tickets.mine_none")
         return
     lines = [ctx.t("tickets.mine_header", count=len(tickets))]
     lines += [await summary_line(ctx, ticket) for ticket in tickets]
     if ctx.in_group and any(ticket.anonymous for ticket in tickets):  # the group must not see whose
         await ctx.tell_text(ctx.person.id, "\n".join(lines), key="tickets.mine_header")
         return
-    await ctx.reply_text("\n".join(lines), key="tickets.mine_header")
+    await ctx.reply_personal_text("\n".join(lines), key="tickets.mine_header")
 
 
 @show.handle
@@ -282,7 +282,9 @@ async def follow_ticket(ctx: Context) -> None:
                                    ctx.msg.platform)
     await ctx.record("ticket.follow", f"ticket:{ticket.id}")
     count = len(await ctx.tx.tickets.followers(ticket.id)) + 1
-    await ctx.reply("tickets.following", number=ticket.id, count=count)
+    await ctx.reply("tickets.following", number=ticket.id, count=count,
+                    name=await ctx.display_name(ctx.person),
+                    gather=Gather(f"ticket:{ticket.id}:following", "quiet.following_many"))
 
 
 @ack.handle

@@ -23,7 +23,7 @@ import unicodedata
 from datetime import datetime, timedelta
 
 from bot.commands import Router
-from bot.context import BadAnswer, ButtonSpec, Context, Notifier, Refusal
+from bot.context import BadAnswer, ButtonSpec, Context, Gather, Notifier, Refusal
 from bot.format import hours, join, moment_with_weekday, repeat_line
 from bot.i18n import t
 from bot.messages import Attachment
@@ -120,10 +120,12 @@ async def sign_up(ctx: Context) -> None:
                   when=event_when(ctx, event, ctx.lang),
                   going=counts.going, capacity=event.capacity)
     if signup.status == "going":
-        await answer(ctx, "volunteers.joined", **values)
+        await answer(ctx, "volunteers.joined", **values,
+                     gather=Gather(f"event:{event.id}:joined", "quiet.joined_many"))
     else:
         place = await ctx.tx.volunteers.waitlist_place(signup)
-        await answer(ctx, "volunteers.waitlisted", position=place, **values)
+        await answer(ctx, "volunteers.waitlisted", position=place, **values,
+                     gather=Gather(f"event:{event.id}:waitlisted", "quiet.waitlisted_many"))
 
 
 @leave.handle
@@ -165,7 +167,7 @@ async def list_my_events(ctx: Context) -> None:
     """A resident asks for their upcoming sign-ups and waitlist places."""
     mine = await ctx.tx.volunteers.of_person(ctx.person.id, ctx.ts)
     if not mine:
-        await ctx.reply("volunteers.mine_none")
+        await ctx.reply_personal("volunteers.mine_none")
         return
     lines = [ctx.t("volunteers.mine_header", count=len(mine))]
     for event, signup in mine:
@@ -177,7 +179,7 @@ async def list_my_events(ctx: Context) -> None:
             place = await ctx.tx.volunteers.waitlist_place(signup)
             lines.append(ctx.t("volunteers.mine_waiting", number=event.id, title=event.title,
                                when=when, position=place))
-    await ctx.reply_text("\n".join(lines), key="volunteers.mine_header")
+    await ctx.reply_personal_text("\n".join(lines), key="volunteers.mine_header")
 
 
 @hours_command.handle
@@ -704,13 +706,14 @@ async def check_open_for_signup(ctx: Context, event: Event) -> None:
                       when=moment_with_weekday(event.deadline, ctx.config.tz, ctx.lang))
 
 
-async def answer(ctx: Context, key: str, **values: object) -> None:
+async def answer(ctx: Context, key: str, gather: Gather | None = None, **values: object) -> None:
     """Answer where asked — but a button pressed under a group post is answered privately, so
-    the post itself stays for everyone else."""
+    the post itself stays for everyone else.  In a group, ``gather`` lets the answers to many
+    people gather into one message (see bot/context.py)."""
     if ctx.msg.callback and ctx.in_group:
         await ctx.tell(ctx.person.id, key, **values)
     else:
-        await ctx.reply(key, **values)
+        await ctx.reply(key, gather=gather, **values)
 
 
 def event_when(ctx: Notifier, event: Event, lang: str) -> str:

@@ -43,6 +43,8 @@ def _encode(message: Outbound) -> str:
         "edit_of": message.edit_of,
         "key": message.key,
         "values": message.values,
+        **({"replaces": message.replaces} if message.replaces else {}),
+        **({"gathered": message.gathered} if message.gathered else {}),
     }, ensure_ascii=False)
 
 
@@ -56,6 +58,8 @@ def _decode(row) -> Outbound:
         outbox_id=row["id"], person_id=row["person_id"], chat_key=row["chat_key"],
         mention_ids=tuple(body.get("mention_ids", ())), mention_name=body.get("mention_name", ""),
         edit_of=body.get("edit_of"), key=body.get("key", ""), values=body.get("values") or {},
+        merge_key=row["merge_key"] or "", replaces=body.get("replaces"),
+        gathered=body.get("gathered") or {},
     )
 
 
@@ -65,10 +69,42 @@ class Outbox(Repo):
                   not_before: float | None = None) -> int:
         cursor = await self._run(
             "INSERT INTO outbox (created_at, platform, address, kind, person_id, chat_key, body, "
-            "ref, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "ref, next_attempt_at, merge_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (now, message.platform, message.address, message.kind, message.person_id,
-             message.chat_key, _encode(message), ref, now if not_before is None else not_before))
+             message.chat_key, _encode(message), ref, now if not_before is None else not_before,
+             message.merge_key or None))
         return cursor.lastrowid
+
+    # --- gathered acknowledgements (bot/quiet.py) ------------------------------------------------
+    async def last_gathered(self, platform: str, address: str, merge_key: str):
+        """The latest row of this kind of acknowledgement in this chat, or None: (message, status,
+        created at, sent at, platform message id, claimed until)."""
+        row = await self._one(
+            "SELECT * FROM outbox WHERE platform = ? AND address = ? AND merge_key = ? "
+            "ORDER BY id DESC LIMIT 1", (platform, address, merge_key))
+        if row is None:
+            return None
+        return (_decode(row), row["status"], row["created_at"], row["sent_at"],
+                row["platform_message_id"], row["claimed_until"] if row["claimed_by"] else None)
+
+    async def regather(self, outbox_id: int, message: Outbound, wall_now: float) -> bool:
+        """Put ``message`` in place of a pending row no dispatcher holds; False when it is no longer
+        such a row (sent, or being sent): then the caller writes a new one."""
+        cursor = await self._run(
+            "UPDATE outbox SET body = ? WHERE id = ? AND status = 'pending' AND platform = ? "
+            "AND address = ? AND kind = ? "
+            "AND (claimed_by IS NULL OR claimed_until IS NULL OR claimed_until < ?)",
+            (_encode(message), outbox_id, message.platform, message.address, message.kind,
+             wall_now))
+        return cursor.rowcount == 1
+
+    async def fresh(self, ids: list[int]) -> dict[int, Outbound]:
+        """The rows as they are now (a gathered row may have grown since a dispatcher read it)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = await self._all(f"SELECT * FROM outbox WHERE id IN ({marks})", ids)
+        return {r["id"]: _decode(r) for r in rows}
 
     async def pending(self, platforms: list[str], limit: int = 1000) -> list[tuple[Outbound, float, int]]:
         """Pending messages of these platforms, oldest first: (message, due at, attempts)."""

@@ -84,8 +84,10 @@ class Sent:
         return [m.key for m in self.messages if m.kind == "private" and m.address == person]
 
     def keys_in(self, chat_key: str) -> list[str]:
-        """The catalogue keys of what was posted to a group chat, in order."""
-        return [m.key for m in self.messages if m.kind == "group" and m.address == chat_key]
+        """The catalogue keys of what was posted to a group chat, in order (a command's second
+        reply there is part of its first message: its key follows the first's)."""
+        return [key for m in self.messages if m.kind == "group" and m.address == chat_key
+                for key in (m.key, *(part["key"] for part in m.gathered.get("parts", ())))]
 
     def values_to(self, person: str, key: str) -> dict:
         """The values of the first message with ``key`` that ``person`` was told."""

@@ -37,8 +37,10 @@ async def test_a_bare_me_too_right_after_a_report_follows_it(compound: Compound)
     sent = await compound.say("b3", "bob", "同问")
     assert sent.keys_in("b3") == ["tickets.following"] and "#1" in sent.to_chat("b3")[0]
     sent = await compound.say("b3", "carol", "我家也是")
-    assert sent.keys_in("b3") == ["tickets.following"]
+    assert sent.keys_in("b3") == []  # follows at once; the group hears it gathered (issue 13 §7)
     assert len(await _followers(compound, 1)) == 2
+    sent = await compound.advance(compound.config.quiet.hold)
+    assert sent.keys_in("b3") == ["quiet.following_many"] and "#1" in sent.to_chat("b3")[0]
     assert len(await compound.say("b3", "alice", "+1")) == 0  # her own report: chatter, not a refusal
 
 

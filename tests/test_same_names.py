@@ -26,6 +26,7 @@ async def impostor_says(compound: Compound, chat: str, text: str) -> Sent:
 async def both_sign_up(compound: Compound) -> Sent:
     await compound.say("dm", "sun", SUNDAY)
     await compound.say("all", "li", "报名 1")
+    await compound.advance(compound.config.quiet.window)  # (sooner, the two are told as one)
     return await impostor_says(compound, "all", "报名 1")
 
 

@@ -24,3 +24,6 @@ async def test_three_simulated_days(tmp_path) -> None:
     assert report.promise_kept == report.due_for_ack, text  # 件件有回音: every report, 100%
     assert report.broadcasts_due > 0 and report.broadcasts_sent == report.broadcasts_due, text
     assert report.broadcasts_extra == 0, text
+    # the group footprint is counted and printed beside the figure before (issue 13 §7)
+    assert 0 < report.group_messages < report.resident_commands, text
+    assert "group messages per resident command" in text, text

@@ -379,7 +379,8 @@ class TelegramAdapter:
 
     async def _send(self, message: Outbound, chat_id: int) -> str | None:
         """The Bot API calls for one message, resuming after the ones a failed attempt made."""
-        edited = await self._edit(message, chat_id)
+        edited = await self._edit(message, chat_id) if not message.replaces else \
+            await self._replace(message, chat_id)
         if edited is not None:
             return edited
         parts = split_text(message.text, MessageLimit.MAX_TEXT_LENGTH) if message.text else []
@@ -430,6 +431,23 @@ class TelegramAdapter:
             return None
         self._pressed.pop(key, None)
         return message.edit_of
+
+    async def _replace(self, message: Outbound, chat_id: int) -> str | None:
+        """Gathered acknowledgements: edit the sent one in place (None: send a new one)."""
+        if not message.replaces.isdigit() or message.attachments or \
+                len(message.text.encode("utf-16-le")) // 2 > MessageLimit.MAX_TEXT_LENGTH:
+            return None
+        try:
+            await self.application.bot.edit_message_text(
+                message.text, chat_id=chat_id, message_id=int(message.replaces),
+                reply_markup=keyboard(message))
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return message.replaces
+            log.info("telegram: cannot update message %s in %s (%s); sending a new one",
+                     message.replaces, chat_id, exc)
+            return None
+        return message.replaces
 
     async def _send_attachment(self, chat_id: int, attachment: Attachment) -> str | None:
         """A photo or file; one Telegram does not know (e.g. another platform's file id) is
