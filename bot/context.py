@@ -164,8 +164,19 @@ class Notifier:
         yet sent in this chat, or follow the sent one after the hold, or go at once (see the module
         docstring).  It is in the outbox whichever way it goes."""
         quiet = self.config.quiet
-        last = await self.tx.outbox.last_gathered(message.platform, message.address,
-                                                  message.merge_key)
+        # This process writes every acknowledgement of a kind (one instance per database), so when
+        # none was written here within the window there is nothing to look up: the first sign-up
+        # to an event costs no query.  (After a restart the first one goes on its own: one message
+        # more at worst.)
+        kind = (message.platform, message.address, message.merge_key)
+        written = self.core.gathered_at.get(kind)
+        self.core.gathered_at[kind] = self.ts
+        if len(self.core.gathered_at) > 10_000:
+            self.core.gathered_at.pop(next(iter(self.core.gathered_at)))
+        last = None
+        if written is not None and self.ts - written < quiet.window.total_seconds():
+            last = await self.tx.outbox.last_gathered(message.platform, message.address,
+                                                      message.merge_key)
         if last is not None:
             previous, status, created, sent_at, platform_id, claimed_until = last
             wall = time.time()

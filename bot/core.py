@@ -87,6 +87,8 @@ class Core:
         self._roles_by_key = {key: frozenset(p.roles) for key, p in config.people.items()}
         self._unknown_chats_logged: set[tuple[str, str]] = set()
         self._last_group: dict[tuple[str, str], str] = {}  # (platform, sender) → chat key
+        # (platform, chat, kind) → when this process last wrote a gathering acknowledgement of it
+        self.gathered_at: dict[tuple[str, str, str], float] = {}
         self.redactor = Redactor()  # registered units, loaded on start, kept current by 登记
         # the catalogue's examples and the operator's [faq] answers (a front desk's public number)
         self._fixed_texts = _fixed_private_looking_texts(self.redactor, config.faq.values())

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -35,7 +36,7 @@ from bot.messages import Attachment
 from bot.parser import leading_number
 from bot.quotes import ticket_in_question
 from bot.timeutil import add_waking_time
-from storage.tickets import Ticket
+from storage.tickets import Nearby, Ticket
 
 # What makes a report urgent (besides ``[tickets] urgent_words``): someone trapped, water pouring,
 # fire or smoke, gas, sparks, someone hurt.  Not when negated ("没有漏水", "不是着火").
@@ -199,7 +200,7 @@ async def open_ticket(ctx: Context, ticket: Ticket) -> None:
         await ctx.reply("tickets.similar", other=similar.id)
 
 
-async def anonymous_receipt(ctx: Context, ticket: Ticket, values: dict, similar: Ticket | None):
+async def anonymous_receipt(ctx: Context, ticket: Ticket, values: dict, similar: Nearby | None):
     """An anonymous report's receipt: in a group, with nobody mentioned; privately, what stays
     hidden from whom, and the hint of a similar report."""
     if ctx.in_group:
@@ -544,12 +545,12 @@ async def ticket_from_args(ctx: Context, command: str) -> Ticket:
     return ticket
 
 
-def similar_report(ticket: Ticket, others: list[Ticket]) -> Ticket | None:
+def similar_report(ticket: Ticket, others: list[Nearby]) -> Nearby | None:
     """The open report of someone else that says what ``ticket`` says (so 同问 it), or None: the
     texts compared as character pairs (rapidfuzz's token-set ratio), building numbers aside; the same
     category asks for less likeness than another."""
     mine = _gist(ticket.text)
-    best: tuple[float, Ticket] | None = None
+    best: tuple[float, Nearby] | None = None
     for other in others:
         if other.reporter_id == ticket.reporter_id:
             continue  # never one's own ticket
@@ -563,6 +564,7 @@ def similar_report(ticket: Ticket, others: list[Ticket]) -> Ticket | None:
 SIMILAR_SAME, SIMILAR_OTHER = 50.0, 70.0  # token-set ratio (0–100) of the character pairs
 
 
+@lru_cache(maxsize=4096)  # the same open reports are compared with every new one
 def _gist(text: str) -> str:
     """A report's words as character pairs, without numbers, building words and punctuation."""
     text = re.sub(r"[\d#＃]+\s*(?:栋|座|号楼|幢|单元|号|楼|层)?|@\S+|[^\w]", " ", text.lower())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from storage.db import Repo, repository
 
@@ -60,6 +61,15 @@ def _buildings_or_areas(buildings: list[str], areas: list[str]) -> tuple[str, tu
     if areas:
         clauses.append(f"area IN ({','.join('?' * len(areas))})")
     return "(" + " OR ".join(clauses) + ")", (*buildings, *areas)
+
+
+class Nearby(NamedTuple):
+    """An open ticket nearby, as the "reported already?" hint compares it."""
+
+    id: int
+    reporter_id: int
+    category: str
+    text: str
 
 
 @repository("tickets")
@@ -191,15 +201,15 @@ class Tickets(Repo):
             (platform, chat_id, since)))
 
     async def open_near(self, building: str | None, area: str | None, not_id: int,
-                        limit: int = 20) -> list[Ticket]:
+                        limit: int = 20) -> list[Nearby]:
         """The open tickets of the same building (or common area), newest first: the candidates for
-        "someone reported this already"."""
+        "someone reported this already" (only what comparing them needs)."""
         column, place = ("building", building) if building is not None else ("area", area)
         rows = await self._all(
-            f"SELECT * FROM tickets WHERE {column} = ? AND id != ? "
+            f"SELECT id, reporter_id, category, text FROM tickets WHERE {column} = ? AND id != ? "
             "AND status IN ('open','acknowledged','in_progress') ORDER BY id DESC LIMIT ?",
             (place, not_id, limit))
-        return [_ticket(r) for r in rows]
+        return [Nearby(*r) for r in rows]
 
     async def latest_of_reporter_since(self, person_id: int, since: float) -> Ticket | None:
         return _ticket(await self._one(
