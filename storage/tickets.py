@@ -240,47 +240,54 @@ class Tickets(Repo):
         return await self._value("SELECT COUNT(*) FROM tickets WHERE status != 'draft'")
 
     async def listed(self, buildings: list[str] | None, statuses: list[str] | None,
-                     created_before: float | None, limit: int = 100) -> list[Ticket]:
+                     created_before: float | None, limit: int = 100, *, area: str | None = None,
+                     category: str | None = None) -> list[Ticket]:
         """Tickets for the office board, oldest first: of some buildings (None: all), in some
-        statuses (None: any but draft), reported before a moment (None: any).  With several
-        statuses, each one's first ``limit`` come from the (status, id) index and are merged, so
-        the first page of open tickets never sorts thousands of rows."""
+        statuses (None: any but draft), reported before a moment (None: any), of one common area
+        and one category (None: any).  With several statuses, each one's first ``limit`` come from
+        the (status, id) index and are merged, so the first page of open tickets never sorts
+        thousands of rows."""
         if statuses and len(statuses) > 1:
             parts, params = [], []
             for status in statuses:
-                where, more = self._board_filter(buildings, [status], created_before)
+                where, more = self._board_filter(buildings, [status], created_before, area, category)
                 parts.append(f"SELECT * FROM (SELECT * FROM tickets WHERE {where} "
                              f"ORDER BY id LIMIT ?)")
                 params += [*more, limit]
             rows = await self._all(f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY id "
                                    f"LIMIT ?", (*params, limit))
             return [_ticket(r) for r in rows]
-        where, params = self._board_filter(buildings, statuses, created_before)
+        where, params = self._board_filter(buildings, statuses, created_before, area, category)
         rows = await self._all(f"SELECT * FROM tickets WHERE {where} ORDER BY id LIMIT ?",
                                (*params, limit))
         return [_ticket(r) for r in rows]
 
-    async def count_by_status(self, buildings: list[str] | None,
-                              created_before: float | None) -> dict[str, int]:
-        """How many tickets are in each status, with the board's building and age filters.
-        Without an age filter the counts come from ``ticket_status_counts``, kept by triggers
-        (migration 0015), instead of counting every ticket."""
-        if created_before is None:
+    async def count_by_status(self, buildings: list[str] | None, created_before: float | None, *,
+                              area: str | None = None, category: str | None = None) -> dict[str, int]:
+        """How many tickets are in each status, with the board's building, age, area and category
+        filters.  With the building filter alone the counts come from ``ticket_status_counts``,
+        kept by triggers (migration 0015), instead of counting every ticket."""
+        if created_before is None and area is None and category is None:
             where, params = "", ()
             if buildings is not None:
                 where, params = f"WHERE building IN ({','.join('?' * len(buildings))})", buildings
             rows = await self._all(f"SELECT status, SUM(n) FROM ticket_status_counts {where} "
                                    f"GROUP BY status", params)
             return {r[0]: r[1] for r in rows if r[0] != "draft" and r[1]}
-        where, params = self._board_filter(buildings, None, created_before)
+        where, params = self._board_filter(buildings, None, created_before, area, category)
         rows = await self._all(f"SELECT status, COUNT(*) FROM tickets WHERE {where} GROUP BY status",
                                params)
         return {r[0]: r[1] for r in rows}
 
     @staticmethod
     def _board_filter(buildings: list[str] | None, statuses: list[str] | None,
-                      created_before: float | None) -> tuple[str, tuple]:
+                      created_before: float | None, area: str | None = None,
+                      category: str | None = None) -> tuple[str, tuple]:
         clauses, params = ["status != 'draft'"], []
+        for column, value in (("area", area), ("category", category)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
         if buildings is not None:
             clauses.append(f"building IN ({','.join('?' * len(buildings))})")
             params += buildings

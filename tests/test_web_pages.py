@@ -315,3 +315,23 @@ async def test_every_page_speaks_english_when_asked(board):
             assert 'lang="en"' in page.text and "中文" in page.text  # the way back to Chinese
         page = await office.get("/events")  # the choice is kept
         assert "Coming up" in page.text and "Going" in page.text
+
+
+async def test_the_tickets_list_filters_by_common_area_and_category(board):
+    """The office narrows the list to one common area or one category; the counts follow."""
+    await board.say("all", "alice", "报修 地下车库漏水了")
+    await board.say("b3", "bob", "报修 3栋电梯坏了")
+    await board.say("b3", "carol", "报修 3栋楼道灯不亮")
+    async with client_for(board) as office:
+        await sign_in(board, office, "zhao")
+        everything = await office.get("/tickets")
+        assert all(f'data-number="{n}"' in everything.text for n in (1, 2, 3))
+        assert 'name="area"' in everything.text and 'name="category"' in everything.text
+        garage = await office.get("/tickets", params={"area": "garage"})
+        assert 'data-number="1"' in garage.text and 'data-number="2"' not in garage.text
+        assert "地下车库" in garage.text  # an area's ticket is listed by its area
+        lifts = await office.get("/tickets", params={"category": "elevator"})
+        assert 'data-number="2"' in lifts.text
+        assert 'data-number="1"' not in lifts.text and 'data-number="3"' not in lifts.text
+        odd = await office.get("/tickets", params={"area": "moon", "category": "'; DROP TABLE"})
+        assert odd.status_code == 200 and all(f'data-number="{n}"' in odd.text for n in (1, 2, 3))

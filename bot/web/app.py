@@ -223,13 +223,20 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
             [status] if status in STATUSES else None)
         age = int(query["age"]) if query.get("age", "").isdigit() else 0
         before = (now - timedelta(days=age)).timestamp() if age else None
+        area = query.get("area", "")
+        area = area if core.area(area) else ""
+        categories = [(c.code, c.name(lang)) for c in config.category_list()]
+        category = query.get("category", "")
+        category = category if category in dict(categories) else ""
+        narrowed = {"area": area or None, "category": category or None}
         async with core.db.read() as tx:
-            listed = await tx.tickets.listed(buildings, statuses, before, LIST_LIMIT + 1)
-            counts = await tx.tickets.count_by_status(buildings, before)
+            listed = await tx.tickets.listed(buildings, statuses, before, LIST_LIMIT + 1, **narrowed)
+            counts = await tx.tickets.count_by_status(buildings, before, **narrowed)
         more = len(listed) > LIST_LIMIT
         rows = [{
             "number": ticket.id,
-            "building": building_name(ticket.building, lang),
+            "building": (core.area(ticket.area).name if ticket.area and core.area(ticket.area)
+                         else building_name(ticket.building, lang)),
             "category": config.category_name(ticket.category, lang),
             "status": ticket.status,
             "status_label": t(lang, f"tickets.status.{ticket.status}"),
@@ -245,7 +252,8 @@ def create_app(core, *, secret: str | None = None) -> Starlette:
             statuses=[("open", t(lang, "board.web.filter.open")),
                       *((s, t(lang, f"tickets.status.{s}")) for s in STATUSES),
                       ("all", t(lang, "board.web.filter.all"))],
-            status=status, ages=AGES, age=age)
+            status=status, ages=AGES, age=age, areas=[(a.key, a.name) for a in core.areas],
+            area=area, categories=categories, category=category)
 
     async def ticket_page(request: Request) -> Response:
         viewer = await viewer_of(request)
