@@ -18,11 +18,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from datetime import datetime
 
-from bot.cli import config_from, open_existing
-from bot.cli._problems import cannot_write
 from bot.i18n import t
 from bot.privacy import redact
 
@@ -36,19 +33,15 @@ def share(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-async def export_polls(args, moment, spreadsheet_safe) -> int:
-    """``moment`` and ``spreadsheet_safe`` are ``linli export tickets``'s (bot/cli/export.py): the
-    same dates on the command line, the same CSV cells."""
-    config = config_from(args)
-    lang = args.lang or config.compound.language
-    try:
-        since, until = moment(args.since, config.tz), moment(args.until, config.tz)
-    except ValueError:
-        print("linli export: write dates like 2026-11-01 or 2026-11-01T08:00", file=sys.stderr)
-        return 2
-    db = await open_existing(args, "export")
-    if db is None:
-        return 1
+async def export_polls(args) -> int:
+    """The same dates on the command line, the same CSV cells and the same output as ``linli
+    export tickets`` (bot/cli/export.py)."""
+    from bot.cli.export import opened, spreadsheet_safe, written
+
+    started = await opened(args)
+    if isinstance(started, int):
+        return started
+    config, lang, since, until, db = started
     names = {b.key: b.name for b in config.building_list()}
     mask = t(lang, "core.hidden")
     polls = []
@@ -78,16 +71,7 @@ async def export_polls(args, moment, spreadsheet_safe) -> int:
                 writer.writerow({k: spreadsheet_safe(str(v)) if isinstance(v, str) else
                                  ("" if v is None else v) for k, v in row.items()})
         output = buffer.getvalue()
-    if args.out is not None:
-        try:
-            args.out.write_text(output, encoding="utf-8")
-        except OSError as exc:
-            print(f"linli export: {cannot_write(args.out, exc)}", file=sys.stderr)
-            return 1
-        print(f"wrote {len(polls)} poll(s) to {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(output)
-    return 0
+    return written(args, output, f"{len(polls)} poll(s)")
 
 
 async def one_poll(tx, poll, names: dict[str, str], tz, mask) -> dict:

@@ -47,14 +47,9 @@ def moment(text: str | None, tz) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
-async def export(args) -> int:
-    if args.what == "polls":
-        from bot.cli._polls_export import export_polls
-
-        return await export_polls(args, moment, spreadsheet_safe)  # the same dates and cells
-    if args.since is None:
-        print("linli export tickets: --since is required (e.g. --since 2026-11-01)", file=sys.stderr)
-        return 2
+async def opened(args):
+    """What every export starts with: (config, language, since, until, database), or the exit code
+    when the dates cannot be read (2) or the database cannot be opened (1)."""
     config = config_from(args)
     lang = args.lang or config.compound.language
     try:
@@ -65,15 +60,11 @@ async def export(args) -> int:
     db = await open_existing(args, "export")
     if db is None:
         return 1
-    try:
-        async with db.read() as tx:
-            tickets, ratings, rows = await tickets_and_rows(config, tx, lang, since, until)
-    finally:
-        await db.close()
-    if args.satisfaction:
-        output, what = satisfaction_output(args.format, tickets, ratings)
-    else:
-        output, what = as_text(rows, args.format), f"{len(rows)} ticket(s)"
+    return config, lang, since, until, db
+
+
+def written(args, output: str, what: str) -> int:
+    """What every export ends with: ``output`` to ``--out`` (saying how much) or standard output."""
     if args.out is not None:
         try:
             args.out.write_text(output, encoding="utf-8")
@@ -84,3 +75,27 @@ async def export(args) -> int:
     else:
         sys.stdout.write(output)
     return 0
+
+
+async def export(args) -> int:
+    if args.what == "polls":
+        from bot.cli._polls_export import export_polls
+
+        return await export_polls(args)
+    if args.since is None:
+        print("linli export tickets: --since is required (e.g. --since 2026-11-01)", file=sys.stderr)
+        return 2
+    started = await opened(args)
+    if isinstance(started, int):
+        return started
+    config, lang, since, until, db = started
+    try:
+        async with db.read() as tx:
+            tickets, ratings, rows = await tickets_and_rows(config, tx, lang, since, until)
+    finally:
+        await db.close()
+    if args.satisfaction:
+        output, what = satisfaction_output(args.format, tickets, ratings)
+    else:
+        output, what = as_text(rows, args.format), f"{len(rows)} ticket(s)"
+    return written(args, output, what)
