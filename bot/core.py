@@ -341,8 +341,10 @@ class Core:
         names = [n for n in names if n]
         if not names or self.media is None:
             return
-        async with self.db.read() as tx:
-            unused = [n for n in names if await tx.media.ticket_of(n.split(".", 1)[0]) is None]
+        now = self.clock.now().timestamp()
+        async with self.db.read() as tx:  # a photo a report offer waits with (是) is kept too
+            unused = [n for n in names if await tx.media.ticket_of(n.split(".", 1)[0]) is None
+                      and not await tx.prompts.mention(n, now)]
         for name in unused:
             await asyncio.to_thread(self.media.forget, name)
 

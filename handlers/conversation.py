@@ -125,7 +125,9 @@ async def offer_answered(ctx: Context) -> None:
     await ctx.done_asking()
     word = re.sub(r"[\s。，,.!！~～👌👍]+", "", ctx.msg.text).lower()
     if word in YES or ctx.msg.text.strip() in ("👍", "👌"):
-        photos = tuple(Attachment(kind, file_id) for kind, file_id in prompt.payload.get("photos", ()))
+        photos = tuple(Attachment(kind, file_id, media=media, origin=origin)
+                       for kind, file_id, media, origin in
+                       ((*photo, "", "")[:4] for photo in prompt.payload.get("photos", ())))
         if photos:  # the offer came with a photo: the ticket gets it (file_report attaches ctx.msg's)
             ctx.msg = replace(ctx.msg, attachments=photos)
         await ctx.emit("report.requested", text=prompt.payload["text"])
@@ -150,7 +152,8 @@ async def offer(ctx: Context, text: str, reading: Reading) -> None:
     if code in DEFAULTS:  # the free-text reading knows the default categories better than their words
         code = ticket_category(reading)
     category = ctx.config.category_name(code, ctx.lang)
-    photos = [[a.kind, a.file_id] for a in ctx.msg.attachments
+    # the stored photo too (storage/media.py): the core keeps it while this offer waits for 是
+    photos = [[a.kind, a.file_id, a.media, a.origin] for a in ctx.msg.attachments
               if a.kind in ("photo", "document") and a.file_id]
     await ctx.ask("conversation.offer", {"text": text[:500], "photos": photos}, minutes=OFFER_MINUTES)
     key = "conversation.offer_urgent" if reading.urgent else "conversation.offer"

@@ -199,6 +199,12 @@ class Prompts(Repo):
             (person_id, platform, chat_id, kind, json.dumps(payload, ensure_ascii=False),
              expires_at))
 
+    async def mention(self, text: str, now: float) -> bool:
+        """Whether a question still waiting for its answer carries ``text`` (a stored photo's name)."""
+        return await self._value(
+            "SELECT 1 FROM prompts WHERE expires_at > ? AND instr(payload, ?) > 0 LIMIT 1",
+            (now, text)) is not None
+
     async def pending(self, person_id: int, platform: str, chat_id: str, now: float) -> Prompt | None:
         row = await self._one(
             "SELECT kind, payload FROM prompts WHERE person_id = ? AND platform = ? AND chat_id = ? "

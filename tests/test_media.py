@@ -267,3 +267,20 @@ async def test_backup_takes_the_photos_along(compound, tmp_path):
     assert copied == kept and len(copied) == 2
     again = backup()  # content-addressed: nothing new to copy
     assert again.returncode == 0 and "photos: 0 new file(s)" in again.stdout
+
+
+async def test_a_captioned_photo_offered_as_a_report_is_kept_until_yes_files_it(compound):
+    """A photo whose caption reads as a report gets the offer; the stored photo waits for 是 and the
+    ticket gets it (not only the platform's id)."""
+    sent = await compound.say("b3", "alice", "3栋电梯又坏了 有没有人管",
+                              attachments=(photo(photo_with_gps(), "p-9"),))
+    assert sent.keys_in("b3") == ["conversation.offer"]
+    assert [p for p in stored_files(compound) if "thumb" not in p.name]  # kept while the offer waits
+    sent = await compound.say("b3", "alice", "是")
+    assert sent.keys_in("b3") == ["tickets.acknowledged"]
+    async with compound.app.db.read() as tx:
+        (kind, file_id, media), = [(k, f, m) for _, k, f, m in await tx.tickets.attachments(1)]
+    assert (kind, file_id) == ("photo", "p-9") and media
+    assert compound.app.core.media.path(media) is not None
+    ping = next(m for m in sent.messages if m.key == "tickets.ping.new")
+    assert [a.media for a in ping.attachments] == [media]
