@@ -20,6 +20,8 @@ import io
 import json
 from datetime import datetime
 
+from bot.cli._exporting import opened, written
+from bot.exports import spreadsheet_safe
 from bot.i18n import t
 from bot.privacy import redact
 
@@ -36,8 +38,6 @@ def share(part: int, whole: int) -> float | None:
 async def export_polls(args) -> int:
     """The same dates on the command line, the same CSV cells and the same output as ``linli
     export tickets`` (bot/cli/export.py)."""
-    from bot.cli.export import opened, spreadsheet_safe, written
-
     started = await opened(args)
     if isinstance(started, int):
         return started
