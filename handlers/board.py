@@ -15,8 +15,9 @@ import secrets
 
 from bot.commands import Router
 from bot.context import Context, Refusal
+from storage.retention import SIGN_IN_LINKS
 
-LINK_PREFIX = "web:link:"  # the same as bot/web/auth.py
+LINK_PREFIX = SIGN_IN_LINKS  # kv keys of one-time links (pruned by storage/retention.py)
 LINK_SECONDS = 600
 BOARD_ROLES = ("captain", "property", "committee", "admin")
 

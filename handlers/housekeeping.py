@@ -3,7 +3,8 @@
 ``[retention]`` (bot/config.py ``RetentionSettings``) says how long rows are kept: the inbound
 de-duplication record ``inbound_days`` (14: platforms redeliver within hours), sent and failed outbox
 rows ``outbox_days`` (30; pending and held messages are never pruned), the audit log ``audit_days``
-(730, kept longest; 0: forever).  Tickets and their history are never pruned.
+(730, kept longest; 0: forever); the office board's one-time sign-in links go a day after they
+expired (until then a used or expired link still says so).  Tickets and their history are never pruned.
 
 The sweep starts a pass at most once every ``every`` (an hour), remembered in the kv store, so a
 restart does not start one early.  A pass deletes ``batch_size`` rows per statement (≤500), each batch
@@ -39,7 +40,7 @@ async def prune(core, now: datetime) -> dict[str, int] | None:
         return None
     started = last["at"] if not last["done"] else ts  # an unfinished pass goes on with its cut-offs
     steps = [("inbound", settings.inbound_days), ("outbox", settings.outbox_days),
-             ("audit", settings.audit_days)]
+             ("audit", settings.audit_days), ("links", 1)]  # a day after a sign-in link expired
     pruned = {table: 0 for table, _ in steps}
     budget = settings.batches_per_tick
     done = True

@@ -3,7 +3,8 @@
 Each method deletes at most ``limit`` rows older than ``before`` (Unix seconds) and returns how many it
 deleted; the caller (handlers/housekeeping.py) runs each batch in its own short transaction, so the
 write lock is never held for long.  Only these go: inbound records (the de-duplication of redelivered
-messages), outbox rows that are finished (sent or failed — never pending or held), audit rows.
+messages), outbox rows that are finished (sent or failed — never pending or held), audit rows, and
+the office board's one-time sign-in links a day after they expired (used or not).
 Tickets, their history and everything else are never deleted here.  Each batch finds its rows through
 an index (migration 0009), so its cost does not grow with the table.
 """
@@ -11,6 +12,8 @@ an index (migration 0009), so its cost does not grow with the table.
 from __future__ import annotations
 
 from storage.db import Repo, repository
+
+SIGN_IN_LINKS = "web:link:"  # kv keys of the board's one-time links (handlers/board.py, bot/web/auth.py)
 
 _FINISHED = "status IN ('sent', 'failed')"  # the condition of the partial index outbox_done_created
 
@@ -38,6 +41,15 @@ class Retention(Repo):
         ran = await self._run(
             "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)",
             (before, limit))
+        return ran.rowcount
+
+    async def prune_links(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` one-time sign-in links that expired before ``before`` (their kv keys
+        are found by prefix, through the primary key)."""
+        ran = await self._run(
+            "DELETE FROM kv WHERE key IN (SELECT key FROM kv WHERE key >= ? AND key < ? "
+            "AND json_extract(value, '$.expires') < ? LIMIT ?)",
+            (SIGN_IN_LINKS, SIGN_IN_LINKS[:-1] + chr(ord(SIGN_IN_LINKS[-1]) + 1), before, limit))
         return ran.rowcount
 
     async def counts(self) -> dict[str, int]:

@@ -138,7 +138,8 @@ async def test_a_backlog_is_pruned_in_bounded_batches_over_several_ticks(tmp_pat
         assert (await counts(compound))["inbound"] == 1  # bob's, recent
         assert await prune(core, compound.clock.now()) is None  # done: the next pass in an hour
         compound.clock.advance(timedelta(hours=1))
-        assert await prune(core, compound.clock.now()) == {"inbound": 0, "outbox": 0, "audit": 0}
+        assert await prune(core, compound.clock.now()) == {"inbound": 0, "outbox": 0, "audit": 0,
+                                                            "links": 0}
     finally:
         await compound.close()
 

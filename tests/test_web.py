@@ -219,3 +219,29 @@ async def test_an_anonymous_report_keeps_its_reporter_from_the_captain_on_the_bo
         await sign_in(board, property_staff, "zhao")
         page = await property_staff.get("/tickets/1")
         assert "alice" in page.text and "1203" in page.text
+
+
+async def test_sign_in_links_are_pruned_a_day_after_they_expired(board):
+    """The housekeeping pass forgets one-time links a day after they expired; a fresh one stays and
+    works (until then a used or expired link still says so)."""
+    from handlers.housekeeping import prune
+    from storage.retention import SIGN_IN_LINKS
+
+    async def links() -> int:
+        async with board.app.db.read() as tx:
+            return await tx.retention._value("SELECT COUNT(*) FROM kv WHERE key LIKE ?",
+                                             (SIGN_IN_LINKS + "%",))
+
+    await link_for(board, "zhao")
+    await link_for(board, "wang")
+    assert await links() == 2
+    board.clock.advance(timedelta(hours=23))
+    await prune(board.core, board.clock.now())
+    assert await links() == 2  # expired 22 h 50 min ago: still says "expired"
+    board.clock.advance(timedelta(hours=2))
+    fresh = await link_for(board, "zhao")
+    await prune(board.core, board.clock.now())
+    assert await links() == 1
+    async with client_for(board) as office:
+        page = await office.get(fresh)
+        assert page.status_code == 200 and 'id="sign-in"' in page.text

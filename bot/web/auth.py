@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from bot.config import Config
+from storage.retention import SIGN_IN_LINKS
 
 log = logging.getLogger(__name__)
 
-LINK_PREFIX = "web:link:"  # the same as handlers/board.py
+LINK_PREFIX = SIGN_IN_LINKS  # kv keys of one-time links (pruned by storage/retention.py)
 SESSION_COOKIE = "linli_session"
 SESSION_SECONDS = 12 * 3600
 STAFF = ("captain", "property", "committee", "admin")
