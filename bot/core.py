@@ -168,8 +168,11 @@ class Core:
 
     def find_building(self, text: str) -> Building | None:
         """The first building named inside free text ("3栋电梯坏了" → 3栋)."""
-        match = self._building_pattern.search(normalize_name(text)) if self._building_pattern \
-            else None
+        if self._building_pattern is None:
+            return None
+        match = self._building_pattern.search(normalize_name(text))
+        if match is None:  # "the lift in B3 is broken": with the spaces gone, "inb3is" names nothing
+            match = self._building_pattern.search(_spaced(text))
         return self._building_by_alias[match.group(0)] if match else None
 
     def area(self, key: str | None) -> Area | None:
@@ -586,6 +589,13 @@ def _alias_pattern(aliases: dict[str, Building]) -> re.Pattern | None:
     # not a level of the car park: 地下车库B1, 地库b2, B1层 name a floor below ground, not building 1
     return re.compile(r"(?<![0-9a-z])(?<!车库)(?<!地库)(?:" + "|".join(map(re.escape, names))
                       + r")(?![0-9层])")
+
+
+def _spaced(text: str) -> str:
+    """Free text folded as building names are, but with its words apart: "in B3 is" → "in b3 is",
+    "building 3" → "building3" (a word and the number after it stay together)."""
+    spaced = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).lower()
+    return re.sub(r"(?<=[a-z.])\s+(?=\d)", "", spaced)
 
 
 def _words(text: str) -> str:

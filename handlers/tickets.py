@@ -145,6 +145,9 @@ async def building_given(ctx: Context) -> None:
     if building is None:
         if ctx.in_group:
             return  # ordinary chatter in the group: keep waiting, stay quiet
+        draft = await ctx.tx.tickets.draft_of(ctx.person.id)
+        if not ctx.msg.text.strip() and draft is not None:  # an empty message: ask again, plainly
+            raise Refusal("tickets.which_building_again", number=draft.id)
         raise Refusal("tickets.unknown_building", name=ctx.msg.text[:20],
                       buildings=building_range(ctx))
     draft = await ctx.tx.tickets.draft_of(ctx.person.id)

@@ -166,3 +166,11 @@ def test_areas_answers_are_checked(tmp_path):
     good.write_text(text.replace('urgent_ack_within = "30m"', 'urgent_ack_within = "10m"'),
                     encoding="utf-8")
     assert load_config(good).tickets.urgent_ack_within == timedelta(minutes=10)
+
+
+async def test_an_english_report_names_its_building_between_words(compound: Compound):
+    """"the lift in B3 is broken" names building 3 (with the spaces folded away it read "inb3is")."""
+    await compound.say("dm", "frank", "/report the lift in B3 is broken")
+    await compound.say("dm", "frank", "/report the door of building 5 won't lock")
+    assert (await ticket(compound, 1)).building == "3"
+    assert (await ticket(compound, 2)).building == "5"

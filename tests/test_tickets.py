@@ -250,3 +250,14 @@ async def test_confirm_without_a_number_acts_on_the_one_waiting(compound):
     await compound.say("dm", "wang", "已解决 3")
     sent = await compound.say("dm", "alice", "确认")  # two wait: which one?
     assert sent.keys_to("alice") == ["tickets.usage.confirm"]
+
+
+async def test_an_empty_answer_to_which_building_asks_again_plainly(compound: Compound):
+    """A report with no building asks "哪一栋？"; an empty message back asks again, not about a
+    building called 「」."""
+    sent = await compound.say("dm", "alice", "报修 楼上半夜拖椅子")
+    assert sent.keys_to("alice") == ["tickets.which_building"]
+    sent = await compound.say("dm", "alice", "   ")
+    assert sent.keys_to("alice") == ["tickets.which_building_again"]
+    sent = await compound.say("dm", "alice", "3栋")
+    assert sent.keys_to("alice") == ["tickets.acknowledged"]
