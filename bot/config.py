@@ -189,10 +189,14 @@ class QuietSettings(_Strict):
     """A quieter bot in the groups: acknowledgements of one kind (sign-ups to one event, 同问 on one
     report, "answered privately" pointers) in one group gather into one message.  The first goes at
     once; those that come while it is on its way, or within ``window`` after the last one, wait up to
-    ``hold`` after it and go as one updated message (on Telegram the sent one is edited in place)."""
+    ``hold`` after it and go as one updated message (on Telegram the sent one is edited in place).
+    A report's receipt concerns its reporter alone: with ``receipts = "private"`` it goes to them
+    privately, and to the group only where the platform refuses that (a Telegram user who never
+    started the bot, a WeChat contact who is not the bot's friend); ``"group"`` posts it there."""
 
     hold: Duration = timedelta(minutes=2)
     window: Duration = timedelta(minutes=10)
+    receipts: Literal["private", "group"] = "private"
 
 
 class SchedulerSettings(_Strict):

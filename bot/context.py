@@ -132,6 +132,23 @@ def render_buttons(specs: Sequence[ButtonSpec], registry: Registry,
     return buttons, t(lang, "core.reply_with", commands=commands)
 
 
+def fallback_body(message: Outbound) -> dict:
+    """What a private answer keeps of its group copy (see ``Context.reply_quietly``)."""
+    return {"platform": message.platform, "address": message.address, "text": message.text,
+            "chat_key": message.chat_key, "mention_ids": list(message.mention_ids),
+            "mention_name": message.mention_name, "key": message.key, "values": message.values}
+
+
+def fallback_message(message: Outbound) -> Outbound:
+    """The group copy a refused private answer carries, ready to go in its outbox row."""
+    body = message.fallback
+    return Outbound(body["platform"], body["address"], "group", body["text"],
+                    outbox_id=message.outbox_id, chat_key=body.get("chat_key"),
+                    mention_ids=tuple(body.get("mention_ids", ())),
+                    mention_name=body.get("mention_name", ""), key=body.get("key", ""),
+                    values=body.get("values") or {})
+
+
 def _kept_values(values: dict[str, object]) -> dict[str, object]:
     """The values an outbound message keeps beside its key (what tests and the simulation read)."""
     return {k: v for k, v in values.items() if isinstance(v, str | int | float | bool)}
@@ -345,14 +362,16 @@ class Notifier:
 
     async def tell_text(self, person_id: int, text: str, *, key: str, ref: str = "",
                         buttons: Sequence[ButtonSpec] = (), attachments: Iterable[Attachment] = (),
-                        not_before: float | None = None) -> bool:
-        """Send ready text (made of catalogue lines; ``key`` names it) privately to a person."""
-        return await self._tell(person_id, key, text, {}, ref=ref, buttons=buttons,
-                                attachments=attachments, not_before=not_before)
+                        not_before: float | None = None, values: dict | None = None,
+                        fallback: Outbound | None = None) -> bool:
+        """Send ready text (made of catalogue lines; ``key`` names it) privately to a person;
+        ``fallback`` is posted instead if the platform refuses it (see :meth:`reply_quietly`)."""
+        return await self._tell(person_id, key, text, values or {}, ref=ref, buttons=buttons,
+                                attachments=attachments, not_before=not_before, fallback=fallback)
 
     async def _tell(self, person_id: int, key: str, text: str | None, values: dict, *, ref: str,
                     buttons: Sequence[ButtonSpec], attachments: Iterable[Attachment],
-                    not_before: float | None) -> bool:
+                    not_before: float | None, fallback: Outbound | None = None) -> bool:
         person = await self.tx.people.get(person_id)
         if person is None:
             return False
@@ -368,7 +387,8 @@ class Notifier:
         message = Outbound(platform, external_id, "private",
                            text if text is not None else t(lang, key, **values), rendered, hint,
                            tuple(attachments), person_id=person_id, key=key,
-                           values=_kept_values(values))
+                           values=_kept_values(values),
+                           fallback=fallback_body(fallback) if fallback is not None else {})
         await self._queue(message, ref, not_before)
         return True
 
@@ -527,16 +547,11 @@ class Context(Notifier):
                      mention: Mention | None = None, lang: str | None = None,
                      values_redacted: bool = False, gathered: dict | None = None) -> None:
         rendered, hint = render_buttons(buttons, self.core.registry, lang or self.lang)
-        if mention is None:
-            mention = Mention((self.msg.sender_id,)) if self.in_group else Mention(())
-        message = Outbound(
-            self.msg.platform, self.msg.chat_id, self.msg.chat_kind, text, rendered, hint,
-            tuple(attachments), person_id=self.person.id if not self.in_group else None,
-            chat_key=self.chat_key, mention_ids=mention.ids, mention_name=mention.name,
+        message = replace(
+            self._chat_message(text, key, values, mention), buttons=rendered, buttons_hint=hint,
+            attachments=tuple(attachments),
             edit_of=self.msg.button_message_id if self.msg.callback else None,
-            key=key, values=_kept_values(values),
-            merge_key=gathered["kind"] if gathered else "", gathered=gathered or {},
-        )
+            merge_key=gathered["kind"] if gathered else "", gathered=gathered or {})
         if self.answers is not None:  # performed for the office: the caller gets the answer
             if message.kind == "group" and not values_redacted:
                 message = self.core.privacy_gate(message)
@@ -551,6 +566,16 @@ class Context(Notifier):
             self._said_in_group = (row, message)
             return
         await self._queue(message, ref, values_redacted=values_redacted)
+
+    def _chat_message(self, text: str, key: str, values: dict,
+                      mention: Mention | None = None) -> Outbound:
+        """A plain answer in the chat the message came from (a group's @mentions the sender)."""
+        if mention is None:
+            mention = Mention((self.msg.sender_id,)) if self.in_group else Mention(())
+        return Outbound(self.msg.platform, self.msg.chat_id, self.msg.chat_kind, text,
+                        person_id=self.person.id if not self.in_group else None,
+                        chat_key=self.chat_key, mention_ids=mention.ids, mention_name=mention.name,
+                        key=key, values=_kept_values(values))
 
     async def _join_group_reply(self, message: Outbound) -> bool:
         """A second reply of this command to the group: add it to the first (one message)."""
@@ -574,6 +599,25 @@ class Context(Notifier):
             await self.reply(key, ref=ref, **values)
         else:
             await self.tell(self.person.id, key, ref=ref, **values)
+
+    async def reply_quietly(self, key: str, *, ref: str = "",
+                            more: Sequence[tuple[str, dict]] = (), **values: object) -> None:
+        """An answer for the sender alone (a report's receipt): asked in a group, it goes to
+        them privately and the group hears nothing, unless the platform refuses the private message
+        (a Telegram user who never started the bot, a WeChat contact who is not the bot's friend):
+        then the group's copy, kept with it, is posted in its place.  ``more``: further lines of
+        the same answer, as (key, values).  With ``[quiet] receipts = "group"`` it is a reply."""
+        lines = [(key, values), *more]
+        if not self.in_group or self.answers is not None or self.config.quiet.receipts == "group":
+            for line_key, line_values in lines:
+                await self.reply(line_key, ref=ref if line_key == key else "", **line_values)
+            return
+        group_text = "\n".join(self._render(self.lang, k, v, group=True) for k, v in lines)
+        in_group = self._chat_message(group_text, key, values)  # values redacted as rendered
+        private_text = "\n".join(t(self.lang, k, **v) for k, v in lines)
+        if not await self.tell_text(self.person.id, private_text, key=key, ref=ref,
+                                    values=values, fallback=in_group):
+            await self.tx.outbox.add(in_group, self.ts, ref)  # nobody to tell privately
 
     async def reply_personal(self, key: str, *, ref: str = "", **values: object) -> None:
         """An answer about the sender alone (我的报修, 我的活动): asked in a group, it goes privately

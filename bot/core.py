@@ -33,7 +33,7 @@ from datetime import datetime
 from bot.adapters.base import PermanentError, SendLimits
 from bot.commands import Command, Registry
 from bot.config import Area, Building, Config, normalize_name
-from bot.context import Context, Mention, Notifier, Refusal
+from bot.context import Context, Mention, Notifier, Refusal, fallback_message
 from bot.format import join
 from bot.i18n import catalogue, t
 from bot.messages import Attachment, Inbound, Outbound
@@ -294,7 +294,7 @@ class Core:
                 if listener is None:
                     return
             if not await tx.inbound.claim(msg.platform, msg.chat_id, msg.message_id, ts,
-                                          msg.text[:2000]):
+                                          msg.text[:2000], person.id):
                 log.info("redelivered %s message %s ignored", msg.platform, msg.message_id)
                 return
             if not seen_now:
@@ -517,8 +517,16 @@ class Core:
 
         A person who never started the bot (Telegram) is asked, in the group they last wrote in
         (else their building's), to open a private chat; the message is held until they do.
+        A private answer given instead of a group reply (``Context.reply_quietly``) is posted in
+        the group after all, in the same outbox row.
         Anything else is given up on by the dispatcher (and audited there).
         """
+        if message.kind == "private" and message.fallback:
+            async with self.db.transaction() as tx:
+                await tx.outbox.instead(message.outbox_id, fallback_message(message),
+                                        self.clock.now().timestamp())
+            self.outbox_changed.set()
+            return True
         if error.reason != "not_started" or message.kind != "private" or \
                 message.person_id is None:
             return False

@@ -92,6 +92,9 @@ class Outbound:
     # messages shows this one in its place, another sends it as a new message
     replaces: str | None = None
     gathered: dict = field(default_factory=dict, compare=False)  # who and what it carries
+    # a private answer given instead of a group reply (Context.reply_quietly): the group's copy,
+    # posted in its place if the platform refuses the private message
+    fallback: dict = field(default_factory=dict, compare=False)
 
     def plain_text(self) -> str:
         """The text with the typing hint appended: what a platform without buttons shows."""

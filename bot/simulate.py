@@ -244,7 +244,9 @@ class Simulation:
         self.report = Report(plan.days, plan.residents)
         self.units: set[str] = set()
         self.seen_residents: set[str] = set()
-        self.acked: dict[int, str] = {}  # ticket → reporter, from the group acknowledgements
+        self.acked: dict[int, str] = {}  # ticket → reporter, from the acknowledgements
+        self.reported_in: dict[str, tuple[str, str]] = {}  # resident → (chat, message id) of their
+        # latest report in a group
         self.acted: set[tuple[str, int, str]] = set()  # (who, ticket, what) already planned
         waking = self.config.tickets.waking_hours
         self.waking = waking
@@ -296,12 +298,14 @@ class Simulation:
         await self.open_app()
         self.report.restarts += 1
 
-    async def say(self, chat: str, user: str, text: str) -> None:
+    async def say(self, chat: str, user: str, text: str, reply_to: str | None = None) -> None:
         private = chat == "dm"
         message = Inbound(platform="console", chat_id=user if private else chat,
                           chat_kind="private" if private else "group", sender_id=user,
                           sender_name=display_name(user), text=text,
-                          message_id=f"s{next(self.message_ids)}")
+                          message_id=f"s{next(self.message_ids)}", reply_to=reply_to)
+        if text.startswith("报修") and not private:  # neighbours may quote it: 同问
+            self.reported_in[user] = (chat, message.message_id)
         self.report.messages_in += 1
         if user.startswith("r") and user[1:].isdigit():
             self.report.resident_commands += 1
@@ -323,13 +327,16 @@ class Simulation:
                     message.mention_ids:
                 ticket = int(message.values["number"])
                 self.acked[ticket] = message.mention_ids[0]
-                self.on_acknowledged(ticket, message.mention_ids[0])
+                self.on_acknowledged(ticket, message.mention_ids[0], seen_in_group=True)
             return
         who, key = message.address, message.key
         if not key.startswith("tickets.") or "number" not in message.values:
             return
         ticket = int(message.values["number"])
-        if who.startswith("cap"):
+        if key == "tickets.acknowledged" and who.startswith("r") and ticket not in self.acked:
+            self.acked[ticket] = who  # the receipt went to the reporter privately
+            self.on_acknowledged(ticket, who, seen_in_group=False)
+        elif who.startswith("cap"):
             self.captain_pinged(who, ticket, key)
         elif who in PROPERTY:
             self.property_pinged(who, ticket, key)
@@ -343,14 +350,17 @@ class Simulation:
         elif who.startswith("r"):
             self.resident_told(who, ticket, key)
 
-    def on_acknowledged(self, ticket: int, reporter: str) -> None:
+    def on_acknowledged(self, ticket: int, reporter: str, seen_in_group: bool) -> None:
         rng = self.rng
         building = self.building_of(reporter)
         if rng.random() < 0.25:  # a neighbour has the same problem
             neighbour = self.resident(building)
-            if neighbour != reporter:
-                self.at(self.now() + timedelta(hours=rng.uniform(0.2, 8)), "say", f"b{building}",
-                        neighbour, f"同问 {ticket}")
+            later = self.now() + timedelta(hours=rng.uniform(0.2, 8))
+            quoted = self.reported_in.get(reporter)
+            if neighbour != reporter and seen_in_group:  # the receipt's number is there to type
+                self.at(later, "say", f"b{building}", neighbour, f"同问 {ticket}")
+            elif neighbour != reporter and quoted:  # they quote the reporter's own words
+                self.at(later, "say", quoted[0], neighbour, "同问", quoted[1])
         if rng.random() < 0.3:  # the reporter asks how it is going
             self.at(self.now() + timedelta(hours=rng.uniform(2, 30)), "say", "dm", reporter,
                     f"进度 {ticket}")

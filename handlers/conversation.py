@@ -88,7 +88,7 @@ async def heard_in_a_group(ctx: Context) -> None:
     or silence."""
     text = ctx.msg.text.strip()
     if METOO.match(text):
-        quoted = await ticket_quoted(ctx.tx, ctx.msg)
+        quoted = await ticket_quoted(ctx.tx, ctx.msg, ctx.ts)
         number = quoted if quoted is not None else await ticket_just_reported(ctx.tx, ctx.msg, ctx.ts)
         ticket = await ctx.tx.tickets.get(number) if number is not None else None
         # a bare 同问 after one's own report is chatter; quoting one's own receipt is told why not

@@ -198,9 +198,8 @@ async def open_ticket(ctx: Context, ticket: Ticket) -> None:
     if ticket.anonymous:  # the group's receipt does not mention the reporter
         await anonymous_receipt(ctx, ticket, values, similar)
         return
-    await ctx.reply("tickets.acknowledged", ref=f"ticket:{ticket.id}", **values)
-    if similar is not None:
-        await ctx.reply("tickets.similar", other=similar.id)
+    hint = [("tickets.similar", {"other": similar.id})] if similar is not None else []
+    await ctx.reply_quietly("tickets.acknowledged", ref=f"ticket:{ticket.id}", more=hint, **values)
 
 
 async def anonymous_receipt(ctx: Context, ticket: Ticket, values: dict, similar: Nearby | None):

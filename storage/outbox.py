@@ -45,6 +45,7 @@ def _encode(message: Outbound) -> str:
         "values": message.values,
         **({"replaces": message.replaces} if message.replaces else {}),
         **({"gathered": message.gathered} if message.gathered else {}),
+        **({"fallback": message.fallback} if message.fallback else {}),
     }, ensure_ascii=False)
 
 
@@ -59,7 +60,7 @@ def _decode(row) -> Outbound:
         mention_ids=tuple(body.get("mention_ids", ())), mention_name=body.get("mention_name", ""),
         edit_of=body.get("edit_of"), key=body.get("key", ""), values=body.get("values") or {},
         merge_key=row["merge_key"] or "", replaces=body.get("replaces"),
-        gathered=body.get("gathered") or {},
+        gathered=body.get("gathered") or {}, fallback=body.get("fallback") or {},
     )
 
 
@@ -203,6 +204,16 @@ class Outbox(Repo):
         await self._run(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
             "claimed_by = NULL, claimed_until = NULL WHERE id = ?", (error[:500], outbox_id))
+
+    async def instead(self, outbox_id: int, message: Outbound, now: float) -> None:
+        """Send ``message`` (the group's copy of a refused private answer) in this row's place."""
+        await self._run(
+            "UPDATE outbox SET platform = ?, address = ?, kind = ?, person_id = NULL, chat_key = ?, "
+            "body = ?, status = 'pending', next_attempt_at = ?, claimed_by = NULL, "
+            "claimed_until = NULL, last_error = 'refused privately: posted in the group' "
+            "WHERE id = ?",
+            (message.platform, message.address, message.kind, message.chat_key, _encode(message),
+             now, outbox_id))
 
     async def reroute(self, outbox_id: int, platform: str, address: str, kind: str) -> None:
         await self._run("UPDATE outbox SET platform = ?, address = ?, kind = ? WHERE id = ?",

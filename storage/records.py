@@ -8,17 +8,24 @@ from storage.db import Repo, repository
 @repository("inbound")
 class InboundLog(Repo):
     async def claim(self, platform: str, chat_id: str, message_id: str, now: float,
-                    text: str) -> bool:
-        """Record a platform message; False when it was recorded before (a redelivery)."""
+                    text: str, person_id: int | None = None) -> bool:
+        """Record a platform message (and who sent it); False when it was recorded before (a
+        redelivery)."""
         cursor = await self._run(
-            "INSERT OR IGNORE INTO inbound (platform, chat_id, message_id, received_at, text) "
-            "VALUES (?, ?, ?, ?, ?)", (platform, chat_id, message_id, now, text))
+            "INSERT OR IGNORE INTO inbound (platform, chat_id, message_id, received_at, text, "
+            "person_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (platform, chat_id, message_id, now, text, person_id))
         return cursor.rowcount == 1
 
-    async def set_person(self, platform: str, chat_id: str, message_id: str, person_id: int) -> None:
-        await self._run(
-            "UPDATE inbound SET person_id = ? WHERE platform = ? AND chat_id = ? AND message_id = ?",
-            (person_id, platform, chat_id, message_id))
+    async def message_quoted(self, platform: str, chat_id: str, quoted: str,
+                             since: float) -> str | None:
+        """The id of the latest message received in a chat since ``since`` whose text holds
+        ``quoted`` (a WeChat quote carries only the text it quotes)."""
+        row = await self._one(
+            "SELECT message_id FROM inbound WHERE platform = ? AND chat_id = ? AND received_at >= ? "
+            "AND instr(text, ?) > 0 ORDER BY received_at DESC LIMIT 1",
+            (platform, chat_id, since, quoted))
+        return row["message_id"] if row else None
 
 
 @repository("audit")

@@ -193,6 +193,18 @@ class Tickets(Repo):
             "ORDER BY close_at LIMIT ?", (now, limit))
         return [_ticket(r) for r in rows]
 
+    async def filed_by_message(self, platform: str, chat_id: str, message_id: str,
+                               within: float = 86400) -> int | None:
+        """The ticket a resident's own message in a chat filed (within ``within`` seconds of it, as
+        a report confirmed with 是 is filed a little later): a neighbour quoting it says 同问."""
+        row = await self._one(
+            "SELECT t.id FROM inbound i JOIN tickets t ON t.reporter_id = i.person_id "
+            "AND t.platform = i.platform AND t.chat_id = i.chat_id "
+            "AND t.created_at >= i.received_at AND t.created_at < i.received_at + ? "
+            "WHERE i.platform = ? AND i.chat_id = ? AND i.message_id = ? ORDER BY t.id LIMIT 1",
+            (within, platform, chat_id, message_id))
+        return row["id"] if row else None
+
     async def latest_in_chat_since(self, platform: str, chat_id: str, since: float) -> Ticket | None:
         """The latest report made in this chat since ``since`` (a bare 同问 right after it follows it)."""
         return _ticket(await self._one(

@@ -18,9 +18,10 @@ async def ticket(compound: Compound, number: int):
 
 async def test_a_report_naming_an_area_goes_to_property_and_names_the_area(compound: Compound):
     sent = await compound.say("all", "carol", "报修 小区东门路灯坏了")
-    assert sent.keys_in("all") == ["tickets.acknowledged"]  # no "which building?"
+    assert sent.keys_to("carol") == ["tickets.acknowledged"]  # no "which building?"
+    assert sent.keys_in("all") == []
     receipt = next(m for m in sent.messages if m.key == "tickets.acknowledged")
-    assert receipt.values["building"] == "东门" and "东门" in sent.to_chat("all")[0]
+    assert receipt.values["building"] == "东门" and "东门" in sent.to("carol")[0]
     assert "物业" in receipt.values["told"]
     assert sent.keys_to("zhao") == ["tickets.ping.new"]
     assert sent.values_to("zhao", "tickets.ping.new")["building"] == "东门"
@@ -49,7 +50,7 @@ async def test_an_area_report_escalates_past_property(compound: Compound):
 
 async def test_an_alias_names_the_area_and_answers_may_name_people(compound: Compound):
     sent = await compound.say("all", "carol", "/report the east gate barrier is stuck open")
-    assert sent.keys_in("all") == ["tickets.acknowledged"]
+    assert sent.keys_to("carol") == ["tickets.acknowledged"] and sent.keys_in("all") == []
     assert (await ticket(compound, 1)).area == "east_gate"
     sent = await compound.say("all", "dave", "报修 游乐场滑梯松了")
     assert (await ticket(compound, 2)).area == "playground"
@@ -95,7 +96,7 @@ async def test_a_bare_number_is_no_building(compound: Compound):
     assert sent.keys_in("all") == ["tickets.which_building"]
     assert (await ticket(compound, 1)).building is None
     sent = await compound.say("all", "dave", "报修 南门3路公交站牌倒了")
-    assert sent.keys_in("all") == ["tickets.acknowledged"]
+    assert sent.keys_to("dave") == ["tickets.acknowledged"] and sent.keys_in("all") == []
     filed = await ticket(compound, 2)
     assert filed.area == "south_gate" and filed.building is None
 
@@ -122,7 +123,8 @@ async def test_an_urgent_report_at_night_goes_to_captain_and_property_at_once(co
 
 async def test_the_urgent_receipt_in_english_mentions_119(compound: Compound):
     sent = await compound.say("b7", "carol", "/report smoke coming out of the bin room")
-    receipt = sent.to_chat("b7")[0]
+    assert sent.to_chat("b7") == []
+    receipt = sent.to("carol")[0]
     assert "119" in receipt and "120" in receipt
     assert (await ticket(compound, 1)).area == "bins"
 
@@ -139,7 +141,7 @@ async def test_an_urgent_report_without_a_building_reaches_property_at_once(comp
 async def test_a_report_that_is_not_urgent_is_unchanged(compound: Compound):
     sent = await compound.say("b3", "alice", "报修 3栋楼道灯不亮")
     assert sent.keys_to("wang") == ["tickets.ping.new"] and sent.keys_to("zhao") == []
-    assert "119" not in sent.to_chat("b3")[0] and "🚨" not in sent.to("wang")[0]
+    assert "119" not in sent.to("alice")[0] and "🚨" not in sent.to("wang")[0]
     sent = await compound.advance(timedelta(hours=3, minutes=59))
     assert sent.keys_to("zhao") == []
     sent = await compound.advance(timedelta(minutes=2))

@@ -23,7 +23,7 @@ def test_a_script_on_stdin_prints_every_outbound_message_and_exits_0(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "> b3 alice: 报修 3栋电梯坏了" in out
-    assert "[b3] ✅ 已收到报修 #1" in out
+    assert "[dm alice] ✅ 已收到报修 #1" in out and "[b3]" not in out  # the receipt is hers
     assert "[dm wang] 🔔 新报修 #1｜3栋｜电梯\n  报修人：alice" in out  # continuation indented
     assert "[dm alice] 📋 报修 #1 已受理（王师傅）。备注：马上到" in out
 
@@ -59,7 +59,7 @@ def test_a_crash_between_commit_and_send_loses_nothing(tmp_path):
     assert "not reached" not in child.stdout
     result = linli("console", "--db", db, stdin="# after the restart\n")
     assert result.returncode == 0, result.stderr
-    assert "[b3] ✅ 已收到报修 #1（3栋·电梯）" in result.stdout
+    assert "[dm alice] ✅ 已收到报修 #1（3栋·电梯）" in result.stdout
     assert "[dm wang] 🔔 新报修 #1" in result.stdout
     again = linli("console", "--db", db, stdin="# and once more\n")
     assert "已收到报修" not in again.stdout  # delivered once, marked sent

@@ -37,7 +37,7 @@ def test_formulas_typed_in_chat_are_text_in_the_csv_and_as_written_in_json(tmp_p
     script += "dm wang: 已解决 1 =1+1\n"
     filed = linli("console", "--db", db, stdin=script)
     assert filed.returncode == 0, filed.stderr
-    assert "[b3] ✅ 已收到报修 #5" in filed.stdout
+    assert "[dm r9] ✅ 已收到报修 #5" in filed.stdout
 
     result = linli("export", "tickets", "--since", "2000-01-01", "--format", "csv", "--db", db)
     assert result.returncode == 0, result.stderr

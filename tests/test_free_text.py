@@ -16,7 +16,7 @@ async def test_a_report_in_plain_words_is_offered_and_filed_on_yes(compound: Com
     assert "3栋" in sent.to_chat("b3")[0] and "电梯" in sent.to_chat("b3")[0]
     assert sent.keys_to("wang") == []  # nothing filed yet
     sent = await compound.say("b3", "alice", "是")
-    assert sent.keys_in("b3") == ["tickets.acknowledged"]
+    assert sent.keys_to("alice") == ["tickets.acknowledged"] and sent.keys_in("b3") == []
     assert sent.keys_to("wang") == ["tickets.ping.new"]
     assert sent.values_to("wang", "tickets.ping.new")["text"] == "3栋电梯又坏了 有没有人管"
 
@@ -33,7 +33,7 @@ async def test_no_confirmation_files_nothing_and_says_nothing_more(compound: Com
 
 async def test_said_to_the_bot_a_report_is_filed_directly(compound: Compound):
     sent = await compound.say("b3", "alice", "@邻里 地下车库漏水了")
-    assert sent.keys_in("b3") == ["tickets.acknowledged"]
+    assert sent.keys_to("alice") == ["tickets.acknowledged"] and sent.keys_in("b3") == []
 
 
 async def test_an_urgent_report_says_to_call_the_emergency_number(compound: Compound):

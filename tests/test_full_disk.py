@@ -137,6 +137,14 @@ def outbox(db: Path) -> dict[int, str]:
         conn.close()
 
 
+def at_most_one_per_chat(messages: list[Outbound]) -> None:
+    """What went while the outbox could not be written: something, and at most what was on its way
+    to each chat (a chat's next message waits for its last one to be recorded).  Each report makes
+    two chats busy: its receipt goes to its reporter privately, the ping to the captain."""
+    per_chat = Counter((m.kind, m.address) for m in messages)
+    assert messages and max(per_chat.values()) == 1, per_chat
+
+
 def dispatcher_lines(caplog, level: int) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "bot.dispatcher" and r.levelno == level]
 
@@ -165,7 +173,7 @@ async def test_a_full_disk_stops_sending_logs_once_and_resumes_when_space_is_fre
         assert time.monotonic() - started < 10, "drain gave up at once, it did not spin"
         platform.before_taking = None
         in_flight = len(platform.sent) - before
-        assert 1 <= in_flight <= 2, "only what was on its way to each chat (group, captain) went"
+        at_most_one_per_chat(platform.sent[before:])  # only what was on its way to each chat went
         # the disk stays full: the dispatcher tries again less and less often, sends nothing
         for _ in range(8):
             clock.now += OUTAGE_MAX_WAIT + 1
@@ -215,7 +223,7 @@ async def test_after_a_crash_on_a_full_disk_a_message_goes_at_most_once_more(sma
         await crashed.dispatcher.drain()
         platform.before_taking = None
         unrecorded = set(platform.times())
-        assert 1 <= len(unrecorded) <= 2
+        at_most_one_per_chat(platform.sent)
         # it dies here (never runs again); space is freed; a new bot starts on the database
         filled[0].unlink()
         later = time.time() + LEASE_SECONDS + 1
@@ -342,7 +350,7 @@ async def test_when_the_outbox_cannot_be_written_nothing_is_sent_twice(tmp_path,
         await app.dispatcher.drain()
         platform.before_taking = None
         in_flight = len(platform.sent)
-        assert 1 <= in_flight <= 2
+        at_most_one_per_chat(platform.sent)
         # the outage goes on: tries come 1, 2, 4 … 60, 60 s apart, and send nothing
         tries_before = len(writes.tries)
         for _ in range(500):
@@ -381,7 +389,9 @@ async def test_the_running_dispatcher_waits_instead_of_spinning(tmp_path, monkey
         task = asyncio.create_task(app.dispatcher.run())
         await asyncio.sleep(3)
         platform.before_taking = None
-        assert 1 <= len(platform.sent) <= 2 and len(writes.tries) <= 6, writes.tries
+        at_most_one_per_chat(platform.sent)
+        # one failed record of each message in flight, then a handful of tries, not a spin
+        assert len(writes.tries) <= len(platform.sent) + 4, writes.tries
         writes.failing = False
         deadline = time.monotonic() + 20
         while set(outbox(app.db.path).values()) != {"sent"}:

@@ -81,7 +81,7 @@ def test_a_second_console_or_run_on_the_same_database_refuses(tmp_path):
 
     again = linli("console", "--db", str(db), stdin="b3 alice: 报修 3栋电梯坏了\n")
     assert again.returncode == 0, again.stderr
-    assert "[b3] ✅ 已收到报修 #1" in again.stdout
+    assert "[dm alice] ✅ 已收到报修 #1" in again.stdout
     assert not lock_path(db).exists()  # a process that stops normally leaves nothing behind
 
 
@@ -105,6 +105,6 @@ async def test_an_app_built_directly_takes_no_lock(tmp_path):
         compound = await Compound.open(tmp_path)
         try:
             sent = await compound.say("b3", "alice", "报修 3栋电梯坏了")
-            assert "#1" in sent.to_chat("b3")[0]
+            assert "#1" in sent.to("alice")[0]
         finally:
             await compound.close()

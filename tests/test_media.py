@@ -78,7 +78,7 @@ async def test_a_photo_with_a_report_is_kept_without_its_gps_and_reaches_the_cap
     original = photo_with_gps()
     assert Image.open(io.BytesIO(original)).getexif().get_ifd(GPS_IFD)  # the phone said where
     sent = await compound.say("b3", "alice", "报修 3栋楼道灯坏了", attachments=(photo(original),))
-    assert sent.keys_in("b3") == ["tickets.acknowledged"]
+    assert sent.keys_to("alice") == ["tickets.acknowledged"] and sent.keys_in("b3") == []
     ping = next(m for m in sent.messages if m.address == "wang" and m.key == "tickets.ping.new")
     [attachment] = ping.attachments
     # the captain gets the stored file (named by its SHA-256), not the platform's id alone
@@ -100,7 +100,8 @@ async def test_a_file_that_only_says_it_is_a_jpg_is_refused_with_a_friendly_repl
     text_file = b"name,unit\nalice,3-1201\n" * 20  # notes.txt, renamed IMG_0001.jpg
     sent = await compound.say("b3", "alice", "报修 3栋楼道灯坏了",
                               attachments=(photo(text_file, filename="IMG_0001.jpg"),))
-    assert sent.keys_in("b3") == ["media.not_image", "tickets.acknowledged"]
+    assert sent.keys_in("b3") == ["media.not_image"]  # told in the group where the photo was
+    assert sent.keys_to("alice") == ["tickets.acknowledged"]  # the report is filed all the same
     assert "照片" in sent.to_chat("b3")[0]
     ping = next(m for m in sent.messages if m.address == "wang")
     assert ping.attachments == ()  # nothing of it reaches the captain
@@ -116,7 +117,8 @@ async def test_a_photo_over_the_size_limit_is_refused_before_and_after_downloadi
     big = photo_with_gps(1900, 1400)  # noise compresses badly: well over 1 MB
     assert len(big) > 1024 * 1024
     sent = await compound.say("b3", "alice", "报修 3栋外墙砖掉了", attachments=(photo(big),))
-    assert sent.keys_in("b3") == ["media.too_big", "tickets.acknowledged"]
+    assert sent.keys_in("b3") == ["media.too_big"]
+    assert sent.keys_to("alice") == ["tickets.acknowledged"]
     assert sent.messages[0].values["limit"] == 1
     # A platform that says the size first: not even downloaded.
     calls: list[int] = []
@@ -277,7 +279,7 @@ async def test_a_captioned_photo_offered_as_a_report_is_kept_until_yes_files_it(
     assert sent.keys_in("b3") == ["conversation.offer"]
     assert [p for p in stored_files(compound) if "thumb" not in p.name]  # kept while the offer waits
     sent = await compound.say("b3", "alice", "是")
-    assert sent.keys_in("b3") == ["tickets.acknowledged"]
+    assert sent.keys_to("alice") == ["tickets.acknowledged"] and sent.keys_in("b3") == []
     async with compound.app.db.read() as tx:
         (kind, file_id, media), = [(k, f, m) for _, k, f, m in await tx.tickets.attachments(1)]
     assert (kind, file_id) == ("photo", "p-9") and media

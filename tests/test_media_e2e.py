@@ -103,7 +103,7 @@ def test_a_telegram_photo_is_downloaded_with_get_file_and_sent_on_as_the_stored_
     peer.wait_for(in_chat(ALICE), what="answering /start")
     mark = peer.last_id()
     peer.send(ALICE, B3, "/report 3栋 楼道灯坏了", photo="AgACAgQ-kept-1")
-    peer.wait_for(in_chat(B3, "#1"), after=mark, what="acknowledging the photo report")
+    peer.wait_for(in_chat(ALICE, "#1"), after=mark, what="acknowledging the photo report to Alice")
     uploaded = peer.wait_for(lambda m: m.chat_id == WANG.id and m.photo, after=mark,
                              what="the stored photo to the captain")
     [(ticket, platform, name)] = kept_photos(tmp_path / "linli.db")
@@ -120,7 +120,7 @@ def test_a_telegram_photo_is_downloaded_with_get_file_and_sent_on_as_the_stored_
         "file_id": "BQACAgQ-fake-2", "file_unique_id": "f2", "file_name": "IMG_0042.JPG",
         "mime_type": "image/jpeg"})
     peer.wait_for(in_chat(B3, "不是照片"), after=mark, what="refusing the fake photo")
-    peer.wait_for(in_chat(B3, "#2"), after=mark, what="filing the report anyway")
+    peer.wait_for(in_chat(ALICE, "#2"), after=mark, what="filing the report anyway (her receipt, privately)")
     assert len(kept_photos(tmp_path / "linli.db")) == 1
 
 

@@ -12,8 +12,9 @@ from datetime import timedelta
 import pytest
 
 from bot.adapters.wechat import quoted_reply
+from bot.config import load_config
 from bot.messages import Attachment
-from tests.harness import Compound
+from tests.harness import EXAMPLE_CONFIG, Compound
 from tests.telegram_compat import TelegramPeer
 from tests.test_telegram_e2e import (  # noqa: F401  (pytest fixtures)
     ALICE,
@@ -25,6 +26,14 @@ from tests.test_telegram_e2e import (  # noqa: F401  (pytest fixtures)
     node_available,
     peer,
 )
+
+
+async def group_receipts(tmp_path) -> Compound:
+    """Receipts posted in the group (``[quiet] receipts = "group"``, or where the reporter cannot
+    be reached privately): a neighbour may quote the bot's receipt."""
+    config = load_config(EXAMPLE_CONFIG)
+    config = config.model_copy(update={"quiet": config.quiet.model_copy(update={"receipts": "group"})})
+    return await Compound.open(tmp_path, config=config)
 
 
 async def _followers(compound: Compound, number: int) -> list[int]:
@@ -44,14 +53,19 @@ async def test_a_bare_me_too_right_after_a_report_follows_it(compound: Compound)
     assert len(await compound.say("b3", "alice", "+1")) == 0  # her own report: chatter, not a refusal
 
 
-async def test_a_quote_is_matched_by_the_receipts_words_after_the_mention(compound: Compound):
-    sent = await compound.say("b3", "alice", "报修 3栋电梯坏了")
-    receipt = sent.to_chat("b3")[0]
-    await compound.say("b3", "bob", "报修 3栋楼道灯不亮")  # the latest report is #2
-    words = receipt[receipt.index("#1") + 2:][:25]  # no number in what is quoted: the words decide
-    message = replace(compound.inbound("b3", "carol", "一样"), reply_to=f"text:@alice\u2005{words}")
-    sent = await compound.deliver(message)
-    assert sent.keys_in("b3") == ["tickets.following"] and "#1" in sent.to_chat("b3")[0]
+async def test_a_quote_is_matched_by_the_receipts_words_after_the_mention(tmp_path):
+    compound = await group_receipts(tmp_path)
+    try:
+        sent = await compound.say("b3", "alice", "报修 3栋电梯坏了")
+        receipt = sent.to_chat("b3")[0]
+        await compound.say("b3", "bob", "报修 3栋楼道灯不亮")  # the latest report is #2
+        words = receipt[receipt.index("#1") + 2:][:25]  # no number quoted: the words decide
+        message = replace(compound.inbound("b3", "carol", "一样"),
+                          reply_to=f"text:@alice\u2005{words}")
+        sent = await compound.deliver(message)
+        assert sent.keys_in("b3") == ["tickets.following"] and "#1" in sent.to_chat("b3")[0]
+    finally:
+        await compound.close()
 
 
 async def test_quoting_the_residents_own_words_of_a_report_follows_it_too(compound: Compound):
@@ -70,12 +84,28 @@ async def test_a_bare_me_too_long_after_or_elsewhere_is_chatter(compound: Compou
     assert await _followers(compound, 1) == []
 
 
-async def test_a_quoted_receipt_on_wechat_is_matched_by_its_text(compound: Compound):
+async def test_a_quoted_receipt_on_wechat_is_matched_by_its_text(tmp_path):
+    compound = await group_receipts(tmp_path)
+    try:
+        sent = await compound.say("b3", "alice", "报修 3栋电梯坏了")
+        receipt = sent.to_chat("b3")[0]
+        await compound.advance(timedelta(minutes=30))  # long after: only the quote says which
+        await compound.say("b3", "bob", "报修 3栋楼道灯不亮")  # the latest report is another one
+        text, quoted = quoted_reply(f"「邻里：{receipt[:30]}」\n- - - - - - - - - - - - - - -\n一样")
+        message = replace(compound.inbound("b3", "carol", text), reply_to=quoted)
+        sent = await compound.deliver(message)
+        assert sent.keys_in("b3") == ["tickets.following"] and "#1" in sent.to_chat("b3")[0]
+    finally:
+        await compound.close()
+
+
+async def test_a_quoted_report_on_wechat_is_matched_by_the_residents_words(compound: Compound):
+    """The receipt went to alice privately: a neighbour quotes her own words of the report."""
     sent = await compound.say("b3", "alice", "报修 3栋电梯坏了")
-    receipt = sent.to_chat("b3")[0]
+    assert sent.keys_to("alice") == ["tickets.acknowledged"] and sent.keys_in("b3") == []
     await compound.advance(timedelta(minutes=30))  # long after: only the quote says which ticket
     await compound.say("b3", "bob", "报修 3栋楼道灯不亮")  # the latest report is another one
-    text, quoted = quoted_reply(f"「邻里：{receipt[:30]}」\n- - - - - - - - - - - - - - -\n一样")
+    text, quoted = quoted_reply("「alice：报修 3栋电梯坏了」\n- - - - - - - - - - - - - - -\n一样")
     message = replace(compound.inbound("b3", "carol", text), reply_to=quoted)
     sent = await compound.deliver(message)
     assert sent.keys_in("b3") == ["tickets.following"] and "#1" in sent.to_chat("b3")[0]
@@ -84,12 +114,13 @@ async def test_a_quoted_receipt_on_wechat_is_matched_by_its_text(compound: Compo
 async def test_the_duplicate_hint_never_names_ones_own_ticket_and_reads_the_words(compound: Compound):
     await compound.say("b3", "alice", "报修 3栋电梯坏了")
     sent = await compound.say("b3", "alice", "报修 3栋电梯又坏了 有没有人管")
-    assert "tickets.similar" not in sent.keys_in("b3")  # today it told alice to 同问 her own #1
+    assert "同问" not in sent.to("alice")[0]  # today it told alice to 同问 her own #1
     sent = await compound.say("b3", "bob", "报修 3栋电梯外面的灯不亮")  # another thing near the lift
-    assert "tickets.similar" not in sent.keys_in("b3")
+    assert "同问" not in sent.to("bob")[0]
     sent = await compound.say("b3", "carol", "报修 电梯又坏了 不动了")
-    assert "tickets.similar" in sent.keys_in("b3")
-    assert any("同问 1" in text or "同问 2" in text for text in sent.to_chat("b3"))
+    assert sent.keys_to("carol") == ["tickets.acknowledged"]  # the hint is in the private receipt
+    assert "同问 1" in sent.to("carol")[0] or "同问 2" in sent.to("carol")[0]
+    assert sent.keys_in("b3") == []
 
 
 async def test_a_photo_whose_caption_reads_as_a_report_starts_one(compound: Compound):
@@ -97,7 +128,7 @@ async def test_a_photo_whose_caption_reads_as_a_report_starts_one(compound: Comp
     sent = await compound.say("b3", "alice", "3栋电梯又坏了 有没有人管", attachments=photo)
     assert sent.keys_in("b3") == ["conversation.offer"]
     sent = await compound.say("b3", "alice", "是")
-    assert sent.keys_in("b3") == ["tickets.acknowledged"]
+    assert sent.keys_to("alice") == ["tickets.acknowledged"] and sent.keys_in("b3") == []
     async with compound.app.db.read() as tx:
         assert await tx.tickets.attachments(1) == [("console", "photo", "photo-17", "")]
     sent = await compound.say("b3", "bob", "今天的晚霞 好美", attachments=(Attachment("photo", "p2"),))
@@ -108,9 +139,9 @@ async def test_a_photo_whose_caption_reads_as_a_report_starts_one(compound: Comp
 @pytest.mark.skipif(not node_available(), reason="node and tests/peers/node_modules are needed")
 def test_quote_replying_to_a_receipt_on_telegram_follows_that_ticket(peer: TelegramPeer,  # noqa: F811
                                                                       linli: Linli) -> None:  # noqa: F811
-    peer.send(ALICE, None, "/start")
+    # Alice never started the bot: her receipts are refused privately and posted in the group
     peer.send(BOB, None, "/start")
-    peer.wait_for(in_chat(ALICE), what="answering /start")
+    peer.wait_for(in_chat(BOB), what="answering /start")
     mark = peer.last_id()
     peer.send(ALICE, B3, "/report 3栋电梯坏了")
     first = peer.wait_for(in_chat(B3, "#1"), after=mark, what="acknowledging #1")
@@ -139,7 +170,7 @@ def test_a_captioned_photo_on_telegram_is_offered_and_filed_with_it(peer: Telegr
     assert "是" in offer.text
     mark = peer.last_id()
     peer.send(ALICE, B3, "是")
-    peer.wait_for(in_chat(B3, "#1"), after=mark, what="acknowledging #1")
+    peer.wait_for(in_chat(ALICE, "#1"), after=mark, what="acknowledging #1 privately")
     with sqlite3.connect(linli.db) as conn:
         assert conn.execute("SELECT ticket_id, kind, file_id FROM ticket_attachments").fetchall() == [
             (1, "photo", "AgACAgQAAxk-photo-lift")]
@@ -148,7 +179,8 @@ def test_a_captioned_photo_on_telegram_is_offered_and_filed_with_it(peer: Telegr
 @pytest.mark.slow
 def test_quoting_a_receipt_on_wechat_follows_that_ticket(tmp_path) -> None:
     """A real Wechaty puppet service: the puppet gives a quote-reply as text, 「name：quoted」, a dashed
-    line, the reply; the quoted receipt says which ticket, though another report came since."""
+    line, the reply; the receipt went to the reporter privately, so the neighbour quotes her own words
+of the report, and they say which ticket, though another report came since."""
     from tests.wechat_peer import ROOM3, LinliProcess, WechatPeer, peer_problem, write_config
 
     if peer_problem() is not None:
@@ -159,12 +191,13 @@ def test_quoting_a_receipt_on_wechat_follows_that_ticket(tmp_path) -> None:
         bot.start()
         mark = wechat.mark()
         wechat.say("alice", "报修 3栋电梯坏了", room=ROOM3)
-        receipt = next(m["text"] for m in wechat.wait_sent(mark, 1, where=ROOM3))
+        assert "#1" in wechat.wait_sent(mark, 1, where="wx-alice")[0]["text"]  # privately
         mark = wechat.mark()
         wechat.say("wang", "报修 3栋楼道灯不亮", room=ROOM3)  # the latest report is now #2
-        wechat.wait_sent(mark, 1, where=ROOM3)
+        wechat.wait_sent(mark, 1, where="wx-wang")
         mark = wechat.mark()
-        wechat.say("bob", f"「邻里：{receipt[:40]}」\n- - - - - - - - - - - - - - -\n我家也是", room=ROOM3)
+        # the receipt went to Alice alone: Bob quotes her own words of the report
+        wechat.say("bob", "「Alice：报修 3栋电梯坏了」\n- - - - - - - - - - - - - - -\n我家也是", room=ROOM3)
         following = next(m["text"] for m in wechat.wait_sent(mark, 1, where=ROOM3))
         assert "#1" in following and "#2" not in following, following
     finally:

@@ -32,7 +32,7 @@ from bot.dispatcher import LEASE_SECONDS, Dispatcher
 from bot.messages import Inbound, Outbound
 from tests.harness import EXAMPLE_CONFIG, ROOT, START
 
-RECEIPT = "tickets.acknowledged"  # the receipt in the group
+RECEIPT = "tickets.acknowledged"  # the receipt, to the reporter privately
 PING = "tickets.ping.new"  # the captain's ping
 
 
@@ -80,6 +80,12 @@ async def open_app(db: Path, platform: Platform, wall=time.time) -> App:
 def report(tag: str, i: int) -> Inbound:
     return Inbound("console", "b3", "group", f"{tag}{i}", f"{tag}{i}", f"报修 3栋电梯坏了 {tag}{i}",
                    f"{tag}-{i}")
+
+
+def report_by(reporter: str, i: int) -> Inbound:
+    """The ``i``th report of one resident: its receipts all go to one private chat, theirs."""
+    return Inbound("console", "b3", "group", reporter, reporter, f"报修 3栋电梯坏了 {reporter}{i}",
+                   f"{reporter}-{i}")
 
 
 def outbox(db: Path) -> dict[int, str]:
@@ -193,20 +199,21 @@ async def test_a_chat_another_dispatcher_holds_waits_and_its_lease_runs_out(tmp_
     app = await open_app(db, platform, wall)
     try:
         for i in range(3):
-            await app.core.handle(report("r", i))
+            await app.core.handle(report_by("alice", i))
         async with app.db.read() as tx:
-            first_of_group = min(m.outbox_id for m in await tx.outbox.all_messages()
-                                 if m.address == "b3")
+            first_of_chat = min(m.outbox_id for m in await tx.outbox.all_messages()
+                                if m.address == "alice")
         async with app.db.transaction() as tx:  # a dispatcher on another host claimed it
-            assert await tx.outbox.claim([first_of_group], "elsewhere/4242/dead", wall() + 60,
-                                         wall()) == {first_of_group}
+            assert await tx.outbox.claim([first_of_chat], "elsewhere/4242/dead", wall() + 60,
+                                         wall()) == {first_of_chat}
         await app.dispatcher.drain()
         assert platform.sent and {m.address for m in platform.sent} == {"wang"}, \
-            "the captain's pings go; the group's receipts wait behind the held one"
+            "the captain's pings go; alice's receipts wait behind the held one"
         wall.now += LEASE_SECONDS + 1
         await app.dispatcher.drain()
-        to_group = [m.outbox_id for m in platform.sent if m.address == "b3"]
-        assert to_group[0] == first_of_group and to_group == sorted(to_group)
+        to_alice = [m.outbox_id for m in platform.sent if m.address == "alice"]
+        assert to_alice[0] == first_of_chat and to_alice == sorted(to_alice)
+        assert len(to_alice) == 3
         assert [m.key for m in platform.sent].count(RECEIPT) == 3
         assert set(outbox(db).values()) == {"sent"}
     finally:
@@ -246,8 +253,8 @@ async def test_a_long_pass_renews_its_lease_so_no_one_else_sends_its_messages(tm
     one, two = Platform(slow_send), Platform()
     first, second = await open_app(db, one, wall), await open_app(db, two, wall)
     try:
-        for i in range(4):
-            await first.core.handle(report("r", i))
+        for i in range(4):  # two chats, as before receipts went privately: alice's and the captain's
+            await first.core.handle(report_by("alice", i))
         await first.dispatcher.drain()
         assert len(one.sent) == len(outbox(db)) and two.sent == [] and set(attempts) == {0}
         assert set(outbox(db).values()) == {"sent"}

@@ -50,20 +50,27 @@ async def test_private_details_in_private_messages_are_not_flagged(
     sent = await compound.say("b3", "alice", "报修 3栋 1203 门口漏水 13912345678")
     assert any("1203" in text for text in sent.to("wang"))  # the captain sees it privately
     assert not any("1203" in text for text in sent.to_chat("b3"))
+    assert sent.keys_to("alice") == ["tickets.acknowledged"]  # her receipt, privately
     assert every_group_message_is_checked_for_private_details == []
 
 
 def test_a_bot_in_a_subprocess_is_checked_through_its_database(tmp_path):
-    """`linli console` in a subprocess: its group messages are in its database's outbox."""
+    """`linli console` in a subprocess: its group messages are in its database's outbox (receipts
+    posted in the group, ``[quiet] receipts = "group"``, so that there is a group message with the
+    reporter's details around it)."""
     import os
     import subprocess
     import sys
 
     from tests.harness import EXAMPLE_CONFIG, ROOT
 
+    config = tmp_path / "config.toml"
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    assert 'receipts = "private"' in example
+    config.write_text(example.replace('receipts = "private"', 'receipts = "group"'), encoding="utf-8")
     script = "dm alice: 登记 3栋 1203\nb3 alice: 报修 3栋1203 漏水 电话13912345678\n"
     result = subprocess.run([sys.executable, "-m", "bot", "console", "--db", str(tmp_path / "c.db"),
-                             "--config", str(EXAMPLE_CONFIG)], input=script, text=True,
+                             "--config", str(config)], input=script, text=True,
                             capture_output=True, timeout=120, cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
-from tests.harness import Compound
+from bot.adapters.base import PermanentError
+from bot.config import load_config
+from tests.harness import EXAMPLE_CONFIG, Compound
 from tests.telegram_compat import TgUser, node_available
 
 
@@ -20,6 +23,55 @@ async def create_event(compound: Compound, places: int = 40) -> None:
 
 def group(sent, chat: str = "all") -> list:
     return [m for m in sent.messages if m.kind == "group" and m.address == chat]
+
+
+async def with_group_receipts(tmp_path) -> Compound:
+    """The compound with ``[quiet] receipts = "group"``: a report's receipt is posted in the group."""
+    config = load_config(EXAMPLE_CONFIG)
+    quiet = config.quiet.model_copy(update={"receipts": "group"})
+    return await Compound.open(tmp_path, config=config.model_copy(update={"quiet": quiet}))
+
+
+# --- a report's receipt is its reporter's ---------------------------------------------------------
+async def test_a_receipt_goes_to_the_reporter_privately_and_the_group_hears_nothing(compound):
+    sent = await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    assert sent.keys_to("alice") == ["tickets.acknowledged"]
+    assert "#1" in sent.to("alice")[0] and sent.keys_in("b3") == []
+    assert sent.keys_to("wang") == ["tickets.ping.new"]  # the captain is told as before
+
+
+async def test_a_reporter_who_cannot_be_told_privately_gets_the_receipt_in_the_group(compound):
+    original = compound.adapter.send
+
+    async def refuses_alice_privately(message):
+        if message.kind == "private" and message.address == "alice":
+            raise PermanentError("Forbidden: bot can't initiate conversation with a user",
+                                 reason="not_started")
+        return await original(message)
+
+    compound.adapter.send = refuses_alice_privately
+    await compound.say("dm", "bob", "帮助")  # others are reached privately as ever
+    sent = await compound.say("b3", "alice", "报修 3栋 1203 门口漏水")
+    [receipt] = group(sent, "b3")  # posted once, in the group she reported in
+    assert receipt.key == "tickets.acknowledged" and "#1" in receipt.text
+    assert receipt.mention_ids == ("alice",) and "1203" not in receipt.plain_text()
+    assert sent.keys_to("alice") == [] and sent.keys_to("wang") == ["tickets.ping.new"]
+    async with compound.app.db.read() as tx:
+        rows = [m for m in await tx.outbox.all_messages() if m.key == "tickets.acknowledged"]
+    assert [(m.kind, m.address) for m in rows] == [("group", "b3")]  # the same row, moved
+    later = await compound.advance(timedelta(hours=1))
+    assert "tickets.acknowledged" not in [m.key for m in later.messages]  # once, not again
+
+
+async def test_me_too_quoting_the_reporters_own_message_follows_that_ticket(compound):
+    await compound.say("b3", "alice", "报修 3栋电梯坏了", message_id="report-1")
+    await compound.advance(timedelta(minutes=30))  # long after: only the quote says which
+    await compound.say("b3", "carol", "报修 3栋楼道灯不亮")  # and the latest report is another
+    quoting = replace(compound.inbound("b3", "bob", "同问"), reply_to="report-1")
+    sent = await compound.deliver(quoting)
+    assert sent.keys_in("b3") == ["tickets.following"] and "#1" in sent.to_chat("b3")[0]
+    async with compound.app.db.read() as tx:
+        assert len(await tx.tickets.followers(1)) == 1 and await tx.tickets.followers(2) == []
 
 
 async def test_thirty_sign_ups_make_a_few_group_messages_with_the_right_count(compound: Compound):
@@ -73,14 +125,31 @@ async def test_a_gathered_message_waits_in_the_outbox_and_survives_a_restart(tmp
         await compound.close()
 
 
-async def test_other_messages_do_not_wait_behind_a_gathered_one(compound: Compound):
-    await create_event(compound)
-    await compound.say("all", "alice", "报名 1")
-    assert group(await compound.say("all", "bob", "报名 1")) == []  # on hold for two minutes
-    sent = await compound.say("all", "carol", "报修 3栋电梯坏了")
-    assert [m.key for m in group(sent)][:1] == ["tickets.acknowledged"]  # at once
-    sent = await compound.advance(compound.config.quiet.hold)
-    assert [m.key for m in group(sent)] == ["quiet.joined_many"]
+async def test_other_messages_do_not_wait_behind_a_gathered_one(tmp_path):
+    compound = await with_group_receipts(tmp_path)
+    try:
+        await create_event(compound)
+        await compound.say("all", "alice", "报名 1")
+        assert group(await compound.say("all", "bob", "报名 1")) == []  # on hold for two minutes
+        sent = await compound.say("all", "carol", "报修 3栋电梯坏了")
+        assert [m.key for m in group(sent)][:1] == ["tickets.acknowledged"]  # at once
+        sent = await compound.advance(compound.config.quiet.hold)
+        assert [m.key for m in group(sent)] == ["quiet.joined_many"]
+    finally:
+        await compound.close()
+
+
+async def test_a_receipt_in_the_group_carries_its_similar_hint_in_one_message(tmp_path):
+    compound = await with_group_receipts(tmp_path)
+    try:
+        await compound.say("b3", "alice", "报修 3栋电梯坏了")
+        sent = await compound.say("b3", "bob", "报修 电梯又不动了")
+        assert sent.keys_in("b3") == ["tickets.acknowledged", "tickets.similar"]
+        [message] = group(sent, "b3")  # one group message: the receipt, the hint joined to it
+        assert "#2" in message.text and "同问 1" in message.text
+        assert sent.keys_to("bob") == []
+    finally:
+        await compound.close()
 
 
 async def test_sign_ups_and_waitlist_places_are_gathered_apart(compound: Compound):

@@ -232,7 +232,7 @@ def test_report_button_press_and_updates(peer: TelegramPeer, linli: Linli) -> No
     peer.send(ALICE, None, "登记 3栋 1203")
     peer.wait_for(in_chat(ALICE, "已登记"), after=mark, what="registering Alice's unit")
     peer.send(ALICE, B3, "/report 3栋电梯坏了，困人了 电话13812345678")
-    ack = peer.wait_for(in_chat(B3, "#1"), after=mark, what="acknowledging #1 in the group")
+    ack = peer.wait_for(in_chat(ALICE, "#1"), after=mark, what="acknowledging #1 to Alice privately")
     assert "电梯" in ack.text
     ping = peer.wait_for(in_chat(WANG, "#1", "电梯坏了"), after=mark, what="pinging the captain")
     assert "1203" in ping.text and "13812345678" in ping.text  # the captain sees it all, privately
@@ -243,12 +243,16 @@ def test_report_button_press_and_updates(peer: TelegramPeer, linli: Linli) -> No
     mark = peer.last_id()
     peer.send(BOB, B3, "/report@OtherBot 3栋 门禁坏了")
     peer.send(BOB, B3, f"/report@{me} 3栋 消防门关不上")
-    second = peer.wait_for(in_chat(B3, "#2"), after=mark, what="acknowledging #2")
+    # Bob never opened a private chat with the bot: Telegram refuses it, so his receipt comes in
+    # the group instead.
+    second = peer.wait_for(in_chat(B3, "#2"), after=mark, what="acknowledging #2 in the group")
     assert "#3" not in second.text
     # The Chinese command word typed as text (privacy mode is off for this bot).
     peer.send(ALICE, B3, "报修 3栋 垃圾桶满了没人清")
-    peer.wait_for(in_chat(B3, "#3"), after=mark, what="acknowledging 报修 typed as text")
+    peer.wait_for(in_chat(ALICE, "#3"), after=mark, what="acknowledging 报修 typed as text")
     time.sleep(0.5)
+    assert not [m for m in peer.bot_messages(B3) if "#1" in m.text or "#3" in m.text], \
+        "Alice's receipts went to the group although she can be told privately"
     texts = [t for (_, _, _, t) in tickets(linli.db)]
     assert not any("门禁" in t for t in texts), "a command for another bot was taken as ours"
     assert len(texts) == 3
@@ -306,7 +310,7 @@ def test_photo_report_reaches_the_captain(peer: TelegramPeer, linli: Linli) -> N
     peer.wait_for(in_chat(ALICE), what="answering /start")
     mark = peer.last_id()
     peer.send(ALICE, B3, "/report 3栋 楼道灯坏了", photo="AgACAgQAAxk-photo-1")
-    peer.wait_for(in_chat(B3, "#1"), after=mark, what="acknowledging the photo report")
+    peer.wait_for(in_chat(ALICE, "#1"), after=mark, what="acknowledging the photo report privately")
     peer.wait_for(in_chat(WANG, "#1", "楼道灯坏了"), after=mark, what="pinging the captain")
     photo = peer.wait_for(lambda m: m.chat_id == WANG.id and m.photo, after=mark,
                           what="forwarding the photo to the captain")
@@ -326,7 +330,7 @@ def test_photo_report_reaches_the_captain(peer: TelegramPeer, linli: Linli) -> N
         {"type": "bot_command", "offset": 0, "length": 7}], document={
         "file_id": "BQACAgQ-document-3", "file_unique_id": "d3", "file_name": "IMG_0042.JPG",
         "mime_type": "image/jpeg"})
-    peer.wait_for(in_chat(B3, "#2"), after=mark, what="acknowledging the image-file report")
+    peer.wait_for(in_chat(ALICE, "#2"), after=mark, what="acknowledging the image-file report")
     forwarded = peer.wait_for(lambda m: m.chat_id == WANG.id and m.document, after=mark,
                               what="forwarding the image file to the captain")
     assert forwarded.document == "BQACAgQ-document-3"
@@ -340,7 +344,7 @@ def test_private_ping_refused_falls_back_to_the_group(peer: TelegramPeer, linli:
     mark = peer.last_id()
     # 李阿姨 (captain of 5栋) never opened a private chat with the bot: Telegram refuses the ping.
     peer.send(ALICE, B5, "/report 5栋 充电桩坏了")
-    peer.wait_for(in_chat(B5, "#1"), after=mark, what="acknowledging in 5栋")
+    peer.wait_for(in_chat(ALICE, "#1"), after=mark, what="acknowledging to Alice privately")
     notice = peer.wait_for(in_chat(B5, "李阿姨", f"t.me/{me}?start="), after=mark,
                            what="asking 李阿姨 in her group to open a private chat")
     assert peer.state.forbidden and peer.state.forbidden[0]["chat_id"] == LI.id
@@ -349,7 +353,7 @@ def test_private_ping_refused_falls_back_to_the_group(peer: TelegramPeer, linli:
     assert not [m for m in peer.bot_messages(LI.id)]
     # A second refused message does not repeat the notice.
     peer.send(ALICE, B5, "/report 5栋 路灯不亮")
-    peer.wait_for(in_chat(B5, "#2"), after=mark, what="acknowledging #2 in 5栋")
+    peer.wait_for(in_chat(ALICE, "#2"), after=mark, what="acknowledging #2 to Alice")
     time.sleep(0.5)
     assert len([m for m in peer.bot_messages(B5.id) if f"t.me/{me}" in m.text]) == 1
     # She taps the deep link (Telegram sends "/start hello" in the private chat): the held pings go.
@@ -411,13 +415,13 @@ def test_restart_does_not_process_updates_again(peer: TelegramPeer, linli: Linli
 
     # … and the restarted bot is alive: a new report is new.
     peer.send(ALICE, B3, "/report 3栋 电梯按钮失灵")
-    peer.wait_for(in_chat(B3, "#2"), what="acknowledging a report after the restart")
+    peer.wait_for(in_chat(ALICE, "#2"), what="acknowledging a report after the restart")
 
 
 def test_odd_input_gets_an_answer_or_silence_never_a_traceback(peer: TelegramPeer, linli: Linli) -> None:
     peer.send(WANG, None, "/start")
-    peer.send(ALICE, None, "/start")
-    peer.wait_for(in_chat(ALICE), what="answering /start")
+    peer.wait_for(in_chat(WANG), what="answering /start")
+    # Alice has no private chat with the bot yet: her receipt is posted in the group.
     peer.send(ALICE, B3, "/report 3栋 水管漏水")
     ack = peer.wait_for(in_chat(B3, "#1"), what="acknowledging #1")
     mark = peer.last_id()
@@ -439,7 +443,8 @@ def test_odd_input_gets_an_answer_or_silence_never_a_traceback(peer: TelegramPee
     peer.send(ALICE, None, "/start ../../etc/passwd")
     peer.send(ALICE, None, "/report@")
     peer.send(ALICE, B3, "报修 \u202e3栋\u0000电梯 " + "很长" * 3000)
-    peer.wait_for(in_chat(B3, "#2"), after=mark, what="acknowledging the very long report")
+    # (her odd /start opened a private chat: from now on her receipts come there)
+    peer.wait_for(in_chat(ALICE, "#2"), after=mark, what="acknowledging the very long report")
     peer.send(ALICE, B3, "/report")
     peer.wait_for(in_chat(B3, "报修"), after=peer.last_id() - 1, what="explaining /report")
     time.sleep(0.5)
@@ -451,7 +456,7 @@ def test_odd_input_gets_an_answer_or_silence_never_a_traceback(peer: TelegramPee
     assert any(f"(user id {ALICE.id}) opened a private chat" in line for line in linli.lines)
     # Still alive and well.
     peer.send(ALICE, B3, "/report 3栋 楼梯灯不亮")
-    peer.wait_for(in_chat(B3, "#3"), what="acknowledging #3")
+    peer.wait_for(in_chat(ALICE, "#3"), what="acknowledging #3")
 
 
 def test_volunteer_sign_up_by_button_on_an_event_post(peer: TelegramPeer, linli: Linli) -> None:
@@ -574,7 +579,7 @@ def test_telegram_down_for_a_while_loses_and_repeats_nothing(peer: TelegramPeer,
     refused = sum(1 for name, _ in peer.state.requests if name == "sendMessage")
     assert refused >= 2, "the bot did not try (and retry) while Telegram failed"
     peer.state.failing.clear()
-    peer.wait_for(in_chat(B3, "#1"), what="the acknowledgement, once Telegram is back")
+    peer.wait_for(in_chat(ALICE, "#1"), what="the acknowledgement, once Telegram is back")
     peer.wait_for(in_chat(WANG, "新报修 #1"), what="the ping, once Telegram is back")
     # Everything down (polling too) for a while: polling resumes by itself.
     peer.state.failing.add("*")
@@ -582,10 +587,12 @@ def test_telegram_down_for_a_while_loses_and_repeats_nothing(peer: TelegramPeer,
     peer.send(ALICE, B3, "/report 3栋 电梯异响")
     time.sleep(0.5)
     peer.state.failing.clear()
-    peer.wait_for(in_chat(B3, "#2"), what="a report sent during the outage, answered after it")
+    peer.wait_for(in_chat(ALICE, "#2"), what="a report sent during the outage, answered after it")
     time.sleep(1.0)
-    group = [m.text for m in peer.bot_messages(B3.id)]
-    assert len([t for t in group if "#1" in t]) == 1 and len([t for t in group if "#2" in t]) == 1, group
+    told = [m.text for m in peer.bot_messages(ALICE.id)]
+    assert [t.count("已收到报修 #1") for t in told if "已收到报修" in t] == [1, 0], told
+    assert [t.count("已收到报修 #2") for t in told if "已收到报修" in t] == [0, 1], told
+    assert not peer.bot_messages(B3.id)
     assert len(peer.bot_messages(WANG.id)) == 3  # /start's help, and one ping each
 
 

@@ -75,10 +75,9 @@ def test_repair_report_lifecycle_on_wechat(wechat, tmp_path):
     mark = peer.mark()
     peer.say("alice", "报修 3栋电梯坏了", room=ROOM3)
     sent = peer.wait_sent(mark, 2)
-    room = [m for m in sent if m["conversationId"] == ROOM3]
-    assert len(room) == 1 and "#1" in room[0]["text"]
-    assert room[0]["text"].startswith(f"@Alice{M}"), room[0]["text"]  # a reply @mentions the reporter
-    assert room[0]["mentionIds"] == ["wx-alice"]
+    receipt = texts(sent, "wx-alice")  # to her privately: the room hears nothing of it
+    assert len(receipt) == 1 and "#1" in receipt[0] and "3栋" in receipt[0]
+    assert not texts(sent, ROOM3)
     ping = texts(sent, "wx-wang")  # the captain, privately: what to reply, since there are no buttons
     assert len(ping) == 1 and "3栋电梯坏了" in ping[0] and "Alice" in ping[0]
     assert "「受理 1」" in ping[0] and "「已解决 1」" in ping[0]
@@ -119,7 +118,7 @@ def test_repair_report_lifecycle_on_wechat(wechat, tmp_path):
     # A room mapped by its id works as well (building 5).
     mark = peer.mark()
     peer.say("bob", "报修 门口太吵", room=ROOM5)
-    sent = peer.wait_sent(mark, 1, where=ROOM5)
+    sent = peer.wait_sent(mark, 1, where="wx-bob")
     assert "#2" in sent[0]["text"] and "5栋" in sent[0]["text"]
     peer.wait_sent(mark, 1, where="wx-li")  # building 5's captain
 
@@ -177,7 +176,7 @@ def test_newcomers_get_a_welcome(wechat):
     # The newcomer can go straight on: the welcome's first example works.
     mark = peer.mark()
     peer.say("newbie", "报修 3栋电梯坏了", room=ROOM3)
-    assert "#1" in peer.wait_sent(mark, 1, where=ROOM3)[0]["text"]
+    assert "#1" in peer.wait_sent(mark, 1, where="wx-newbie")[0]["text"]  # the receipt, privately
 
 
 def test_volunteer_sign_up_on_wechat(wechat):
@@ -241,7 +240,7 @@ def test_the_bot_reconnects_after_the_service_restarts_and_sends_what_waited(tmp
         bot.start()
         code, status = bot.status()
         assert code == 0 and status["platforms"]["wechat"]["state"] == "connected", status
-        peer.say("alice", "报修 3栋电梯坏了", room=ROOM3)  # → an ack in the room and a ping to wang
+        peer.say("alice", "报修 3栋电梯坏了", room=ROOM3)  # → an ack to alice and a ping to wang
         first = peer.wait_sent(0, 1, timeout=10)
         wait_for(lambda: outbox_statuses(db).get("sent") == 1, 10, "the bot to mark the first one sent")
         peer.kill()  # the second message is held back by the 3 s gap: it is still in the outbox
@@ -257,7 +256,7 @@ def test_the_bot_reconnects_after_the_service_restarts_and_sends_what_waited(tmp
         wait_for(lambda: bot.count("wechat: connected") >= 2, 30, "the bot to reconnect")
         second = restarted.wait_sent(0, 1, timeout=20)
         delivered = {m["conversationId"] for m in first + second}
-        assert delivered == {ROOM3, "wx-wang"}, (first, second)
+        assert delivered == {"wx-alice", "wx-wang"}, (first, second)
         wait_for(lambda: not outbox_statuses(db).get("pending"), 10, "the bot to mark the second sent")
         assert len(restarted.sent()) == 1, restarted.sent()  # and nothing went twice
         code, status = bot.status()
@@ -285,7 +284,7 @@ def test_tls_to_a_service_with_wechatys_certificate(tmp_path):
         bot.start()
         mark = peer.mark()
         peer.say("alice", "报修 3栋电梯坏了", room=ROOM3)
-        assert "#1" in peer.wait_sent(mark, 1, where=ROOM3)[0]["text"]
+        assert "#1" in peer.wait_sent(mark, 1, where="wx-alice")[0]["text"]
     finally:
         code = bot.stop()
         peer.stop()
@@ -334,7 +333,7 @@ def test_a_logged_out_account_waits_for_the_qr_scan_and_then_sends_what_waited(t
 
         peer.call("/login", {})
         second = peer.wait_sent(1, 1, timeout=15)
-        assert {m["conversationId"] for m in first + second} == {ROOM3, "wx-wang"}
+        assert {m["conversationId"] for m in first + second} == {"wx-alice", "wx-wang"}
         # the peer lists a message before the bot has its answer: wait for the outbox to catch up
         wait_for(lambda: not outbox_statuses(tmp_path / "linli.db").get("pending"), 10,
                  "the bot to mark the second sent")
@@ -357,8 +356,8 @@ def test_a_contact_the_service_does_not_know_fails_for_good_at_once(tmp_path):
     try:
         bot.start()
         mark = peer.mark()
-        peer.say("bob", "报修 门口太吵", room=ROOM5)  # → the ack in the room, a ping to li (wx-gone)
-        assert "#1" in peer.wait_sent(mark, 1, where=ROOM5)[0]["text"]
+        peer.say("bob", "报修 门口太吵", room=ROOM5)  # → the ack to bob, a ping to li (wx-gone)
+        assert "#1" in peer.wait_sent(mark, 1, where="wx-bob")[0]["text"]
         wait_for(lambda: outbox_statuses(db).get("failed") == 1, 15, "the ping to be given up")
         with contextlib.closing(sqlite3.connect(db)) as conn:
             row = conn.execute("SELECT address, attempts, last_error FROM outbox "
