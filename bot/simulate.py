@@ -175,6 +175,7 @@ class Report:
     group_messages: int = 0  # the bot's messages in groups, as delivered …
     group_updates: int = 0  # … of which updates of a gathered one (edited in place on Telegram)
     group_keys: Counter = field(default_factory=Counter)
+    private_receipts: int = 0  # report receipts that went to the reporter privately
     commands: Counter = field(default_factory=Counter)
     statuses: Counter = field(default_factory=Counter)
     wall: float = 0.0
@@ -334,6 +335,7 @@ class Simulation:
             return
         ticket = int(message.values["number"])
         if key == "tickets.acknowledged" and who.startswith("r") and ticket not in self.acked:
+            self.report.private_receipts += 1
             self.acked[ticket] = who  # the receipt went to the reporter privately
             self.on_acknowledged(ticket, who, seen_in_group=False)
         elif who.startswith("cap"):
@@ -655,6 +657,9 @@ def group_footprint(report: Report) -> list[str]:
         f"    where updates edit in place (Telegram): {edited:.3f} "
         f"({report.group_updates:,} of them are updates of a gathered acknowledgement)",
         "    most frequent: " + ", ".join(f"{k} {v:,}" for k, v in report.group_keys.most_common(6)),
+        f"    report receipts: {report.private_receipts:,} to the reporter privately, "
+        f"{report.group_keys['tickets.acknowledged']:,} in a group (the reporter could not be "
+        "told privately)",
     ]
 
 
