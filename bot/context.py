@@ -149,9 +149,12 @@ def fallback_message(message: Outbound) -> Outbound:
                     values=body.get("values") or {})
 
 
+_PLAIN = (str, int, float)  # bool is an int
+
+
 def _kept_values(values: dict[str, object]) -> dict[str, object]:
     """The values an outbound message keeps beside its key (what tests and the simulation read)."""
-    return {k: v for k, v in values.items() if isinstance(v, str | int | float | bool)}
+    return {k: v for k, v in values.items() if isinstance(v, _PLAIN)}
 
 
 class Notifier:
@@ -547,8 +550,8 @@ class Context(Notifier):
                      mention: Mention | None = None, lang: str | None = None,
                      values_redacted: bool = False, gathered: dict | None = None) -> None:
         rendered, hint = render_buttons(buttons, self.core.registry, lang or self.lang)
-        message = replace(
-            self._chat_message(text, key, values, mention), buttons=rendered, buttons_hint=hint,
+        message = self._chat_message(
+            text, key, values, mention, buttons=rendered, buttons_hint=hint,
             attachments=tuple(attachments),
             edit_of=self.msg.button_message_id if self.msg.callback else None,
             merge_key=gathered["kind"] if gathered else "", gathered=gathered or {})
@@ -567,15 +570,18 @@ class Context(Notifier):
             return
         await self._queue(message, ref, values_redacted=values_redacted)
 
-    def _chat_message(self, text: str, key: str, values: dict,
-                      mention: Mention | None = None) -> Outbound:
-        """A plain answer in the chat the message came from (a group's @mentions the sender)."""
+    def _chat_message(self, text: str, key: str, values: dict, mention: Mention | None = None,
+                      **more: object) -> Outbound:
+        """A plain answer in the chat the message came from (a group's @mentions the sender);
+        ``more``: the message's other fields (buttons, attachments …)."""
+        msg = self.msg
+        group = msg.chat_kind == "group"
         if mention is None:
-            mention = Mention((self.msg.sender_id,)) if self.in_group else Mention(())
-        return Outbound(self.msg.platform, self.msg.chat_id, self.msg.chat_kind, text,
-                        person_id=self.person.id if not self.in_group else None,
+            mention = Mention((msg.sender_id,)) if group else Mention(())
+        return Outbound(msg.platform, msg.chat_id, msg.chat_kind, text,
+                        person_id=None if group else self.person.id,
                         chat_key=self.chat_key, mention_ids=mention.ids, mention_name=mention.name,
-                        key=key, values=_kept_values(values))
+                        key=key, values=_kept_values(values), **more)
 
     async def _join_group_reply(self, message: Outbound) -> bool:
         """A second reply of this command to the group: add it to the first (one message)."""

@@ -152,18 +152,29 @@ class Repo:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
 
-    # Each helper executes, fetches and closes in one go (see _go for where it runs).
+    # Each helper executes, fetches and closes in one go: on the loop, or on aiosqlite's thread when
+    # the write lock is still to be taken (see _go; written out here, one coroutine less a
+    # statement, as every command runs a dozen of them: P1 in docs/bench-results.md).
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        deferred = _take(self.conn)
-        return await _go(self.conn, deferred, _fetch, sql, tuple(params), False, deferred)
+        conn = self.conn
+        deferred = _take(conn)
+        if deferred and deferred[0].startswith("BEGIN"):
+            return await _on_thread(conn, _fetch, sql, tuple(params), False, deferred)
+        return _fetch(conn._conn, sql, tuple(params), False, deferred)
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        deferred = _take(self.conn)
-        return await _go(self.conn, deferred, _fetch, sql, tuple(params), True, deferred)
+        conn = self.conn
+        deferred = _take(conn)
+        if deferred and deferred[0].startswith("BEGIN"):
+            return await _on_thread(conn, _fetch, sql, tuple(params), True, deferred)
+        return _fetch(conn._conn, sql, tuple(params), True, deferred)
 
     async def _run(self, sql: str, params: Iterable[Any] = ()) -> Ran:
-        deferred = _take(self.conn)
-        return await _go(self.conn, deferred, _change, sql, tuple(params), deferred)
+        conn = self.conn
+        deferred = _take(conn)
+        if deferred and deferred[0].startswith("BEGIN"):
+            return await _on_thread(conn, _change, sql, tuple(params), deferred)
+        return _change(conn._conn, sql, tuple(params), deferred)
 
     async def _call(self, fn, *args: Any) -> Any:
         """Run ``fn(sqlite3_connection, *args)`` inside the transaction."""
@@ -207,22 +218,36 @@ class Tx:
         setattr(self, name, repo)
         return repo
 
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        """Changes inside are undone if the block raises (the transaction goes on)."""
-        _defer(self.conn, "SAVEPOINT handler")
-        try:
-            yield
-        except BaseException:
-            if not _cancel(self.conn, "SAVEPOINT handler"):  # it ran: undo on the thread
-                deferred = _take(self.conn)
-                await _go(self.conn, deferred, _call, deferred, _undo_savepoint, ())
-            for repo in list(vars(self).values()):
-                if isinstance(repo, Repo):
-                    repo.forget()
-            raise
-        if not _cancel(self.conn, "SAVEPOINT handler"):
-            _defer(self.conn, "RELEASE handler")
+    def savepoint(self) -> _Savepoint:
+        """Changes inside (``async with tx.savepoint():``) are undone if the block raises (the
+        transaction goes on)."""
+        return _Savepoint(self)
+
+
+class _Savepoint:
+    """``Tx.savepoint()``: a class rather than a generator, as every command opens one (P1)."""
+
+    __slots__ = ("tx",)
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+
+    async def __aenter__(self) -> None:
+        _defer(self.tx.conn, "SAVEPOINT handler")
+
+    async def __aexit__(self, exc_type, exc, tb) -> bool:
+        conn = self.tx.conn
+        if exc_type is None:
+            if not _cancel(conn, "SAVEPOINT handler"):
+                _defer(conn, "RELEASE handler")
+            return False
+        if not _cancel(conn, "SAVEPOINT handler"):  # it ran: undo on the thread
+            deferred = _take(conn)
+            await _go(conn, deferred, _call, deferred, _undo_savepoint, ())
+        for repo in list(vars(self.tx).values()):
+            if isinstance(repo, Repo):
+                repo.forget()
+        return False  # the error goes on
 
 
 class Database:
@@ -308,25 +333,10 @@ class Database:
             applied.append(path.name)
         return applied
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
-        """A write transaction: everything inside commits together, or nothing does."""
-        async with self._lock:
-            _take(self.conn)
-            if not _begin_if_free(self.conn._conn):  # the usual case: no trip to the thread at all
-                _defer(self.conn, "BEGIN IMMEDIATE")  # busy: the thread waits for the lock
-            try:
-                yield Tx(self.conn)
-            except BaseException:
-                deferred = _take(self.conn)
-                await _go(self.conn, deferred, _finish, deferred, "ROLLBACK")
-                raise
-            deferred = _take(self.conn)
-            await _go(self.conn, deferred, _finish, deferred, "COMMIT")
-            self._commits += 1
-            if self._commits % CHECKPOINT_EVERY == 0:
-                # copying the WAL back and syncing the file must not stall the chats: the thread
-                await _on_thread(self.conn, _checkpoint)
+    def transaction(self) -> _Transaction:
+        """A write transaction (``async with db.transaction() as tx:``): everything inside commits
+        together, or nothing does."""
+        return _Transaction(self)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
@@ -342,6 +352,46 @@ class Database:
                 await self.conn.backup(dest)
             finally:
                 await dest.close()
+
+
+class _Transaction:
+    """``Database.transaction()``: a class rather than a generator, as every command opens one
+    (P1 in docs/bench-results.md)."""
+
+    __slots__ = ("db",)
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def __aenter__(self) -> Tx:
+        db = self.db
+        await db._lock.acquire()
+        try:
+            conn = db.conn
+            _take(conn)
+            if not _begin_if_free(conn._conn):  # the usual case: no trip to the thread at all
+                _defer(conn, "BEGIN IMMEDIATE")  # busy: the thread waits for the lock
+        except BaseException:
+            db._lock.release()
+            raise
+        return Tx(conn)
+
+    async def __aexit__(self, exc_type, exc, tb) -> bool:
+        db = self.db
+        try:
+            conn = db.conn
+            deferred = _take(conn)
+            if exc_type is not None:
+                await _go(conn, deferred, _finish, deferred, "ROLLBACK")
+                return False  # the error goes on
+            await _go(conn, deferred, _finish, deferred, "COMMIT")
+            db._commits += 1
+            if db._commits % CHECKPOINT_EVERY == 0:
+                # copying the WAL back and syncing the file must not stall the chats: the thread
+                await _on_thread(conn, _checkpoint)
+        finally:
+            db._lock.release()
+        return False
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:
