@@ -477,11 +477,15 @@ class Config(_Strict):
     # kinds of report: the defaults of bot/categories.py, with the operator's additions
     categories: dict[str, CategorySettings] = Field(default_factory=dict)
     _categories: tuple = PrivateAttr(default=())
+    _category_by_code: dict = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: object, /) -> None:
         from bot.categories import merged
 
         self._categories = merged(self.categories)
+        self._category_by_code = {}
+        for category in self._categories:  # the first of a code wins, as a scan would find it
+            self._category_by_code.setdefault(category.code, category)
 
     def category_list(self) -> tuple:
         """The categories (``bot.categories.Category``) in the order a report's words are tried."""
@@ -489,9 +493,9 @@ class Config(_Strict):
 
     def category_name(self, code: str, lang: str) -> str:
         """A category's name in ``lang``: the operator's, else the catalogue's."""
-        for category in self._categories:
-            if category.code == code:
-                return category.name(lang)
+        category = self._category_by_code.get(code)
+        if category is not None:
+            return category.name(lang)
         from bot.categories import Category
 
         return Category(code, (), ()).name(lang)

@@ -160,11 +160,11 @@ def _kept_values(values: dict[str, object]) -> dict[str, object]:
 class Notifier:
     """Sends things through the outbox inside a transaction, in each recipient's language."""
 
-    def __init__(self, core: Core, tx: Tx, now: datetime) -> None:
+    def __init__(self, core: Core, tx: Tx, now: datetime, ts: float | None = None) -> None:
         self.core = core
         self.tx = tx
         self.now = now
-        self.ts = now.timestamp()
+        self.ts = now.timestamp() if ts is None else ts  # ``now`` as Unix seconds
         self.config = core.config
 
     # --- the one way into the outbox -----------------------------------------------------------
@@ -471,8 +471,8 @@ class Context(Notifier):
 
     def __init__(self, core: Core, tx: Tx, now: datetime, msg: Inbound, person: Person,
                  lang: str, parsed: Parsed | None, chat_key: str | None,
-                 answers: list[Outbound] | None = None) -> None:
-        super().__init__(core, tx, now)
+                 answers: list[Outbound] | None = None, ts: float | None = None) -> None:
+        super().__init__(core, tx, now, ts)
         self.msg = msg
         self.person = person
         self.lang = lang

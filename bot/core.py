@@ -85,6 +85,10 @@ class Core:
             if chat.wechat is not None:
                 self._chat_by_address[("wechat", chat.wechat)] = key
         self._roles_by_key = {key: frozenset(p.roles) for key, p in config.people.items()}
+        self._keys_by_role: dict[str, list[str]] = {}  # every report asks who its captains are
+        for key, roles in self._roles_by_key.items():
+            for role in roles:
+                self._keys_by_role.setdefault(role, []).append(key)
         self._unknown_chats_logged: set[tuple[str, str]] = set()
         self._last_group: dict[tuple[str, str], str] = {}  # (platform, sender) → chat key
         # (platform, chat, kind) → when this process last wrote a gathering acknowledgement of it
@@ -222,7 +226,7 @@ class Core:
 
     def people_with_role(self, role: str) -> list[str]:
         """Config keys of the people holding ``role`` exactly (``captain:3``, ``property``…)."""
-        return [k for k, roles in self._roles_by_key.items() if role in roles]
+        return list(self._keys_by_role.get(role, ()))
 
     async def person_ids(self, tx: Tx, keys: Iterable[str]) -> list[int]:
         ids = []
@@ -306,7 +310,7 @@ class Core:
                 # "/join 1" says nothing in its arguments, but an unknown person who types English
                 # commands wants private messages (promotions, reminders) in English too
                 await tx.people.set_language(person.id, lang)
-            ctx = Context(self, tx, now, msg, person, lang, parsed, chat_key)
+            ctx = Context(self, tx, now, msg, person, lang, parsed, chat_key, ts=ts)
             await self._run(ctx, parsed, listener)
         self.outbox_changed.set()
 
@@ -406,7 +410,7 @@ class Core:
         ticket's number) are the bot's words, not anyone's details: they pass as written.
         """
         text = message.text
-        if not text or not any(ch.isdigit() for ch in text):
+        if not text or not self.redactor.spans(text):  # nothing private-looking at all (cached)
             return message
         kept: list[str] = []
 
