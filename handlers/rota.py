@@ -26,7 +26,7 @@ from functools import lru_cache
 from bot.commands import Router
 from bot.config import RotaSettings
 from bot.context import ButtonSpec, Context, Notifier, Refusal
-from bot.format import format_span, join, moment_with_weekday, repeat_line, when_values
+from bot.format import format_span, join, moment_with_weekday, repeat_line, template, when_values
 from bot.i18n import t
 from bot.ical import Entry, calendar_text
 from bot.messages import Attachment
@@ -861,6 +861,7 @@ async def table_lines(ctx: Notifier, shifts: list[Shift], names: dict[int, str],
     tz = ctx.config.tz  # a property that makes the zone: once per table, not twice per shift
     people = await ctx.tx.people.load(s.person_id for s in shifts)  # one query for all of them
     shown: dict[int, str] = {}  # a rota names the same few people again and again
+    line = template(lang, "rota.line")  # looked up once, filled once per shift
     for shift in shifts:
         start, start_clock = clock_of(shift.starts_at, tz)
         if days and start.date() != last_day:
@@ -873,9 +874,9 @@ async def table_lines(ctx: Notifier, shifts: list[Shift], names: dict[int, str],
             who = shown[shift.person_id] = (plain_name(ctx, person)
                                             or await ctx.display_name(person, lang))
         end_clock = clock_of(shift.ends_at, tz)[1]
-        lines.append(t(lang, "rota.line", time=f"{start_clock}–{end_clock}", who=who,
-                       rota=f"{names.get(shift.rota_id, '?')} " if with_rota else "",
-                       number=shift.id))
+        lines.append(line.format(time=f"{start_clock}–{end_clock}", who=who,
+                                 rota=f"{names.get(shift.rota_id, '?')} " if with_rota else "",
+                                 number=shift.id))
     return lines
 
 

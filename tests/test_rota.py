@@ -415,3 +415,14 @@ async def test_a_shift_left_uncovered_by_a_declined_swap_is_refilled_by_a_new_ro
         start = datetime(2026, 12, 2, 8, tzinfo=compound.config.tz).timestamp()
         first = (await tx.rota.shifts_between(start, start + 3600))[0]
     assert first.person_id is not None  # the new rotation covers it
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_duty_line_filled_from_its_template_reads_as_t_would_write_it(lang: str):
+    """值班 looks its line's text up once per table (bot.format.template) and fills it per shift:
+    the same words as ``t`` (its fallbacks too: a key missing in English, or everywhere)."""
+    from bot.format import template
+
+    values = dict(time="08:00–12:00", who="孙老师", rota="门岗值守 ", number=12)
+    assert template(lang, "rota.line").format(**values) == t(lang, "rota.line", **values)
+    assert template(lang, "rota.no.such.key") == t(lang, "rota.no.such.key")
