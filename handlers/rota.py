@@ -85,7 +85,7 @@ async def who_is_on_duty(ctx: Context) -> None:
         span = span or "next"
     span = span or "soon"
     names = {r.id: r.name for r in rotas}
-    ids = [r.id for r in rotas]
+    ids = [r.id for r in rotas] if words else None  # None: every rota, no list for SQLite to match
     if span == "next":
         shifts = await upcoming_shifts(ctx, ids)
         if not shifts:
@@ -132,8 +132,9 @@ def duty_words(ctx: Context, words: list[str]) -> tuple[list[str], str | None, d
     return words, None, None
 
 
-async def upcoming_shifts(ctx: Context, rota_ids: list[int]) -> list[Shift]:
-    """The next few shifts of these rotas (one going on now included), however far ahead."""
+async def upcoming_shifts(ctx: Context, rota_ids: list[int] | None) -> list[Shift]:
+    """The next few shifts of these rotas (of every rota: None), one going on now included,
+    however far ahead."""
     shifts = await ctx.tx.rota.shifts_between(ctx.ts, ctx.ts + 366 * 86400, rota_ids)
     return shifts[:NEXT_SHIFTS]
 
