@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from storage.db import Repo, repository
+from storage.interned import interned
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,9 @@ class Person:
 # forty of them per question, and a look-up by column name per field cost more than the query.
 _PERSON_COLUMNS = ", ".join(Person.__slots__)
 _PERSON_COLUMNS_OF_P = ", ".join(f"p.{f}" for f in Person.__slots__)  # joined with identities
+
+
+_known_person = interned(Person)  # 值班 loads some forty people per question, mostly the same ones
 
 
 def _person(row) -> Person | None:
@@ -67,7 +71,7 @@ class People(Repo):
             marks = ",".join("?" * len(chunk))
             rows = await self._all(f"SELECT {_PERSON_COLUMNS} FROM people WHERE id IN ({marks})",
                                    chunk)
-            found = {row[0]: Person(*row) for row in rows}
+            found = {row[0]: _known_person(row) for row in rows}
             for person_id in chunk:
                 cache[person_id] = found.get(person_id)
         return {i: cache[i] for i in asked}

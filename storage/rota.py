@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.db import Repo, repository
+from storage.interned import interned
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,9 @@ _ROTA_COLUMNS = ", ".join(Rota.__slots__)
 _SHIFT_COLUMNS = ", ".join(Shift.__slots__)
 _SWAP_COLUMNS = ", ".join(Swap.__slots__)
 _ROTA_COLUMNS_OF_R = ", ".join(f"r.{f}" for f in Rota.__slots__)  # joined with rota_members
+# 值班 reads every rota and some forty shifts on every question, mostly the rows it read last time
+_known_rota = interned(Rota)
+_known_shift = interned(Shift)
 
 
 def _rota(row) -> Rota | None:
@@ -85,7 +89,7 @@ class Rotas(Repo):
     async def keyed(self) -> dict[str, Rota]:
         """Every rota that has a key (the config's rotas), by key: one query."""
         rows = await self._all(f"SELECT {_ROTA_COLUMNS} FROM rotas WHERE key IS NOT NULL")
-        return {row["key"]: Rota(*row) for row in rows}
+        return {row["key"]: _known_rota(row) for row in rows}
 
     async def by_key(self, key: str) -> Rota | None:
         return _rota(await self._one(f"SELECT {_ROTA_COLUMNS} FROM rotas WHERE key = ?", (key,)))
@@ -99,7 +103,7 @@ class Rotas(Repo):
             (name, name)))
 
     async def all(self) -> list[Rota]:
-        return [Rota(*r) for r in await self._all(f"SELECT {_ROTA_COLUMNS} FROM rotas ORDER BY id")]
+        return [_known_rota(r) for r in await self._all(f"SELECT {_ROTA_COLUMNS} FROM rotas ORDER BY id")]
 
     async def set_schedule(self, rota_id: int, repeat: str, minutes: int, rotation: str,
                            made_until: float) -> Rota:
@@ -175,7 +179,7 @@ class Rotas(Repo):
                 f"SELECT {_SHIFT_COLUMNS} FROM shifts WHERE status != 'cancelled' AND starts_at < ? "
                 f"AND ends_at > ? AND rota_id IN ({marks}) ORDER BY starts_at, rota_id",
                 (end_ts, start_ts, *rota_ids))
-        return [Shift(*r) for r in rows]
+        return [_known_shift(r) for r in rows]
 
     async def shifts_of(self, person_id: int, after: float, limit: int = 20) -> list[Shift]:
         """This person's shifts that have not ended, earliest first."""

@@ -426,3 +426,19 @@ def test_a_duty_line_filled_from_its_template_reads_as_t_would_write_it(lang: st
     values = dict(time="08:00–12:00", who="孙老师", rota="门岗值守 ", number=12)
     assert template(lang, "rota.line").format(**values) == t(lang, "rota.line", **values)
     assert template(lang, "rota.no.such.key") == t(lang, "rota.no.such.key")
+
+
+def test_rows_read_again_give_back_the_shift_made_the_first_time():
+    """storage.interned: 值班's rows become objects once; an equal row finds the same (immutable)
+    object, another row makes its own, and a full set of objects is forgotten, not grown."""
+    from storage.interned import interned
+    from storage.rota import Shift
+
+    known = interned(Shift, limit=2)
+    row = (1, 2, 1796086800.0, 1796090400.0, 5, "assigned", None, None)
+    first = known(row)
+    assert first == Shift(*row) and known(list(row)) is first
+    other = known((2, *row[1:]))
+    assert other.id == 2 and other is not first
+    assert known((3, *row[1:])).id == 3  # the limit reached: the set starts afresh
+    assert known(row) == first and known(row) is not first
