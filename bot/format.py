@@ -9,12 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 
-from bot.i18n import t
+from bot.i18n import catalogue, t
 
 
 def join(lang: str, items: Iterable[object]) -> str:
     """A list the way the reader's language writes one: ``王师傅、李阿姨`` / ``Wang, Li``."""
     return t(lang, "core.list_separator").join(str(item) for item in items)
+
+
+def template(lang: str, key: str) -> str:
+    """The catalogue's text for ``key``, found as :func:`bot.i18n.t` finds it (the reader's
+    language, then Chinese, then the key itself), for a caller that fills it many times over with
+    every placeholder it has: ``template(lang, key).format(**values)`` equals ``t(lang, key,
+    **values)`` without looking the text up again for each line (值班 fills one per shift)."""
+    return catalogue(lang).get(key) or catalogue("zh").get(key) or key
 
 
 def format_moment(moment: datetime, lang: str) -> str:

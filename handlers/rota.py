@@ -26,7 +26,7 @@ from functools import lru_cache
 from bot.commands import Router
 from bot.config import RotaSettings
 from bot.context import ButtonSpec, Context, Notifier, Refusal
-from bot.format import format_span, join, moment_with_weekday, repeat_line, when_values
+from bot.format import format_span, join, moment_with_weekday, repeat_line, template, when_values
 from bot.i18n import t
 from bot.ical import Entry, calendar_text
 from bot.messages import Attachment
@@ -85,7 +85,7 @@ async def who_is_on_duty(ctx: Context) -> None:
         span = span or "next"
     span = span or "soon"
     names = {r.id: r.name for r in rotas}
-    ids = [r.id for r in rotas]
+    ids = [r.id for r in rotas] if words else None  # None: every rota, no list for SQLite to match
     if span == "next":
         shifts = await upcoming_shifts(ctx, ids)
         if not shifts:
@@ -132,8 +132,9 @@ def duty_words(ctx: Context, words: list[str]) -> tuple[list[str], str | None, d
     return words, None, None
 
 
-async def upcoming_shifts(ctx: Context, rota_ids: list[int]) -> list[Shift]:
-    """The next few shifts of these rotas (one going on now included), however far ahead."""
+async def upcoming_shifts(ctx: Context, rota_ids: list[int] | None) -> list[Shift]:
+    """The next few shifts of these rotas (of every rota: None), one going on now included,
+    however far ahead."""
     shifts = await ctx.tx.rota.shifts_between(ctx.ts, ctx.ts + 366 * 86400, rota_ids)
     return shifts[:NEXT_SHIFTS]
 
@@ -858,22 +859,36 @@ async def table_lines(ctx: Notifier, shifts: list[Shift], names: dict[int, str],
                       with_rota: bool, days: bool = True) -> list[str]:
     """Shifts as lines, under a heading for each day."""
     lines, last_day = [], None
-    people: dict[int, str] = {}  # a rota names the same few people again and again
-    await ctx.tx.people.load(s.person_id for s in shifts)  # one query for all of them
+    tz = ctx.config.tz  # a property that makes the zone: once per table, not twice per shift
+    people = await ctx.tx.people.load(s.person_id for s in shifts)  # one query for all of them
+    shown: dict[int, str] = {}  # a rota names the same few people again and again
+    line = template(lang, "rota.line")  # looked up once, filled once per shift
     for shift in shifts:
-        start, start_clock = clock_of(shift.starts_at, ctx.config.tz)
+        start, start_clock = clock_of(shift.starts_at, tz)
         if days and start.date() != last_day:
             last_day = start.date()
             lines.append(day_text(ctx, start, lang))
-        if shift.person_id is not None and shift.person_id not in people:
-            people[shift.person_id] = await ctx.name_of(shift.person_id, lang)
-        who = (people[shift.person_id] if shift.person_id is not None
-               else t(lang, "rota.uncovered_mark", number=shift.id))
-        end_clock = clock_of(shift.ends_at, ctx.config.tz)[1]
-        lines.append(t(lang, "rota.line", time=f"{start_clock}–{end_clock}", who=who,
-                       rota=f"{names.get(shift.rota_id, '?')} " if with_rota else "",
-                       number=shift.id))
+        if shift.person_id is None:
+            who = t(lang, "rota.uncovered_mark", number=shift.id)
+        elif (who := shown.get(shift.person_id)) is None:
+            person = people[shift.person_id]
+            who = shown[shift.person_id] = (plain_name(ctx, person)
+                                            or await ctx.display_name(person, lang))
+        end_clock = clock_of(shift.ends_at, tz)[1]
+        lines.append(line.format(time=f"{start_clock}–{end_clock}", who=who,
+                                 rota=f"{names.get(shift.rota_id, '?')} " if with_rota else "",
+                                 number=shift.id))
     return lines
+
+
+def plain_name(ctx: Notifier, person: Person | None) -> str | None:
+    """A loaded person's name as ``ctx.display_name`` shows it, found without awaiting anything
+    (a 值班 table shows some forty people: three awaits each cost more than the rest of the line);
+    None when ``display_name`` must decide: nobody, or a resident going by a staff member's name,
+    marked in the reader's language."""
+    if person is None or ctx.is_lookalike(person):
+        return None
+    return person.name
 
 
 @lru_cache(maxsize=4096)

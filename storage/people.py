@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from storage.db import Repo, repository
+from storage.interned import interned
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,11 +21,18 @@ class Person:
     phone: str | None
 
 
+# People are selected in Person's field order and built positionally (Person(*row)): 值班 maps some
+# forty of them per question, and a look-up by column name per field cost more than the query.
+_PERSON_COLUMNS = ", ".join(Person.__slots__)
+_PERSON_COLUMNS_OF_P = ", ".join(f"p.{f}" for f in Person.__slots__)  # joined with identities
+
+
+_known_person = interned(Person)  # 值班 loads some forty people per question, mostly the same ones
+
+
 def _person(row) -> Person | None:
-    if row is None:
-        return None
-    return Person(row["id"], row["key"], row["name"], row["lang"], row["building"], row["unit"],
-                  row["phone"])
+    """A person from a row selected as ``_PERSON_COLUMNS``."""
+    return None if row is None else Person(*row)
 
 
 @repository("people")
@@ -47,39 +55,45 @@ class People(Repo):
     async def get(self, person_id: int) -> Person | None:
         cache = self.__dict__.setdefault("_cache", {})
         if person_id not in cache:
-            cache[person_id] = _person(await self._one("SELECT * FROM people WHERE id = ?",
-                                                       (person_id,)))
+            cache[person_id] = _person(await self._one(
+                f"SELECT {_PERSON_COLUMNS} FROM people WHERE id = ?", (person_id,)))
         return cache[person_id]
 
-    async def load(self, person_ids: Iterable[int]) -> None:
-        """Fetch these people in one query, so that ``get`` finds them without another."""
+    async def load(self, person_ids: Iterable[int | None]) -> dict[int, Person | None]:
+        """Fetch these people in one query, so that ``get`` finds them without another; returns
+        them by id (None for an id nobody has), as ``get`` would, for a caller that shows many
+        people and would rather not await ``get`` for each."""
         cache = self.__dict__.setdefault("_cache", {})
-        wanted = sorted({i for i in person_ids if i is not None and i not in cache})
+        asked = {i for i in person_ids if i is not None}
+        wanted = sorted(i for i in asked if i not in cache)
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
-            rows = await self._all(f"SELECT * FROM people WHERE id IN ({','.join('?' * len(chunk))})",
+            marks = ",".join("?" * len(chunk))
+            rows = await self._all(f"SELECT {_PERSON_COLUMNS} FROM people WHERE id IN ({marks})",
                                    chunk)
-            found = {row["id"]: _person(row) for row in rows}
+            found = {row[0]: _known_person(row) for row in rows}
             for person_id in chunk:
                 cache[person_id] = found.get(person_id)
+        return {i: cache[i] for i in asked}
 
     def forget(self) -> None:
         self.__dict__.pop("_cache", None)
 
     async def by_key(self, key: str) -> Person | None:
-        person = _person(await self._one("SELECT * FROM people WHERE key = ?", (key,)))
+        person = _person(await self._one(f"SELECT {_PERSON_COLUMNS} FROM people WHERE key = ?",
+                                         (key,)))
         if person is not None:  # a captain pinged is looked up by key, then by id
             self.__dict__.setdefault("_cache", {})[person.id] = person
         return person
 
     async def by_identity(self, platform: str, external_id: str) -> Person | None:
         return _person(await self._one(
-            "SELECT p.* FROM people p JOIN identities i ON i.person_id = p.id "
+            f"SELECT {_PERSON_COLUMNS_OF_P} FROM people p JOIN identities i ON i.person_id = p.id "
             "WHERE i.platform = ? AND i.external_id = ?", (platform, external_id)))
 
     async def by_name(self, name: str) -> list[Person]:
-        rows = await self._all("SELECT * FROM people WHERE name = ? OR key = ? ORDER BY id",
-                               (name, name))
+        rows = await self._all(
+            f"SELECT {_PERSON_COLUMNS} FROM people WHERE name = ? OR key = ? ORDER BY id", (name, name))
         return [_person(r) for r in rows]
 
     async def named(self, name: str) -> list[Person]:
@@ -87,25 +101,27 @@ class People(Repo):
         either case), listed people first.  Unlike :meth:`by_name`, all of them: several people may
         go by one name, and the caller decides (``Notifier.person_named`` asks which one)."""
         rows = await self._all(
-            "SELECT * FROM people WHERE name = ? COLLATE NOCASE OR key = ? COLLATE NOCASE "
+            f"SELECT {_PERSON_COLUMNS} FROM people WHERE name = ? COLLATE NOCASE "
+            "OR key = ? COLLATE NOCASE "
             "ORDER BY key IS NULL, id", (name, name))
         return [_person(r) for r in rows]
 
     async def sender(self, platform: str, external_id: str) -> tuple[Person | None, float | None]:
         """Who sent a message from this identity, and when that identity was last seen."""
         row = await self._one(
-            "SELECT p.*, i.last_seen AS identity_seen FROM people p JOIN identities i "
+            f"SELECT {_PERSON_COLUMNS_OF_P}, i.last_seen FROM people p JOIN identities i "
             "ON i.person_id = p.id WHERE i.platform = ? AND i.external_id = ?", (platform, external_id))
         if row is None:
             return None, None
-        person = _person(row)
+        person = Person(*row[:-1])  # the identity's last_seen comes after the person's columns
         self.__dict__.setdefault("_cache", {})[person.id] = person
-        return person, row["identity_seen"]
+        return person, row[-1]
 
     async def create(self, name: str, now: float, key: str | None = None,
                      lang: str | None = None) -> Person:
         person = _person(await self._one(  # RETURNING: one trip to aiosqlite's thread, not two
-            "INSERT INTO people (key, name, lang, created_at) VALUES (?, ?, ?, ?) RETURNING *",
+            "INSERT INTO people (key, name, lang, created_at) VALUES (?, ?, ?, ?) "
+            f"RETURNING {_PERSON_COLUMNS}",
             (key, name, lang, now)))
         self.__dict__.setdefault("_cache", {})[person.id] = person  # nobody else changed
         return person

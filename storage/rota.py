@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.db import Repo, repository
+from storage.interned import interned
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,24 +46,30 @@ class Swap:
     decided_at: float | None
 
 
-_ROTA = Rota.__slots__
-_SHIFT = Shift.__slots__
-_SWAP = Swap.__slots__
+# Rows are selected in their dataclass's field order, so a row becomes an object positionally
+# (Rota(*row)): no look-up by column name per field (值班 maps every rota on every question).
+_ROTA_COLUMNS = ", ".join(Rota.__slots__)
+_SHIFT_COLUMNS = ", ".join(Shift.__slots__)
+_SWAP_COLUMNS = ", ".join(Swap.__slots__)
+_ROTA_COLUMNS_OF_R = ", ".join(f"r.{f}" for f in Rota.__slots__)  # joined with rota_members
+# 值班 reads every rota and some forty shifts on every question, mostly the rows it read last time
+_known_rota = interned(Rota)
+_known_shift = interned(Shift)
 
 
 def _rota(row) -> Rota | None:
-    return None if row is None else Rota(*(row[f] for f in _ROTA))
+    """A rota from a row selected as ``_ROTA_COLUMNS``."""
+    return None if row is None else Rota(*row)
 
 
 def _shift(row) -> Shift | None:
-    return None if row is None else Shift(*(row[f] for f in _SHIFT))
-
-
-_SHIFT_COLUMNS = ", ".join(_SHIFT)  # selected in the dataclass's order: Shift(*row), no look-ups
+    """A shift from a row selected as ``_SHIFT_COLUMNS``."""
+    return None if row is None else Shift(*row)
 
 
 def _swap(row) -> Swap | None:
-    return None if row is None else Swap(*(row[f] for f in _SWAP))
+    """A swap from a row selected as ``_SWAP_COLUMNS``."""
+    return None if row is None else Swap(*row)
 
 
 @repository("rota")
@@ -81,22 +88,22 @@ class Rotas(Repo):
 
     async def keyed(self) -> dict[str, Rota]:
         """Every rota that has a key (the config's rotas), by key: one query."""
-        rows = await self._all("SELECT * FROM rotas WHERE key IS NOT NULL")
-        return {row["key"]: _rota(row) for row in rows}
+        rows = await self._all(f"SELECT {_ROTA_COLUMNS} FROM rotas WHERE key IS NOT NULL")
+        return {row["key"]: _known_rota(row) for row in rows}
 
     async def by_key(self, key: str) -> Rota | None:
-        return _rota(await self._one("SELECT * FROM rotas WHERE key = ?", (key,)))
+        return _rota(await self._one(f"SELECT {_ROTA_COLUMNS} FROM rotas WHERE key = ?", (key,)))
 
     async def get(self, rota_id: int) -> Rota | None:
-        return _rota(await self._one("SELECT * FROM rotas WHERE id = ?", (rota_id,)))
+        return _rota(await self._one(f"SELECT {_ROTA_COLUMNS} FROM rotas WHERE id = ?", (rota_id,)))
 
     async def named(self, name: str) -> Rota | None:
         return _rota(await self._one(
-            "SELECT * FROM rotas WHERE lower(name) = lower(?) OR lower(key) = lower(?)",
+            f"SELECT {_ROTA_COLUMNS} FROM rotas WHERE lower(name) = lower(?) OR lower(key) = lower(?)",
             (name, name)))
 
     async def all(self) -> list[Rota]:
-        return [_rota(r) for r in await self._all("SELECT * FROM rotas ORDER BY id")]
+        return [_known_rota(r) for r in await self._all(f"SELECT {_ROTA_COLUMNS} FROM rotas ORDER BY id")]
 
     async def set_schedule(self, rota_id: int, repeat: str, minutes: int, rotation: str,
                            made_until: float) -> Rota:
@@ -122,7 +129,7 @@ class Rotas(Repo):
 
     async def rotas_of(self, person_id: int) -> list[Rota]:
         rows = await self._all(
-            "SELECT r.* FROM rotas r JOIN rota_members m ON m.rota_id = r.id "
+            f"SELECT {_ROTA_COLUMNS_OF_R} FROM rotas r JOIN rota_members m ON m.rota_id = r.id "
             "WHERE m.person_id = ? ORDER BY r.id", (person_id,))
         return [_rota(r) for r in rows]
 
@@ -157,7 +164,7 @@ class Rotas(Repo):
         return sorted({row[0] for row in rows if row[0] is not None})
 
     async def shift(self, shift_id: int) -> Shift | None:
-        return _shift(await self._one("SELECT * FROM shifts WHERE id = ?", (shift_id,)))
+        return _shift(await self._one(f"SELECT {_SHIFT_COLUMNS} FROM shifts WHERE id = ?", (shift_id,)))
 
     async def shifts_between(self, start_ts: float, end_ts: float,
                              rota_ids: list[int] | None = None) -> list[Shift]:
@@ -172,20 +179,20 @@ class Rotas(Repo):
                 f"SELECT {_SHIFT_COLUMNS} FROM shifts WHERE status != 'cancelled' AND starts_at < ? "
                 f"AND ends_at > ? AND rota_id IN ({marks}) ORDER BY starts_at, rota_id",
                 (end_ts, start_ts, *rota_ids))
-        return [Shift(*r) for r in rows]
+        return [_known_shift(r) for r in rows]
 
     async def shifts_of(self, person_id: int, after: float, limit: int = 20) -> list[Shift]:
         """This person's shifts that have not ended, earliest first."""
         rows = await self._all(
-            "SELECT * FROM shifts WHERE person_id = ? AND status = 'assigned' AND ends_at > ? "
-            "ORDER BY starts_at LIMIT ?", (person_id, after, limit))
+            f"SELECT {_SHIFT_COLUMNS} FROM shifts WHERE person_id = ? AND status = 'assigned' "
+            "AND ends_at > ? ORDER BY starts_at LIMIT ?", (person_id, after, limit))
         return [_shift(r) for r in rows]
 
     async def shifts_of_between(self, person_id: int, start_ts: float,
                                 end_ts: float) -> list[Shift]:
         rows = await self._all(
-            "SELECT * FROM shifts WHERE person_id = ? AND status = 'assigned' AND starts_at >= ? "
-            "AND starts_at < ? ORDER BY starts_at", (person_id, start_ts, end_ts))
+            f"SELECT {_SHIFT_COLUMNS} FROM shifts WHERE person_id = ? AND status = 'assigned' "
+            "AND starts_at >= ? AND starts_at < ? ORDER BY starts_at", (person_id, start_ts, end_ts))
         return [_shift(r) for r in rows]
 
     async def assign(self, shift_id: int, person_id: int) -> None:
@@ -208,7 +215,7 @@ class Rotas(Repo):
 
     async def due_reminders(self, now: float, limit: int = 200) -> list[Shift]:
         rows = await self._all(
-            "SELECT * FROM shifts WHERE remind_at IS NOT NULL AND remind_at <= ? "
+            f"SELECT {_SHIFT_COLUMNS} FROM shifts WHERE remind_at IS NOT NULL AND remind_at <= ? "
             "ORDER BY remind_at, id LIMIT ?", (now, limit))
         return [_shift(r) for r in rows]
 
@@ -241,12 +248,12 @@ class Rotas(Repo):
         return await self.swap(cursor.lastrowid)
 
     async def swap(self, swap_id: int) -> Swap | None:
-        return _swap(await self._one("SELECT * FROM swaps WHERE id = ?", (swap_id,)))
+        return _swap(await self._one(f"SELECT {_SWAP_COLUMNS} FROM swaps WHERE id = ?", (swap_id,)))
 
     async def open_swap_of(self, shift_id: int) -> Swap | None:
         """A swap of this shift still waiting for an answer or an approval."""
         return _swap(await self._one(
-            "SELECT * FROM swaps WHERE (shift_id = ? OR other_shift_id = ?) "
+            f"SELECT {_SWAP_COLUMNS} FROM swaps WHERE (shift_id = ? OR other_shift_id = ?) "
             "AND status IN ('asked', 'accepted') ORDER BY id LIMIT 1", (shift_id, shift_id)))
 
     async def decide_swap(self, swap_id: int, status: str, now: float, was: str) -> bool:
@@ -277,8 +284,8 @@ class Rotas(Repo):
     async def uncovered_before(self, rota_id: int, after: float, until: float) -> list[Shift]:
         """The rota's uncovered shifts starting in (after, until], earliest first."""
         rows = await self._all(
-            "SELECT * FROM shifts WHERE rota_id = ? AND status = 'uncovered' AND starts_at > ? "
-            "AND starts_at <= ? ORDER BY starts_at, id", (rota_id, after, until))
+            f"SELECT {_SHIFT_COLUMNS} FROM shifts WHERE rota_id = ? AND status = 'uncovered' "
+            "AND starts_at > ? AND starts_at <= ? ORDER BY starts_at, id", (rota_id, after, until))
         return [_shift(r) for r in rows]
 
     async def claim_escalation(self, shift_id: int, level: str, starts_at: float) -> bool:

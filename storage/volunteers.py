@@ -64,20 +64,27 @@ class Counts:
 
 
 _EVENT = Event.__slots__
-_TEMPLATE = Template.__slots__
-_SIGNUP = Signup.__slots__
+# Rows are selected in their dataclass's field order, so a row becomes an object positionally
+# (Event(*row)): no look-up by column name per field (报名 maps an event and a sign-up each time).
+_EVENT_COLUMNS = ", ".join(_EVENT)
+_EVENT_COLUMNS_OF_E = ", ".join(f"e.{f}" for f in _EVENT)  # joined with signups
+_TEMPLATE_COLUMNS = ", ".join(Template.__slots__)
+_SIGNUP_COLUMNS = ", ".join(Signup.__slots__)
 
 
 def _event(row) -> Event | None:
-    return None if row is None else Event(*(row[f] for f in _EVENT))
+    """An event from a row selected as ``_EVENT_COLUMNS``."""
+    return None if row is None else Event(*row)
 
 
 def _template(row) -> Template | None:
-    return None if row is None else Template(*(row[f] for f in _TEMPLATE))
+    """A template from a row selected as ``_TEMPLATE_COLUMNS``."""
+    return None if row is None else Template(*row)
 
 
 def _signup(row) -> Signup | None:
-    return None if row is None else Signup(*(row[f] for f in _SIGNUP))
+    """A sign-up from a row selected as ``_SIGNUP_COLUMNS``."""
+    return None if row is None else Signup(*row)
 
 
 class EventFull(Exception):
@@ -104,7 +111,7 @@ class Volunteers(Repo):
         return await self.get(cursor.lastrowid)
 
     async def get(self, event_id: int) -> Event | None:
-        return _event(await self._one("SELECT * FROM events WHERE id = ?", (event_id,)))
+        return _event(await self._one(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)))
 
     async def update(self, event_id: int, **fields: object) -> Event:
         for name in fields:
@@ -120,14 +127,14 @@ class Volunteers(Repo):
         compound-wide ones), or all when ``buildings`` is None."""
         if buildings is None:
             rows = await self._all(
-                "SELECT * FROM events WHERE status = 'open' AND starts_at > ? "
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE status = 'open' AND starts_at > ? "
                 "ORDER BY starts_at, id LIMIT ?", (now, limit))
         else:
             named = [b for b in buildings if b is not None]
             marks = ",".join("?" * len(named)) or "NULL"
             wide = "building IS NULL OR " if None in buildings else ""
             rows = await self._all(
-                f"SELECT * FROM events WHERE status = 'open' AND starts_at > ? "
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE status = 'open' AND starts_at > ? "
                 f"AND ({wide}building IN ({marks})) ORDER BY starts_at, id LIMIT ?",
                 (now, *named, limit))
         return [_event(r) for r in rows]
@@ -136,7 +143,7 @@ class Volunteers(Repo):
                     not_event: int) -> Event | None:
         """An open event this person is signed up for (or waiting on) that overlaps the span."""
         return _event(await self._one(
-            "SELECT e.* FROM events e JOIN signups s ON s.event_id = e.id "
+            f"SELECT {_EVENT_COLUMNS_OF_E} FROM events e JOIN signups s ON s.event_id = e.id "
             "WHERE s.person_id = ? AND s.status IN ('going', 'waiting') AND e.status = 'open' "
             "AND e.id != ? AND e.starts_at < ? AND e.ends_at > ? ORDER BY e.starts_at LIMIT 1",
             (person_id, not_event, ends_at, starts_at)))
@@ -146,7 +153,7 @@ class Volunteers(Repo):
         if column not in ("remind_eve_at", "remind_soon_at", "advertise_at"):
             raise ValueError(column)
         rows = await self._all(
-            f"SELECT * FROM events WHERE {column} IS NOT NULL AND {column} <= ? "
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE {column} IS NOT NULL AND {column} <= ? "
             f"ORDER BY {column}, id LIMIT ?", (now, limit))
         return [_event(r) for r in rows]
 
@@ -155,19 +162,21 @@ class Volunteers(Repo):
         """Sign up: a place if one is free, else the end of the waitlist — decided by one statement,
         so concurrent sign-ups can never overfill the event (a trigger guards it as well)."""
         try:
-            cursor = await self._run(
+            # RETURNING: the new row comes back from the INSERT itself, not from a second query
+            return _signup(await self._one(
                 "INSERT INTO signups (event_id, person_id, status, created_at, updated_at) "
                 "SELECT ?, ?, CASE WHEN (SELECT COUNT(*) FROM signups WHERE event_id = ? "
                 "AND status = 'going') < capacity THEN 'going' ELSE 'waiting' END, ?, ? "
-                "FROM events WHERE id = ?", (event_id, person_id, event_id, now, now, event_id))
+                f"FROM events WHERE id = ? RETURNING {_SIGNUP_COLUMNS}",
+                (event_id, person_id, event_id, now, now, event_id)))
         except sqlite3.IntegrityError as exc:
             raise EventFull(str(exc)) from exc
-        return _signup(await self._one("SELECT * FROM signups WHERE id = ?", (cursor.lastrowid,)))
 
     async def signup_of(self, event_id: int, person_id: int) -> Signup | None:
         """This person's live sign-up (going or waiting) for the event."""
         return _signup(await self._one(
-            "SELECT * FROM signups WHERE event_id = ? AND person_id = ? AND status != 'cancelled'",
+            f"SELECT {_SIGNUP_COLUMNS} FROM signups WHERE event_id = ? AND person_id = ? "
+            "AND status != 'cancelled'",
             (event_id, person_id)))
 
     async def cancel(self, signup_id: int, now: float) -> None:
@@ -187,7 +196,7 @@ class Volunteers(Repo):
             "< (SELECT capacity FROM events WHERE id = ?)", (now, first, event_id, event_id))
         if cursor.rowcount != 1:
             return None
-        return _signup(await self._one("SELECT * FROM signups WHERE id = ?", (first,)))
+        return _signup(await self._one(f"SELECT {_SIGNUP_COLUMNS} FROM signups WHERE id = ?", (first,)))
 
     async def waitlist_place(self, signup: Signup) -> int:
         """1 for the first on the waitlist."""
@@ -205,11 +214,12 @@ class Volunteers(Repo):
         """The event's live sign-ups in arrival order (or those of one status)."""
         if status is None:
             rows = await self._all(
-                "SELECT * FROM signups WHERE event_id = ? AND status != 'cancelled' ORDER BY id",
+                f"SELECT {_SIGNUP_COLUMNS} FROM signups WHERE event_id = ? AND status != 'cancelled' "
+                "ORDER BY id",
                 (event_id,))
         else:
             rows = await self._all(
-                "SELECT * FROM signups WHERE event_id = ? AND status = ? ORDER BY id",
+                f"SELECT {_SIGNUP_COLUMNS} FROM signups WHERE event_id = ? AND status = ? ORDER BY id",
                 (event_id, status))
         return [_signup(r) for r in rows]
 
@@ -232,12 +242,12 @@ class Volunteers(Repo):
     async def of_person(self, person_id: int, now: float) -> list[tuple[Event, Signup]]:
         """This person's live sign-ups for open events that have not ended, soonest first."""
         rows = await self._all(
-            "SELECT e.*, s.id AS s_id, s.status AS s_status, s.created_at AS s_created, "
-            "s.updated_at AS s_updated, s.attended AS s_attended FROM signups s "
+            f"SELECT {_EVENT_COLUMNS_OF_E}, s.id, s.status, s.created_at, s.updated_at, s.attended "
+            "FROM signups s "
             "JOIN events e ON e.id = s.event_id WHERE s.person_id = ? AND s.status != 'cancelled' "
             "AND e.status = 'open' AND e.ends_at > ? ORDER BY e.starts_at", (person_id, now))
-        return [(_event(r), Signup(r["s_id"], r["id"], person_id, r["s_status"], r["s_created"],
-                                   r["s_updated"], r["s_attended"])) for r in rows]
+        size = len(_EVENT)  # the event's columns, then the sign-up's
+        return [(Event(*r[:size]), Signup(r[size], r[0], person_id, *r[size + 1:])) for r in rows]
 
     async def mark_attendance(self, event_id: int, came: list[int]) -> int:
         """Those in ``came`` attended; everyone else going with nothing recorded did not.
@@ -291,15 +301,16 @@ class Volunteers(Repo):
             "INSERT INTO event_templates (title, repeat, minutes, place, capacity, building, "
             "created_by, created_at, made_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (title, repeat, minutes, place, capacity, building, created_by, now, now))
-        return _template(await self._one("SELECT * FROM event_templates WHERE id = ?",
+        return _template(await self._one(f"SELECT {_TEMPLATE_COLUMNS} FROM event_templates WHERE id = ?",
                                          (cursor.lastrowid,)))
 
     async def templates(self) -> list[Template]:
-        rows = await self._all("SELECT * FROM event_templates WHERE active = 1 ORDER BY id")
+        rows = await self._all(
+            f"SELECT {_TEMPLATE_COLUMNS} FROM event_templates WHERE active = 1 ORDER BY id")
         return [_template(r) for r in rows]
 
     async def template(self, template_id: int) -> Template | None:
-        return _template(await self._one("SELECT * FROM event_templates WHERE id = ?",
+        return _template(await self._one(f"SELECT {_TEMPLATE_COLUMNS} FROM event_templates WHERE id = ?",
                                          (template_id,)))
 
     async def template_made_until(self, template_id: int, until: float) -> None:

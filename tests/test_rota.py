@@ -415,3 +415,30 @@ async def test_a_shift_left_uncovered_by_a_declined_swap_is_refilled_by_a_new_ro
         start = datetime(2026, 12, 2, 8, tzinfo=compound.config.tz).timestamp()
         first = (await tx.rota.shifts_between(start, start + 3600))[0]
     assert first.person_id is not None  # the new rotation covers it
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_duty_line_filled_from_its_template_reads_as_t_would_write_it(lang: str):
+    """值班 looks its line's text up once per table (bot.format.template) and fills it per shift:
+    the same words as ``t`` (its fallbacks too: a key missing in English, or everywhere)."""
+    from bot.format import template
+
+    values = dict(time="08:00–12:00", who="孙老师", rota="门岗值守 ", number=12)
+    assert template(lang, "rota.line").format(**values) == t(lang, "rota.line", **values)
+    assert template(lang, "rota.no.such.key") == t(lang, "rota.no.such.key")
+
+
+def test_rows_read_again_give_back_the_shift_made_the_first_time():
+    """storage.interned: 值班's rows become objects once; an equal row finds the same (immutable)
+    object, another row makes its own, and a full set of objects is forgotten, not grown."""
+    from storage.interned import interned
+    from storage.rota import Shift
+
+    known = interned(Shift, limit=2)
+    row = (1, 2, 1796086800.0, 1796090400.0, 5, "assigned", None, None)
+    first = known(row)
+    assert first == Shift(*row) and known(list(row)) is first
+    other = known((2, *row[1:]))
+    assert other.id == 2 and other is not first
+    assert known((3, *row[1:])).id == 3  # the limit reached: the set starts afresh
+    assert known(row) == first and known(row) is not first
