@@ -104,17 +104,19 @@ def category_of(text: str, categories: tuple[Category, ...] | None = None) -> st
 
 
 _DEFAULT_LIST = default_list()
-_TAGS_OF: dict[tuple[Category, ...], dict[str, str]] = {}
+_TAGS_OF: dict[int, tuple[tuple[Category, ...], dict[str, str]]] = {}
 
 
 def _tags(categories: tuple[Category, ...]) -> dict[str, str]:
     """#tag → code: each category's code and tags (the first category to claim a tag keeps it)."""
-    found = _TAGS_OF.get(categories)
-    if found is None:
-        found = {}
-        for category in categories:
-            for tag in (category.code, *category.tags):
-                found.setdefault(tag.lower(), category.code)
-        if len(_TAGS_OF) < 16:
-            _TAGS_OF[categories] = found
+    known = _TAGS_OF.get(id(categories))  # by identity: hashing the tuple costs more than this
+    if known is not None and known[0] is categories:
+        return known[1]
+    found: dict[str, str] = {}
+    for category in categories:
+        for tag in (category.code, *category.tags):
+            found.setdefault(tag.lower(), category.code)
+    if len(_TAGS_OF) >= 16:
+        _TAGS_OF.clear()
+    _TAGS_OF[id(categories)] = (categories, found)
     return found

@@ -448,6 +448,9 @@ class Area(BaseModel):
     answers: tuple[str, ...]
 
 
+_CATEGORY_INDEX: dict[int, tuple] = {}  # id(config) → (config, categories, by code)
+
+
 class Config(_Strict):
     """The whole config, checked."""
 
@@ -477,23 +480,32 @@ class Config(_Strict):
     # kinds of report: the defaults of bot/categories.py, with the operator's additions
     categories: dict[str, CategorySettings] = Field(default_factory=dict)
     _categories: tuple = PrivateAttr(default=())
-    _category_by_code: dict = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: object, /) -> None:
         from bot.categories import merged
 
         self._categories = merged(self.categories)
-        self._category_by_code = {}
-        for category in self._categories:  # the first of a code wins, as a scan would find it
-            self._category_by_code.setdefault(category.code, category)
+
+    def _category_index(self) -> tuple[tuple, dict]:
+        """The categories in order and by code, kept beside the config: a private attribute of a
+        pydantic model costs a slow ``__getattr__`` each read, and every report reads them."""
+        known = _CATEGORY_INDEX.get(id(self))
+        if known is None or known[0] is not self:
+            by_code: dict = {}
+            for category in self._categories:  # the first of a code wins, as a scan would find
+                by_code.setdefault(category.code, category)
+            if len(_CATEGORY_INDEX) >= 64:  # configs come and go in tests: keep a few
+                _CATEGORY_INDEX.clear()
+            known = _CATEGORY_INDEX[id(self)] = (self, self._categories, by_code)
+        return known[1], known[2]
 
     def category_list(self) -> tuple:
         """The categories (``bot.categories.Category``) in the order a report's words are tried."""
-        return self._categories
+        return self._category_index()[0]
 
     def category_name(self, code: str, lang: str) -> str:
         """A category's name in ``lang``: the operator's, else the catalogue's."""
-        category = self._category_by_code.get(code)
+        category = self._category_index()[1].get(code)
         if category is not None:
             return category.name(lang)
         from bot.categories import Category

@@ -156,7 +156,8 @@ _UNIT_PATTERNS = [
 # A pattern can only match a text that has one of its marks (a building word, '#', '/', '-', 室 or 房,
 # 楼 or 层) in it: a text without is not scanned for it (``None``: always scanned).  Texts are read
 # once each (then cached), but every new text is: a ticket's, a name, a rota table.
-_PATTERN_MARKS = ("栋座幢楼元", "#", "/", "-", "室房", "楼层", None)
+_PATTERN_MARKS = tuple(frozenset(marks) if marks else None
+                       for marks in ("栋座幢楼元", "#", "/", "-", "室房", "楼层", None))
 _MARKED_PATTERNS = tuple(zip(_UNIT_PATTERNS, _PATTERN_MARKS, strict=True))
 
 # --- digit chains -------------------------------------------------------------------------------------
@@ -255,8 +256,9 @@ class Redactor:
         normal, origin = _normalise(text)
         protected = [m.span() for m in _PROTECTED.finditer(normal)]
         found: list[tuple[int, int]] = []
+        chars = frozenset(normal)
         for pattern, marks in _MARKED_PATTERNS:
-            if marks is not None and not any(mark in normal for mark in marks):
+            if marks is not None and marks.isdisjoint(chars):
                 continue
             for match in pattern.finditer(normal):
                 span = match.span("u")
