@@ -273,7 +273,8 @@ class Core:
         await self._handle(msg, private, chat_key)
 
     async def _handle(self, msg: Inbound, private: bool, chat_key: str | None) -> None:
-        parsed = self.parser.parse(msg.text, private=private, mentioned=msg.mentions_bot)
+        parsed = self.parser.parse(msg.text, private=private, mentioned=msg.mentions_bot,
+                                   cleaned=True)  # handle() cleaned it
         now = self.clock.now()
         ts = now.timestamp()
         listener = None
@@ -400,7 +401,9 @@ class Core:
     def redact_values(self, lang: str, values: dict[str, object]) -> dict[str, object]:
         """The values a group text is filled with, without phone or unit numbers."""
         hidden = t(lang, "core.hidden")
-        return {k: self.redactor.redact(v, hidden) if isinstance(v, str) else v
+        redact = self.redactor.redact
+        # a value without a digit has nothing to hide: not even a call (most are names and words)
+        return {k: redact(v, hidden) if isinstance(v, str) and _ANY_DIGIT.search(v) else v
                 for k, v in values.items()}
 
     def privacy_gate(self, message: Outbound) -> Outbound:
@@ -625,6 +628,7 @@ def _area_pattern(aliases: dict[str, Area]) -> re.Pattern | None:
     return re.compile("|".join(parts))
 
 
+_ANY_DIGIT = re.compile(r"\d")  # as bot/privacy.py reads digits (full-width ones too)
 _REFERENCE = re.compile(r"[#＃][0-9]{1,9}(?![0-9])")  # the bot's own references: ticket #12
 _KEPT = re.compile("\ue000([0-9]+)\ue001")
 

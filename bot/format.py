@@ -25,11 +25,17 @@ def template(lang: str, key: str) -> str:
     return catalogue(lang).get(key) or catalogue("zh").get(key) or key
 
 
+def clock(moment: datetime) -> str:
+    """``09:05``: what ``f"{moment:%H:%M}"`` gives, without strftime (several times the cost, and
+    every receipt and ticket shows a few)."""
+    return f"{moment.hour:02d}:{moment.minute:02d}"
+
+
 def format_moment(moment: datetime, lang: str) -> str:
     """A short local date and time: ``12月6日 09:00`` / ``Dec 6 09:00``."""
     if lang == "zh":
-        return f"{moment.month}月{moment.day}日 {moment:%H:%M}"
-    return f"{moment:%b} {moment.day} {moment:%H:%M}"
+        return f"{moment.month}月{moment.day}日 {clock(moment)}"
+    return f"{moment:%b} {moment.day} {clock(moment)}"
 
 
 def moment_with_weekday(ts: float, tz: tzinfo, lang: str) -> str:
@@ -37,8 +43,8 @@ def moment_with_weekday(ts: float, tz: tzinfo, lang: str) -> str:
     moment = datetime.fromtimestamp(ts, tz)
     weekday = t(lang, f"core.weekday.{moment.weekday()}")
     if lang == "zh":
-        return f"{moment.month}月{moment.day}日 {weekday} {moment:%H:%M}"
-    return f"{weekday} {moment:%b} {moment.day} {moment:%H:%M}"
+        return f"{moment.month}月{moment.day}日 {weekday} {clock(moment)}"
+    return f"{weekday} {moment:%b} {moment.day} {clock(moment)}"
 
 
 def span_with_weekday(start: float, end: float, tz: tzinfo, lang: str) -> str:

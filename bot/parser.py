@@ -122,9 +122,12 @@ class Parser:
                     return rest.lstrip(" \t\u2005\u3000:：,，"), True
         return text, False
 
-    def parse(self, text: str, *, private: bool = False, mentioned: bool = False) -> Parsed | None:
-        """The command in ``text``, or None when the message is not for us."""
-        text = clean(text)
+    def parse(self, text: str, *, private: bool = False, mentioned: bool = False,
+              cleaned: bool = False) -> Parsed | None:
+        """The command in ``text``, or None when the message is not for us (``cleaned``: the
+        caller already passed it through :func:`clean`)."""
+        if not cleaned:
+            text = clean(text)
         body, by_mention = self._strip_mention(text)
         mentioned = mentioned or by_mention
         prefixed = bool(body) and body[0] in PREFIXES

@@ -210,12 +210,10 @@ class Tx:
         self.conn = conn
 
     def __getattr__(self, name: str) -> Repo:
-        try:
-            cls = _REPOS[name]
-        except KeyError:
-            raise AttributeError(f"no repository {name!r}") from None
-        repo = cls(self.conn)
-        setattr(self, name, repo)
+        cls = _REPOS.get(name)
+        if cls is None:
+            raise AttributeError(f"no repository {name!r}")
+        repo = self.__dict__[name] = cls(self.conn)  # found directly from now on
         return repo
 
     def savepoint(self) -> _Savepoint:
