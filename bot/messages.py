@@ -67,9 +67,10 @@ class Button:
     command: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built a few times a command, and a frozen one costs 3× (P1)
 class Outbound:
-    """One message for the dispatcher to deliver, as stored in the outbox."""
+    """One message for the dispatcher to deliver, as stored in the outbox (treated as a value:
+    nothing changes one after it is made; ``dataclasses.replace`` makes another)."""
 
     platform: str
     address: str  # the platform's chat id (a group) or user id (a private message)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from storage.db import Repo, repository
+from storage.interned import interned
 
 OPEN_STATUSES = ("open", "acknowledged", "in_progress")
 
@@ -52,8 +53,17 @@ class TicketEvent:
 _FIELDS = Ticket.__slots__
 
 
+_known_ticket = interned(Ticket)  # 进度 and 同问 read the same few recent tickets again and again
+
+
 def _ticket(row) -> Ticket | None:
-    return None if row is None else Ticket(*(row[f] for f in _FIELDS))
+    """A ticket from a row of ``SELECT *`` (or ``t.*``): the table's columns are Ticket's fields in
+    order (tests/test_tickets.py checks), so the row is built positionally, once per distinct row."""
+    if row is None:
+        return None
+    if len(row) == len(_FIELDS):
+        return _known_ticket(row)
+    return Ticket(*(row[f] for f in _FIELDS))
 
 
 def _buildings_or_areas(buildings: list[str], areas: list[str]) -> tuple[str, tuple]:

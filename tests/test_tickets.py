@@ -263,3 +263,18 @@ async def test_an_empty_answer_to_which_building_asks_again_plainly(compound: Co
     assert sent.keys_to("alice") == ["tickets.which_building_again"]
     sent = await compound.say("dm", "alice", "3栋")
     assert sent.keys_to("alice") == ["tickets.acknowledged"]
+
+
+async def test_a_ticket_row_is_read_in_the_order_of_its_fields(compound: Compound):
+    """storage/tickets.py builds a Ticket from ``SELECT *`` by position: the table's columns, as the
+    migrations leave them, must be Ticket's fields in order (a migration that adds a column adds a
+    field at the end of Ticket too)."""
+    from storage.tickets import Ticket
+
+    async with compound.core.db.read() as tx:
+        columns = [row[1] for row in await tx.tickets._all("PRAGMA table_info(tickets)")]
+    assert columns == list(Ticket.__slots__)
+    await compound.say("b3", "alice", "报修 3栋电梯坏了")
+    async with compound.core.db.read() as tx:
+        ticket = await tx.tickets.get(1)
+    assert (ticket.building, ticket.text, ticket.status) == ("3", "3栋电梯坏了", "open")
