@@ -291,6 +291,11 @@ class Notifier:
         default): their name, marked when a resident goes by a staff member's name."""
         if isinstance(person, int):
             person = await self.tx.people.get(person)
+        return self.shown_name(person, lang)
+
+    def shown_name(self, person: Person | None, lang: str | None = None) -> str:
+        """:meth:`display_name` of a person already loaded (nothing to await: a 值班 table shows
+        some forty)."""
         if person is None:
             return "?"
         if self.is_lookalike(person):

@@ -38,7 +38,7 @@ from bot.format import join
 from bot.i18n import catalogue, t
 from bot.messages import Attachment, Inbound, Outbound
 from bot.parser import Parsed, Parser, clean, guess_language
-from bot.privacy import Redactor
+from bot.privacy import Redactor, has_digit
 from storage import Database, Tx
 from storage.media import MediaProblem, MediaStore
 from storage.people import Person
@@ -403,7 +403,7 @@ class Core:
         hidden = t(lang, "core.hidden")
         redact = self.redactor.redact
         # a value without a digit has nothing to hide: not even a call (most are names and words)
-        return {k: redact(v, hidden) if isinstance(v, str) and _ANY_DIGIT.search(v) else v
+        return {k: redact(v, hidden) if isinstance(v, str) and has_digit(v) else v
                 for k, v in values.items()}
 
     def privacy_gate(self, message: Outbound) -> Outbound:
@@ -628,7 +628,6 @@ def _area_pattern(aliases: dict[str, Area]) -> re.Pattern | None:
     return re.compile("|".join(parts))
 
 
-_ANY_DIGIT = re.compile(r"\d")  # as bot/privacy.py reads digits (full-width ones too)
 _REFERENCE = re.compile(r"[#＃][0-9]{1,9}(?![0-9])")  # the bot's own references: ticket #12
 _KEPT = re.compile("\ue000([0-9]+)\ue001")
 

@@ -9,20 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 
-from bot.i18n import catalogue, t
+from bot.i18n import t
 
 
 def join(lang: str, items: Iterable[object]) -> str:
     """A list the way the reader's language writes one: ``王师傅、李阿姨`` / ``Wang, Li``."""
     return t(lang, "core.list_separator").join(str(item) for item in items)
-
-
-def template(lang: str, key: str) -> str:
-    """The catalogue's text for ``key``, found as :func:`bot.i18n.t` finds it (the reader's
-    language, then Chinese, then the key itself), for a caller that fills it many times over with
-    every placeholder it has: ``template(lang, key).format(**values)`` equals ``t(lang, key,
-    **values)`` without looking the text up again for each line (值班 fills one per shift)."""
-    return catalogue(lang).get(key) or catalogue("zh").get(key) or key
 
 
 def clock(moment: datetime) -> str:
@@ -49,7 +41,7 @@ def moment_with_weekday(ts: float, tz: tzinfo, lang: str) -> str:
 
 def span_with_weekday(start: float, end: float, tz: tzinfo, lang: str) -> str:
     """``12月6日 周日 09:00–11:00``."""
-    return f"{moment_with_weekday(start, tz, lang)}–{datetime.fromtimestamp(end, tz):%H:%M}"
+    return f"{moment_with_weekday(start, tz, lang)}–{clock(datetime.fromtimestamp(end, tz))}"
 
 
 def format_span(span: timedelta, lang: str) -> str:

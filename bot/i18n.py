@@ -40,12 +40,19 @@ class _Lenient(dict):
         return "{" + key + "}"
 
 
+def template(lang: str, key: str) -> str:
+    """The unfilled text for ``key``: the reader's language, then Chinese, then the key itself.
+    A caller that fills one text many times (值班, a line per shift) looks it up once with this
+    and fills it with every placeholder it has."""
+    return catalogue(lang).get(key) or catalogue("zh").get(key) or key
+
+
 def t(lang: str, key: str, /, **values: object) -> str:
     """The text for ``key`` in ``lang``, filled with ``values``."""
-    template = catalogue(lang).get(key) or catalogue("zh").get(key) or key
-    if "{" not in template and "}" not in template:  # nothing to fill
-        return template
-    return template.format_map(_Lenient(values))
+    text = template(lang, key)
+    if "{" not in text and "}" not in text:  # nothing to fill
+        return text
+    return text.format_map(_Lenient(values))
 
 
 def has(lang: str, key: str) -> bool:

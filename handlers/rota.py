@@ -26,8 +26,8 @@ from functools import lru_cache
 from bot.commands import Router
 from bot.config import RotaSettings
 from bot.context import ButtonSpec, Context, Notifier, Refusal
-from bot.format import format_span, join, moment_with_weekday, repeat_line, template, when_values
-from bot.i18n import t
+from bot.format import clock, format_span, join, moment_with_weekday, repeat_line, when_values
+from bot.i18n import t, template
 from bot.ical import Entry, calendar_text
 from bot.messages import Attachment
 from bot.parser import guess_language, leading_number
@@ -872,8 +872,7 @@ async def table_lines(ctx: Notifier, shifts: list[Shift], names: dict[int, str],
             who = t(lang, "rota.uncovered_mark", number=shift.id)
         elif (who := shown.get(shift.person_id)) is None:
             person = people[shift.person_id]
-            who = shown[shift.person_id] = (plain_name(ctx, person)
-                                            or await ctx.display_name(person, lang))
+            who = shown[shift.person_id] = ctx.shown_name(person, lang)
         end_clock = clock_of(shift.ends_at, tz)[1]
         lines.append(line.format(time=f"{start_clock}–{end_clock}", who=who,
                                  rota=f"{names.get(shift.rota_id, '?')} " if with_rota else "",
@@ -881,22 +880,12 @@ async def table_lines(ctx: Notifier, shifts: list[Shift], names: dict[int, str],
     return lines
 
 
-def plain_name(ctx: Notifier, person: Person | None) -> str | None:
-    """A loaded person's name as ``ctx.display_name`` shows it, found without awaiting anything
-    (a 值班 table shows some forty people: three awaits each cost more than the rest of the line);
-    None when ``display_name`` must decide: nobody, or a resident going by a staff member's name,
-    marked in the reader's language."""
-    if person is None or ctx.is_lookalike(person):
-        return None
-    return person.name
-
-
 @lru_cache(maxsize=4096)
 def clock_of(timestamp: float, tz: tzinfo) -> tuple[datetime, str]:
     """A shift's moment in the compound's time zone, and its HH:MM (the same shifts are shown to
     every 值班 in a day: each is worked out once)."""
     moment = datetime.fromtimestamp(timestamp, tz)
-    return moment, f"{moment:%H:%M}"
+    return moment, clock(moment)
 
 
 def day_text(ctx: Notifier, moment: datetime, lang: str) -> str:

@@ -419,9 +419,9 @@ async def test_a_shift_left_uncovered_by_a_declined_swap_is_refilled_by_a_new_ro
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_duty_line_filled_from_its_template_reads_as_t_would_write_it(lang: str):
-    """值班 looks its line's text up once per table (bot.format.template) and fills it per shift:
+    """值班 looks its line's text up once per table (bot.i18n.template) and fills it per shift:
     the same words as ``t`` (its fallbacks too: a key missing in English, or everywhere)."""
-    from bot.format import template
+    from bot.i18n import template
 
     values = dict(time="08:00–12:00", who="孙老师", rota="门岗值守 ", number=12)
     assert template(lang, "rota.line").format(**values) == t(lang, "rota.line", **values)
