@@ -414,6 +414,8 @@ def _silenced(name: str, match: re.Match[str], text: str, faults: tuple[int, int
         return first < 0 or first > match.start()
     if name == "personal":  # 冰箱里东西都要坏了 does not silence 停电一上午了
         return strongest < 2.0
+    if name == "greeting":  # a greeting opening a report (大家好，5栋电梯坏了; hello, my lift is …)
+        return first < 0 or first < match.start()
     return True
 
 

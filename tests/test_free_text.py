@@ -77,3 +77,18 @@ async def test_an_offer_names_the_common_area_the_report_will_go_to(compound: Co
     sent = await compound.say("b3", "alice", "地下车库漏水了 好大一滩")
     assert sent.keys_in("b3") and sent.keys_in("b3")[0].startswith("conversation.offer")
     assert "地下车库" in sent.to_chat("b3")[0] and "3栋" not in sent.to_chat("b3")[0]
+
+
+@pytest.mark.parametrize(("chat", "user", "text", "lang"), [
+    ("b3", "alice", "大家好，3栋电梯坏了", "zh"),
+    ("b3", "bob", "早上好，3栋电梯又坏了", "zh"),
+    ("dm", "olga", "hello, my lift is broken in building 3", "en"),
+])
+async def test_a_greeting_before_a_report_does_not_hide_it(compound: Compound, chat, user, text, lang):
+    """A resident greets, then says what is broken: that is a report, in a group as in private (a
+    greeting alone, or after the fault, is still chatter: test_chatter_is_never_answered)."""
+    sent = await compound.say(chat, user, text)
+    where = sent.keys_in("b3") if chat == "b3" else sent.keys_to(user)
+    assert where == ["conversation.offer"]
+    offer = sent.to_chat("b3")[0] if chat == "b3" else sent.to(user)[0]
+    assert "电梯" in offer if lang == "zh" else "elevator" in offer
