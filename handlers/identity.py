@@ -180,7 +180,8 @@ async def bind_with_code(ctx: Context) -> None:
     owner_lang = await ctx.language_of(owner.id)
     await ctx.tell(owner.id, "identity.confirm_ask", ref=f"link:{number}",
                    buttons=[ButtonSpec("identity.button.confirm", "confirmlink")],
-                   platform=platform_name(owner_lang, ctx.msg.platform), name=ctx.person.name,
+                   platform=platform_name(owner_lang, ctx.msg.platform),
+                   name=ctx.shown_name(ctx.person, owner_lang),
                    minutes=CONFIRM_MINUTES)
     await ctx.record("person.link_requested", f"person:{owner.id}", f"request {number}")
     await ctx.reply("identity.sent_to_owner", minutes=CONFIRM_MINUTES)
@@ -260,7 +261,7 @@ async def confirm(ctx: Context) -> None:
         lang = await ctx.language_of(admin)
         told += await ctx.tell(
             admin, "identity.admin_ask", ref=f"link:{number}", number=number,
-            owner=ctx.person.name, joiner=joiner.name,
+            owner=ctx.shown_name(ctx.person, lang), joiner=ctx.shown_name(joiner, lang),
             owner_platform=platform_name(lang, owner_platform),
             joiner_platform=platform_name(lang, request["platform"]),
             roles=roles_text(lang, roles), days=ADMIN_DAYS,

@@ -700,7 +700,7 @@ async def ping(ctx: Notifier, person_id: int, ticket: Ticket, key: str,
     sees = recipient is not None and ctx.core.sees_private(roles, ticket.building,
                                                            anonymous=bool(ticket.anonymous))
     unit = f" {reporter.unit}" if reporter and reporter.unit and sees else ""
-    name = reporter.name if reporter else "?"
+    name = ctx.shown_name(reporter, lang)  # a resident going by a captain's name is marked
     if ticket.anonymous:  # property and the admin know who it was; a captain does not
         name = name + t(lang, "anonymous.marked") if sees else t(lang, "anonymous.reporter")
     text = ticket.text if sees else ctx.core.redactor.redact(ticket.text, t(lang, "core.hidden"))

@@ -172,3 +172,12 @@ async def test_a_one_off_shift_by_the_marked_name_goes_to_the_resident(compound:
     sent = await compound.say("dm", "sun", "排班 门岗值守 12月24日 18:00-22:00 李阿姨 (居民)")
     assert "由 李阿姨（居民） 值班" in sent.to("sun")[0]
     assert [m.key for m in sent.messages if m.address == "fake-li"] == ["rota.assigned_to_you"]
+
+
+async def test_the_captains_ping_marks_a_reporter_going_by_her_name(compound: Compound):
+    """The resident 李阿姨 reports in building 5, whose captain is the real 李阿姨: the captain's task
+    ping says who reported it with the mark, not her own name."""
+    sent = await impostor_says(compound, "b5", "报修 5栋楼道灯坏了")
+    assert sent.keys_to("li") == ["tickets.ping.new"]
+    assert sent.values_to("li", "tickets.ping.new")["reporter"] == "李阿姨（居民）"
+    assert "报修人：李阿姨（居民）" in sent.to("li")[0]
